@@ -1,2 +1,83 @@
-"""luckbook: executable companion to Luck Matters and its follow-ups."""
+"""luckbook: executable companion to *Luck Matters* (Tian et al., 2019) and its follow-ups.
+
+Flat public API: ``import luckbook as lb``; ``lb.run("two-layer", seeds=8, p=1)``.
+"""
+
 __version__ = "0.1.0"
+
+from .cache import CacheWarning, cached
+from .config import DEFAULT_TAUS, SCALES, default_scale, resolve_device, resolve_dtype
+from .data import FixedSet, FreshGaussian, boundary_augmented, gaussian, unit_sphere
+from .ensemble import Forward, Net, with_ones
+from .evaluate import Probe
+from .experiments import (
+    REGISTRY,
+    Experiment,
+    TwoLayerResult,
+    TwoLayerSettings,
+    get_experiment,
+    resolve_seeds,
+    run,
+)
+from .metrics import (
+    activation_correlation,
+    best_per_student,
+    best_per_teacher,
+    cosine,
+    covered,
+    effective_rank,
+    fanout_norms,
+    observability,
+    square_loss,
+)
+from .student import make_student, student_widths
+from .teacher import apply_strength_decay, calibrate, make_teacher, separated_codes
+from .train import DivergenceError, Trajectory, project_columns, sgd_step, snapshot_steps, train
+
+__all__ = [
+    "DEFAULT_TAUS",
+    "REGISTRY",
+    "SCALES",
+    "CacheWarning",
+    "DivergenceError",
+    "Experiment",
+    "FixedSet",
+    "Forward",
+    "FreshGaussian",
+    "Net",
+    "Probe",
+    "Trajectory",
+    "TwoLayerResult",
+    "TwoLayerSettings",
+    "__version__",
+    "activation_correlation",
+    "apply_strength_decay",
+    "best_per_student",
+    "best_per_teacher",
+    "boundary_augmented",
+    "cached",
+    "calibrate",
+    "cosine",
+    "covered",
+    "default_scale",
+    "effective_rank",
+    "fanout_norms",
+    "gaussian",
+    "get_experiment",
+    "make_student",
+    "make_teacher",
+    "observability",
+    "project_columns",
+    "resolve_device",
+    "resolve_dtype",
+    "resolve_seeds",
+    "run",
+    "separated_codes",
+    "sgd_step",
+    "snapshot_steps",
+    "square_loss",
+    "student_widths",
+    "train",
+    "unit_sphere",
+    "with_ones",
+]

@@ -1,0 +1,134 @@
+"""Results cached on disk, keyed by every setting, the package version and its source code.
+
+An entry is ``MAGIC + sha256(payload) + payload``; it is written to a temporary file in the
+same folder and renamed into place (atomic on POSIX), so readers never see half an entry. A
+truncated or corrupted entry fails its checksum, is reported with a warning and recomputed.
+
+The folder is ``$LUCKBOOK_CACHE_DIR`` (default ``~/.cache/luckbook``); ``LUCKBOOK_CACHE=off``
+disables caching.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from . import __version__
+
+MAGIC = b"LUCKBOOK-CACHE-1\n"
+T = TypeVar("T")
+
+
+class CacheWarning(UserWarning):
+    """A cache entry was unreadable and has been recomputed."""
+
+
+def cache_dir() -> Path:
+    """The cache folder: ``$LUCKBOOK_CACHE_DIR`` or ``~/.cache/luckbook``."""
+    env = os.environ.get("LUCKBOOK_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "luckbook"
+
+
+def cache_enabled() -> bool:
+    return os.environ.get("LUCKBOOK_CACHE", "on").strip().lower() not in ("0", "off", "false", "no")
+
+
+@functools.lru_cache(maxsize=1)
+def source_fingerprint() -> str:
+    """sha256 over the package's own ``.py`` files: a code change invalidates old entries."""
+    root = Path(__file__).parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _jsonable(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)
+
+
+def cache_key(namespace: str, key: Mapping[str, Any]) -> str:
+    """Hex digest of the namespace, the key's values, the version and the source fingerprint."""
+    blob = json.dumps(
+        {
+            "namespace": namespace,
+            "key": _jsonable(key),
+            "version": __version__,
+            "source": source_fingerprint(),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def entry_path(namespace: str, key: Mapping[str, Any]) -> Path:
+    return cache_dir() / namespace / f"{cache_key(namespace, key)}.pkl"
+
+
+def write_entry(path: Path, value: Any) -> None:
+    """Atomically write ``value`` (pickled, with a checksum) to ``path``."""
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    blob = MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_entry(path: Path) -> Any:
+    """Read an entry; raise ``ValueError`` if it is truncated or corrupted."""
+    blob = path.read_bytes()
+    if not blob.startswith(MAGIC):
+        raise ValueError("bad header")
+    digest, sep, payload = blob[len(MAGIC) :].partition(b"\n")
+    if not sep or hashlib.sha256(payload).hexdigest().encode() != digest:
+        raise ValueError("checksum mismatch (truncated or corrupted)")
+    return pickle.loads(payload)
+
+
+def cached(
+    namespace: str, key: Mapping[str, Any], compute: Callable[[], T], *, refresh: bool = False
+) -> T:
+    """Return the cached value for ``(namespace, key)``, computing and storing it if needed.
+
+    ``refresh=True`` recomputes and overwrites. A corrupted entry triggers a
+    :class:`CacheWarning` and is recomputed.
+    """
+    if not cache_enabled():
+        return compute()
+    path = entry_path(namespace, key)
+    if path.exists() and not refresh:
+        try:
+            return read_entry(path)
+        except Exception as err:  # noqa: BLE001 - any unreadable entry is recomputed
+            warnings.warn(
+                f"cache entry {path} is unreadable ({err}); recomputing", CacheWarning, stacklevel=2
+            )
+    value = compute()
+    write_entry(path, value)
+    return value

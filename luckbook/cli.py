@@ -1,0 +1,190 @@
+"""Command line: ``python -m luckbook list`` and ``python -m luckbook run <experiment> ...``.
+
+Exit codes: 0 success, 2 bad input (one line on stderr, no traceback), 3 training diverged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+
+from .config import SCALES, coerce, default_scale, field_names
+from .experiments import REGISTRY, get_experiment
+from .train import DivergenceError
+
+
+class UsageError(Exception):
+    """Bad command-line input; reported in one line with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _parse_seeds(text: str) -> int | list[int]:
+    try:
+        if "," in text:
+            return [int(t) for t in text.split(",") if t.strip()]
+        return int(text)
+    except ValueError:
+        raise UsageError(
+            f"--seeds={text!r} is not allowed: expected a count like 8 or a list like 0,3,5"
+        ) from None
+
+
+def _parse_sets(experiment: str, pairs: Sequence[str]) -> dict[str, Any]:
+    cls = get_experiment(experiment).settings_cls
+    names = field_names(cls)
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"--set {pair!r} is not allowed: expected NAME=VALUE, e.g. --set m=10")
+        if key not in names:
+            raise UsageError(
+                f"unknown parameter {key!r} for experiment {experiment!r}; allowed: {', '.join(names)}"
+            )
+        out[key] = coerce(cls, key, raw)
+    return out
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value)}")
+
+
+def _finite(obj: Any) -> Any:
+    """Replace NaN/inf by None so the JSON is standard."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _check_writable(path: Path) -> None:
+    """Fail before the run, not after it, if the JSON cannot be written."""
+    if path.is_dir():
+        raise UsageError(f"--json={str(path)!r} is not allowed: it is a folder; give a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".luckbook-probe-"):
+            pass
+    except OSError as err:
+        raise UsageError(
+            f"--json={str(path)!r} is not allowed: cannot write there ({err.strerror})"
+        ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="luckbook", description="Run the experiments of the luckbook companion.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("list", help="list the experiments, their parameters and defaults per scale")
+    run = sub.add_parser("run", help="run one experiment")
+    run.add_argument("experiment", help="experiment name (see `luckbook list`)")
+    run.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="override a setting"
+    )
+    run.add_argument(
+        "--scale",
+        default=None,
+        help=f"preset: {', '.join(SCALES)} (default $LUCKBOOK_SCALE or book)",
+    )
+    run.add_argument("--seeds", default=None, help="number of seeds, or a comma-separated list")
+    run.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, mps")
+    run.add_argument(
+        "--json",
+        default=None,
+        metavar="PATH",
+        help="write the result as JSON here ('-' for stdout)",
+    )
+    run.add_argument(
+        "--no-cache", action="store_true", help="recompute even if a cached result exists"
+    )
+    run.add_argument("--progress", action="store_true", help="show a progress bar")
+    return parser
+
+
+def _summary(result: Any) -> str:
+    data = result.to_json()
+    lines = [
+        f"{data['experiment']}: {len(data['seeds'])} seeds on {data['device']}, training {data['wall_time_s']:.1f} s"
+    ]
+    for row in data["seeds"]:
+        cov = row.get("covered", {})
+        top = max(cov, key=float) if cov else None
+        cov_txt = f"covered@{top}={cov[top]}/{len(row['teacher_best_corr'])}  " if top else ""
+        lines.append(f"  seed {row['seed']:>3}: {cov_txt}eval_loss={row['eval_loss']:.3g}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "list":
+            for name in sorted(REGISTRY):
+                print(REGISTRY[name].describe())
+                print()
+            return 0
+        experiment = get_experiment(args.experiment)
+        scale = args.scale if args.scale is not None else default_scale()
+        if scale not in SCALES:
+            raise UsageError(
+                f"--scale={scale!r} is not allowed: expected one of {', '.join(SCALES)}"
+            )
+        overrides = _parse_sets(args.experiment, args.set)
+        seeds = _parse_seeds(args.seeds) if args.seeds is not None else None
+        if args.json and args.json != "-":
+            _check_writable(Path(args.json))
+        result = experiment.run(
+            scale=scale,
+            seeds=seeds,
+            device=args.device,
+            progress=args.progress,
+            cache=not args.no_cache,
+            **overrides,
+        )
+    except (UsageError, ValueError) as err:
+        print(f"luckbook: error: {err}", file=sys.stderr)
+        return 2
+    except DivergenceError as err:
+        print(f"luckbook: {err}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print("luckbook: interrupted", file=sys.stderr)
+        return 130
+    data = _finite(result.to_json())
+    data["scale"] = scale
+    if args.json == "-":
+        json.dump(data, sys.stdout, indent=1, default=_json_default)
+        print()
+        return 0
+    print(_summary(result))
+    if args.json:
+        path = Path(args.json)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(data, indent=1, default=_json_default))
+        except OSError as err:
+            print(
+                f"luckbook: error: --json={args.json!r} cannot be written: {err.strerror}",
+                file=sys.stderr,
+            )
+            return 2
+        print(f"wrote {path}")
+    return 0

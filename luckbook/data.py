@@ -1,0 +1,142 @@
+"""Inputs: Gaussian, unit sphere, boundary-augmented (E5); minibatch sources for training.
+
+Every sampler takes the list of ``seeds`` and a stream name and returns ``[S, N, d]``:
+seed ``s`` always gets the same points, whatever else is in the ensemble.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import torch
+
+from .config import check_float, check_int
+from .ensemble import Net, with_ones
+from .rng import generator
+
+CHUNK_BYTES = 32 * 2**20
+"""Random numbers for minibatches are drawn in chunks of about this many bytes."""
+
+
+def gaussian(
+    n: int, d: int, seeds: Sequence[int], *, data_std: float = 1.0, stream: str = "train_data"
+) -> torch.Tensor:
+    """``x ~ N(0, data_std² I_d)``: ``[S, n, d]`` float64 on the CPU."""
+    n = check_int("n", n)
+    d = check_int("d", d)
+    data_std = check_float("data_std", data_std, low=0.0, low_open=True)
+    return torch.stack(
+        [
+            data_std * torch.randn(n, d, generator=generator(s, stream), dtype=torch.float64)
+            for s in seeds
+        ]
+    )
+
+
+def unit_sphere(
+    n: int, d: int, seeds: Sequence[int], *, stream: str = "train_data"
+) -> torch.Tensor:
+    """Points uniform on the unit sphere of ``R^d`` (E9): ``[S, n, d]`` float64 on the CPU."""
+    x = gaussian(n, d, seeds, stream=stream)
+    return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-300)
+
+
+def boundary_augmented(
+    teacher: Net, n: int, seeds: Sequence[int], *, data_std: float = 1.0, stream: str = "train_data"
+) -> torch.Tensor:
+    """Points near and on both sides of every first-layer teacher boundary (SS, E5).
+
+    For teacher node ``i`` with weights ``w_i`` and bias ``b_i``: draw ``⌈n/(3m)⌉`` Gaussian
+    points, project them onto the hyperplane ``w_iᵀx + b_i = 0``, keep them plus copies shifted
+    by ``±α w_i`` with ``α ~ U[1, 2]``; finally rescale every point to norm ``data_std·√d``.
+    The rescale moves points slightly off the boundary when ``b_i ≠ 0`` (as in the released
+    augmentation). Returns ``[S, n, d]`` float64 on the CPU.
+    """
+    n = check_int("n", n)
+    data_std = check_float("data_std", data_std, low=0.0, low_open=True)
+    if len(seeds) != teacher.n_seeds:
+        raise ValueError(f"seeds has {len(seeds)} entries; the teacher has {teacher.n_seeds} seeds")
+    w1 = teacher.weights[0].detach().to("cpu", torch.float64)  # [S, d + 1, m]
+    d, m = w1.shape[1] - 1, w1.shape[2]
+    k = math.ceil(n / (3 * m))
+    out = []
+    for s, seed in enumerate(seeds):
+        gen = generator(seed, stream)
+        points = []
+        for i in range(m):
+            w, b = w1[s, :d, i], w1[s, d, i]
+            x = data_std * torch.randn(k, d, generator=gen, dtype=torch.float64)
+            x = x - ((x @ w + b) / w.dot(w))[:, None] * w
+            alpha = 1 + torch.rand(k, 1, generator=gen, dtype=torch.float64)
+            points += [x, x + alpha * w, x - alpha * w]
+        x = torch.cat(points)
+        x = x[torch.randperm(len(x), generator=gen)[:n]]
+        out.append(x * (data_std * math.sqrt(d)) / x.norm(dim=-1, keepdim=True).clamp_min(1e-300))
+    return torch.stack(out)
+
+
+class FixedSet:
+    """A fixed training set per seed; SGD minibatches are drawn *with replacement* (SS/E4).
+
+    Args:
+        x: inputs ``[S, N, d]``; y: targets ``[S, N, c]`` (e.g. the teacher's outputs).
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        if x.ndim != 3 or y.ndim != 3 or x.shape[:2] != y.shape[:2]:
+            raise ValueError(
+                f"x {tuple(x.shape)} and y {tuple(y.shape)} must be [S, N, d] and [S, N, c]"
+            )
+        self.x1 = with_ones(x)
+        self.y = y
+
+    def batches(
+        self, seeds: Sequence[int], steps: int, batch: int | None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield ``steps`` pairs ``(x1 [S, B, d+1], y [S, B, c])``; ``batch=None``: the full set (GD)."""
+        if batch is None:
+            for _ in range(steps):
+                yield self.x1, self.y
+            return
+        n_seeds, n = self.x1.shape[:2]
+        rows = torch.arange(n_seeds, device=self.x1.device)[:, None]
+        gens = [generator(s, "batches") for s in seeds]
+        chunk = max(1, CHUNK_BYTES // (8 * n_seeds * batch))
+        done = 0
+        while done < steps:
+            k = min(chunk, steps - done)
+            idx = torch.stack([torch.randint(n, (k, batch), generator=g) for g in gens], dim=1)
+            idx = idx.to(self.x1.device)
+            for i in range(k):
+                yield self.x1[rows, idx[i]], self.y[rows, idx[i]]
+            done += k
+
+
+class FreshGaussian:
+    """A fresh Gaussian batch every step, labelled by ``teacher`` (LM/E1)."""
+
+    def __init__(self, teacher: Net, data_std: float = 1.0) -> None:
+        self.teacher = teacher
+        self.data_std = check_float("data_std", data_std, low=0.0, low_open=True)
+
+    def batches(
+        self, seeds: Sequence[int], steps: int, batch: int | None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield ``steps`` pairs ``(x1 [S, B, d+1], teacher(x) [S, B, c])`` of new samples."""
+        if batch is None:
+            raise ValueError("batch=None is not allowed with fresh samples: give a batch size >= 1")
+        d = self.teacher.widths[0]
+        gens = [generator(s, "batches") for s in seeds]
+        chunk = max(1, CHUNK_BYTES // (8 * len(seeds) * batch * d))
+        done = 0
+        while done < steps:
+            k = min(chunk, steps - done)
+            x = torch.stack(
+                [torch.randn(k, batch, d, generator=g, dtype=torch.float64) for g in gens], 1
+            )
+            x = (self.data_std * x).to(self.teacher.device, self.teacher.dtype)
+            for i in range(k):
+                x1 = with_ones(x[i])
+                yield x1, self.teacher(x1)
+            done += k

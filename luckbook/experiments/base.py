@@ -1,0 +1,117 @@
+"""The experiment registry: settings class + scale presets + ``compute`` -> cached ``run``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+
+from ..cache import cached
+from ..config import SCALES, check_int, default_scale, field_names, make_settings, resolve_device
+
+REGISTRY: dict[str, Experiment] = {}
+
+
+def resolve_seeds(seeds: int | Sequence[int]) -> list[int]:
+    """``8 -> [0, …, 7]``; a list of distinct non-negative integers is kept as given."""
+    if isinstance(seeds, (int,)) and not isinstance(seeds, bool):
+        return list(range(check_int("seeds", seeds, minimum=1)))
+    try:
+        seeds = [check_int("seeds", s, minimum=0) for s in seeds]
+    except TypeError:
+        raise ValueError(
+            f"seeds={seeds!r} is not allowed: expected a count >= 1 or a list of seeds"
+        ) from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(
+            f"seeds={seeds!r} is not allowed: expected a non-empty list of distinct seeds"
+        )
+    return seeds
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """One experiment of the book (E0–E9).
+
+    Attributes:
+        name: the CLI name, e.g. ``"two-layer"``.
+        key: the PAPERS.md key, e.g. ``"E4"``.
+        summary: one line for ``luckbook list``.
+        settings_cls: frozen dataclass of its settings (defaults = ``paper`` scale).
+        presets: per scale, the settings that differ from the defaults.
+        default_seeds: per scale, how many seeds a run uses by default.
+        compute: ``compute(settings, seeds, device, progress) -> result``.
+    """
+
+    name: str
+    key: str
+    summary: str
+    settings_cls: type
+    presets: Mapping[str, Mapping[str, Any]]
+    default_seeds: Mapping[str, int]
+    compute: Callable[..., Any]
+
+    def settings(self, scale: str | None = None, **overrides: Any) -> Any:
+        """The validated settings at ``scale`` (default ``$LUCKBOOK_SCALE`` or ``book``) with overrides."""
+        try:
+            return make_settings(self.settings_cls, scale, self.presets, **overrides)
+        except TypeError as err:  # a wrong type inside the dataclass constructor
+            raise ValueError(f"bad settings for experiment {self.name!r}: {err}") from None
+
+    def run(
+        self,
+        *,
+        scale: str | None = None,
+        seeds: int | Sequence[int] | None = None,
+        device: str | torch.device | None = None,
+        progress: bool = False,
+        cache: bool = True,
+        **overrides: Any,
+    ) -> Any:
+        """Validate everything, then compute (or load from the cache) the result."""
+        scale = default_scale() if scale is None else scale
+        settings = self.settings(scale, **overrides)
+        seed_list = resolve_seeds(self.default_seeds[scale] if seeds is None else seeds)
+        dev = resolve_device(device)
+
+        def compute() -> Any:
+            return self.compute(settings, seed_list, dev, progress)
+
+        if not cache:
+            return compute()
+        key = {"settings": settings, "seeds": seed_list, "device": dev.type}
+        return cached(self.name, key, compute)
+
+    def describe(self) -> str:
+        """Multi-line help: summary, then every parameter with its default at each scale."""
+        lines = [f"{self.name} ({self.key}): {self.summary}"]
+        for name in field_names(self.settings_cls):
+            values = [
+                f"{scale}={getattr(make_settings(self.settings_cls, scale, self.presets), name)!r}"
+                for scale in SCALES
+            ]
+            lines.append(f"    {name:<12} " + "  ".join(values))
+        seeds = "  ".join(f"{s}={self.default_seeds[s]}" for s in SCALES)
+        lines.append(f"    {'(seeds)':<12} {seeds}")
+        return "\n".join(lines)
+
+
+def register(experiment: Experiment) -> Experiment:
+    REGISTRY[experiment.name] = experiment
+    return experiment
+
+
+def get_experiment(name: str) -> Experiment:
+    """The registered experiment ``name``; ``ValueError`` listing the known ones otherwise."""
+    if name not in REGISTRY:
+        raise ValueError(
+            f"experiment={name!r} is not allowed: expected one of {', '.join(sorted(REGISTRY))}"
+        )
+    return REGISTRY[name]
+
+
+def run(name: str, **kwargs: Any) -> Any:
+    """``run("two-layer", scale="book", seeds=8, multi=5, p=1)``: see :meth:`Experiment.run`."""
+    return get_experiment(name).run(**kwargs)

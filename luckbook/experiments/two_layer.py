@@ -1,0 +1,274 @@
+"""E4 — two-layer teacher–student: student specialization, strong teachers first (SS, OC).
+
+A separated two-layer teacher ``d → m → c`` (unit-norm first-layer codes, bias ``bias``,
+second-layer codes divided by ``(i+1)^p``) labels a fixed Gaussian training set; an
+over-realized student ``d → multi·m → c``, initialised ``N(0, init_scale²)`` with zero bias, is
+trained by SGD with minibatches drawn with replacement. At every snapshot we measure, on a
+separate Gaussian eval set, the teacher×student activation correlations, the fan-out norms
+and the train/eval losses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..config import (
+    DEFAULT_TAUS,
+    check_choice,
+    check_float,
+    check_int,
+    check_taus,
+    resolve_dtype,
+)
+from ..data import FixedSet, gaussian
+from ..ensemble import ACTIVATIONS, Net
+from ..evaluate import Probe
+from ..metrics import best_per_student, best_per_teacher, observability
+from ..student import make_student
+from ..teacher import make_teacher
+from ..train import SPACINGS, snapshot_steps, train
+from .base import Experiment, register
+
+
+@dataclasses.dataclass(frozen=True)
+class TwoLayerSettings:
+    """Settings of E4; the defaults are the released sweep's (``paper`` scale)."""
+
+    d: int = 100  # input dimension
+    m: int = 10  # teacher hidden width (released sweep: 5, 10, 20)
+    multi: int = 5  # width multiplier: the student has n = multi·m hidden nodes (1, 2, 5, 10)
+    c: int = 50  # output dimension
+    p: float = 0.0  # teacher strength decay: fan-out of teacher node i divided by (i+1)^p
+    bias: float = -0.1  # teacher hidden bias, after unit-normalising each node's weights
+    data_std: float = 1.5  # inputs x ~ N(0, data_std² I_d)
+    init_scale: float = 0.005  # student weights ~ N(0, init_scale²), biases 0
+    lr: float = 0.01  # SGD learning rate
+    batch: int = 16  # minibatch size, drawn with replacement from the training set
+    steps: int = 100_000  # SGD steps in all (released: 100 epochs × 1000 steps)
+    n_train: int = 10_000  # training-set size
+    n_eval: int = 10_000  # eval-set size (correlations and eval loss)
+    n_snapshots: int = 100  # evaluations after step 0 (released: one per 1000-step epoch)
+    spacing: str = "linear"  # snapshot spacing: "linear" or "log"
+    activation: str = "relu"  # "relu" or "leaky_relu" (teacher and student)
+    slope: float = 0.01  # negative slope of the Leaky ReLU
+    taus: tuple[float, ...] = DEFAULT_TAUS  # thresholds at which teachers count as covered
+    dtype: str = "float64"  # "float64" (as released) or "float32"
+
+    @property
+    def n(self) -> int:
+        """Student hidden width ``multi · m``."""
+        return self.multi * self.m
+
+    def validate(self) -> None:
+        for name in ("d", "m", "c", "batch", "steps", "n_train", "n_eval", "n_snapshots"):
+            check_int(name, getattr(self, name), minimum=1)
+        check_int("multi", self.multi, minimum=1)
+        check_float("p", self.p, low=0.0)
+        check_float("bias", self.bias)
+        check_float("data_std", self.data_std, low=0.0, low_open=True)
+        check_float("init_scale", self.init_scale, low=0.0, low_open=True)
+        check_float("lr", self.lr, low=0.0, low_open=True)
+        check_choice("spacing", self.spacing, SPACINGS)
+        check_choice("activation", self.activation, ACTIVATIONS)
+        check_float("slope", self.slope, low=0.0, high=1.0, high_open=True)
+        check_taus("taus", self.taus)
+        resolve_dtype(self.dtype)
+        if self.n_snapshots > self.steps:
+            raise ValueError(
+                f"n_snapshots={self.n_snapshots!r} is not allowed: expected at most steps={self.steps}"
+            )
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    # 20 epochs: PAPERS.md's NumPy re-run at m = 10 covered every teacher at p = 0 by then.
+    "book": {"steps": 20_000, "n_snapshots": 40},
+    "tiny": {
+        "d": 20,
+        "m": 5,
+        "multi": 2,
+        "c": 10,
+        "steps": 4_000,
+        "n_train": 2_000,
+        "n_eval": 2_000,
+        "n_snapshots": 8,
+    },
+}
+SEEDS = {"paper": 32, "book": 8, "tiny": 4}
+
+
+@dataclasses.dataclass
+class TwoLayerResult:
+    """Everything E4 measures, as NumPy arrays (``T`` snapshots, ``S`` seeds).
+
+    Attributes:
+        settings, seeds, device, wall_time_s: how it was made.
+        steps: ``[T]`` snapshot steps.
+        teacher_best: ``[T, S, m]`` best correlation of each teacher node over students.
+        student_best, student_match: ``[T, S, n]`` best correlation of each student node and
+            the index of that teacher.
+        fanout: ``[T, S, n]`` fan-out norms of the student's hidden nodes.
+        train_loss, eval_loss: ``[T, S]``.
+        covered: ``{tau: [T, S]}`` number of teachers covered at ``tau``.
+        corr: ``[S, m, n]`` final correlation matrix; observability ``[S, m, n]`` final.
+        teacher_fanout: ``[S, m]``; teacher, student: final weights per layer ``[S, in+1, out]``.
+        batch_loss: ``[steps // stride, S]`` minibatch loss, every ``stride``-th step.
+    """
+
+    settings: TwoLayerSettings
+    seeds: list[int]
+    device: str
+    wall_time_s: float
+    steps: np.ndarray
+    teacher_best: np.ndarray
+    student_best: np.ndarray
+    student_match: np.ndarray
+    fanout: np.ndarray
+    train_loss: np.ndarray
+    eval_loss: np.ndarray
+    covered: dict[float, np.ndarray]
+    corr: np.ndarray
+    observability: np.ndarray
+    teacher_fanout: np.ndarray
+    teacher: list[np.ndarray]
+    student: list[np.ndarray]
+    batch_loss: np.ndarray
+    batch_loss_stride: int
+
+    def final_covered(self, tau: float = 0.95) -> np.ndarray:
+        """``[S]`` teachers covered at ``tau`` after training (``tau`` must be one of ``settings.taus``)."""
+        tau = check_float("tau", tau, low=0.0, high=1.0, low_open=True, high_open=True)
+        if tau not in self.covered:
+            return (self.teacher_best[-1] > tau).sum(-1)
+        return self.covered[tau][-1]
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's JSON: settings, device, timing and per-seed final numbers."""
+        return {
+            "experiment": "two-layer",
+            "settings": dataclasses.asdict(self.settings),
+            "device": self.device,
+            "wall_time_s": self.wall_time_s,
+            "steps": self.steps.tolist(),
+            "seeds": [
+                {
+                    "seed": seed,
+                    "teacher_best_corr": self.teacher_best[-1, s].tolist(),
+                    "student_best_corr": self.student_best[-1, s].tolist(),
+                    "student_fanout": self.fanout[-1, s].tolist(),
+                    "covered": {str(t): int(v[-1, s]) for t, v in self.covered.items()},
+                    "train_loss": float(self.train_loss[-1, s]),
+                    "eval_loss": float(self.eval_loss[-1, s]),
+                    "eval_loss_history": self.eval_loss[:, s].tolist(),
+                }
+                for s, seed in enumerate(self.seeds)
+            ],
+        }
+
+
+def build(settings: TwoLayerSettings, seeds: Sequence[int], device: torch.device):
+    """Teacher, student, training set and eval probe for E4 (every tensor on ``device``)."""
+    dtype = resolve_dtype(settings.dtype)
+    teacher = make_teacher(
+        [settings.d, settings.m, settings.c],
+        seeds,
+        bias=settings.bias,
+        normalize="weights",
+        output_bias=0.0,
+        p=settings.p,
+        activation=settings.activation,
+        slope=settings.slope,
+        dtype=dtype,
+        device=device,
+    )
+    student = make_student(
+        teacher, settings.multi, seeds, init="gaussian", init_scale=settings.init_scale
+    )
+    x_train = gaussian(settings.n_train, settings.d, seeds, data_std=settings.data_std).to(
+        device, dtype
+    )
+    train_set = FixedSet(x_train, teacher(x_train))
+    x_eval = gaussian(
+        settings.n_eval, settings.d, seeds, data_std=settings.data_std, stream="eval_data"
+    )
+    return teacher, student, train_set, Probe(teacher, x_eval), Probe(teacher, x_train)
+
+
+def compute(
+    settings: TwoLayerSettings, seeds: list[int], device: torch.device, progress: bool = False
+) -> TwoLayerResult:
+    """Run E4 for every seed at once; see :class:`TwoLayerResult`."""
+    teacher, student, train_set, eval_probe, train_probe = build(settings, seeds, device)
+
+    def on_snapshot(step: int, net: Net) -> dict[str, torch.Tensor]:
+        ev = eval_probe.evaluate(net)
+        corr = ev["corr"][0]
+        best_s, match_s = best_per_student(corr)
+        rec = {
+            "teacher_best": best_per_teacher(corr),
+            "student_best": best_s,
+            "student_match": match_s,
+            "fanout": ev["fanout"][0],
+            "eval_loss": ev["loss"],
+            "train_loss": train_probe.loss(net),
+            "corr": corr,
+        }
+        return {k: v.detach().cpu() for k, v in rec.items()}
+
+    traj = train(
+        student,
+        train_set,
+        seeds,
+        lr=settings.lr,
+        steps=settings.steps,
+        batch=settings.batch,
+        method="sgd",
+        snapshots=snapshot_steps(settings.steps, settings.n_snapshots, settings.spacing),
+        on_snapshot=on_snapshot,
+        progress=progress,
+    )
+    records = traj.records
+    stack = {k: torch.stack([r[k] for r in records]).numpy() for k in records[0] if k != "corr"}
+    final_corr = records[-1]["corr"]
+    z_t = eval_probe.t.pre[0]
+    z_s = student.forward(eval_probe.x).pre[0]
+    stride = max(1, settings.steps // 2000)
+    return TwoLayerResult(
+        settings=settings,
+        seeds=list(seeds),
+        device=str(device),
+        wall_time_s=traj.wall_time_s,
+        steps=np.asarray(traj.steps),
+        teacher_best=stack["teacher_best"],
+        student_best=stack["student_best"],
+        student_match=stack["student_match"],
+        fanout=stack["fanout"],
+        train_loss=stack["train_loss"],
+        eval_loss=stack["eval_loss"],
+        covered={tau: (stack["teacher_best"] > tau).sum(-1) for tau in settings.taus},
+        corr=final_corr.numpy(),
+        observability=observability(z_t, z_s).cpu().numpy(),
+        teacher_fanout=teacher.weights[1][:, :-1, :].norm(dim=-1).cpu().numpy(),
+        teacher=[w.cpu().numpy() for w in teacher.weights],
+        student=[w.cpu().numpy() for w in student.weights],
+        batch_loss=traj.batch_loss[::stride].cpu().numpy(),
+        batch_loss_stride=stride,
+    )
+
+
+TWO_LAYER = register(
+    Experiment(
+        name="two-layer",
+        key="E4",
+        summary="two-layer teacher–student: over-realized students specialize to teacher nodes",
+        settings_cls=TwoLayerSettings,
+        presets=PRESETS,
+        default_seeds=SEEDS,
+        compute=compute,
+    )
+)
