@@ -1,0 +1,66 @@
+# luckbook — the two commands:
+#   make book   build the book into _build/html/index.html
+#   make test   ruff, then pytest over tests/ and the notebooks (executed by nbval)
+# Both create .venv on first use and install requirements.txt plus the package
+# (editable) into it; later runs reinstall only when requirements.txt or
+# pyproject.toml changed (stamp file .venv/.installed).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := book
+.DELETE_ON_ERROR:
+
+PYTHON3 ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+PIP     := $(PY) -m pip --disable-pip-version-check
+STAMP   := $(VENV)/.installed
+
+# The package caches experiment results here; `make clean` removes it with _build.
+export LUCKBOOK_CACHE_DIR := $(CURDIR)/_build/luckbook-cache
+
+.PHONY: book test clean FORCE
+
+book: $(STAMP)
+	@echo "==> jupyter-book build . -W --keep-going"
+	$(VENV)/bin/jupyter-book build . -W --keep-going
+	@test -f _build/html/index.html
+	@echo "==> open $(CURDIR)/_build/html/index.html"
+
+test: $(STAMP)
+	@echo "==> ruff check ."
+	$(VENV)/bin/ruff check .
+	@echo "==> pytest tests notebooks --nbval-lax"
+	@rc=0; $(PY) -m pytest tests notebooks --nbval-lax || rc=$$?; \
+	if [ "$$rc" -eq 5 ]; then \
+	  echo "make test: pytest collected no tests (exit code 5); treated as a failure" >&2; \
+	  exit 1; \
+	fi; \
+	exit "$$rc"
+
+clean:
+	rm -rf _build
+
+# A venv whose interpreter or pip is missing or broken (for example a
+# `python3 -m venv` that died half-way) forces the install rule, which repairs it.
+VENV_OK := $(shell $(PY) -c 'import pip' >/dev/null 2>&1 && echo yes)
+ifneq ($(VENV_OK),yes)
+$(STAMP): FORCE
+endif
+
+$(STAMP): requirements.txt pyproject.toml
+	@if ! $(PY) -c 'import pip' >/dev/null 2>&1; then \
+	  echo "==> creating virtual environment $(VENV)"; \
+	  $(PYTHON3) -m venv $(VENV) || { \
+	    echo "==> $(VENV) looks broken; recreating it from scratch"; \
+	    $(PYTHON3) -m venv --clear $(VENV); \
+	  }; \
+	  $(PY) -c 'import pip' || { echo "make: could not create $(VENV) with $(PYTHON3) -m venv" >&2; exit 1; }; \
+	fi
+	@echo "==> pip install -r requirements.txt"
+	$(PIP) install -q -r requirements.txt
+	@echo "==> pip install -e ."
+	$(PIP) install -q -e .
+	@touch $@
+
+FORCE:
