@@ -1,0 +1,233 @@
+"""The on-disk result cache: compute once, key on every setting, survive damage, write atomically."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+import luckbook as lb
+import luckbook.experiments.two_layer as two_layer
+from luckbook import cache as cache_mod
+
+
+class Counter:
+    def __init__(self, value):
+        self.value, self.calls = value, 0
+
+    def __call__(self):
+        self.calls += 1
+        return self.value
+
+
+def _entries(folder):
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def test_cache_dir_comes_from_env(cache_dir):
+    assert cache_mod.cache_dir() == cache_dir
+    path = cache_mod.entry_path("ns", {"a": 1})
+    assert cache_dir in path.parents
+
+
+def test_computes_once_then_loads(cache_dir):
+    compute = Counter({"x": np.arange(5.0), "t": torch.ones(3)})
+    first = lb.cached("ns", {"a": 1}, compute)
+    second = lb.cached("ns", {"a": 1}, compute)
+    third = lb.cached("ns", {"a": 1}, compute)
+    assert compute.calls == 1
+    np.testing.assert_array_equal(second["x"], np.arange(5.0))
+    assert torch.equal(third["t"], torch.ones(3))
+    assert second is not first  # loaded from disk
+    assert len(_entries(cache_dir)) == 1
+
+
+@pytest.mark.parametrize(
+    "key_a, key_b",
+    [
+        ({"a": 1}, {"a": 2}),
+        ({"a": 1}, {"a": 1, "b": 0}),
+        ({"a": 1.0}, {"a": 1.5}),
+        (
+            {"s": lb.get_experiment("two-layer").settings("tiny")},
+            {"s": lb.get_experiment("two-layer").settings("tiny", lr=0.02)},
+        ),
+        ({"seeds": [0, 1]}, {"seeds": [1, 0]}),
+    ],
+)
+def test_key_includes_every_setting(key_a, key_b):
+    ca, cb = Counter("A"), Counter("B")
+    assert lb.cached("ns", key_a, ca) == "A"
+    assert lb.cached("ns", key_b, cb) == "B"
+    assert lb.cached("ns", key_a, ca) == "A"
+    assert (ca.calls, cb.calls) == (1, 1)
+
+
+def test_key_includes_namespace():
+    ca, cb = Counter("A"), Counter("B")
+    assert lb.cached("one", {"a": 1}, ca) == "A"
+    assert lb.cached("two", {"a": 1}, cb) == "B"
+
+
+def test_key_order_does_not_matter():
+    c = Counter(1)
+    lb.cached("ns", {"a": 1, "b": 2}, c)
+    lb.cached("ns", {"b": 2, "a": 1}, c)
+    assert c.calls == 1
+
+
+def test_refresh_recomputes():
+    c = Counter(1)
+    lb.cached("ns", {"a": 1}, c)
+    lb.cached("ns", {"a": 1}, c, refresh=True)
+    assert c.calls == 2
+
+
+def _damage_truncate(path):
+    blob = path.read_bytes()
+    path.write_bytes(blob[: len(blob) // 2])
+
+
+def _damage_flip_byte(path):
+    blob = bytearray(path.read_bytes())
+    blob[-3] ^= 0x01  # inside the pickled payload
+    path.write_bytes(bytes(blob))
+
+
+def _damage_empty(path):
+    path.write_bytes(b"")
+
+
+def _damage_header(path):
+    blob = bytearray(path.read_bytes())
+    blob[0] ^= 0xFF
+    path.write_bytes(bytes(blob))
+
+
+@pytest.mark.parametrize(
+    "damage", [_damage_truncate, _damage_flip_byte, _damage_empty, _damage_header]
+)
+def test_damaged_entry_warns_recomputes_and_rewrites(cache_dir, damage):
+    value = {"x": list(range(100)), "y": "payload"}
+    c = Counter(value)
+    lb.cached("ns", {"a": 1}, c)
+    (path,) = _entries(cache_dir)
+    good = path.read_bytes()
+    damage(path)
+    assert path.read_bytes() != good
+    with pytest.warns(lb.CacheWarning, match="unreadable"):
+        again = lb.cached("ns", {"a": 1}, c)
+    assert again == value
+    assert c.calls == 2
+    assert path.read_bytes() == good, "the entry is rewritten correctly"
+    assert lb.cached("ns", {"a": 1}, c) == value  # and now loads without a warning
+    assert c.calls == 2
+
+
+def test_read_entry_detects_corruption(tmp_path):
+    path = tmp_path / "e.pkl"
+    cache_mod.write_entry(path, [1, 2, 3])
+    assert cache_mod.read_entry(path) == [1, 2, 3]
+    _damage_flip_byte(path)
+    with pytest.raises(ValueError, match="checksum"):
+        cache_mod.read_entry(path)
+
+
+def test_no_tmp_files_left_behind(cache_dir):
+    for i in range(5):
+        lb.cached("ns", {"i": i}, Counter(i))
+    files = _entries(cache_dir)
+    assert len(files) == 5
+    assert not [p for p in files if p.name.endswith(".tmp")]
+
+
+def test_unpicklable_value_keeps_old_entry(cache_dir):
+    lb.cached("ns", {"a": 1}, Counter("old"))
+    (path,) = _entries(cache_dir)
+    old = path.read_bytes()
+    with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
+        lb.cached("ns", {"a": 1}, Counter(lambda: None), refresh=True)
+    assert _entries(cache_dir) == [path], "no temporary file left behind"
+    assert path.read_bytes() == old
+    assert lb.cached("ns", {"a": 1}, Counter("new")) == "old"
+
+
+def test_failure_mid_write_keeps_old_entry(cache_dir, monkeypatch):
+    lb.cached("ns", {"a": 1}, Counter("old"))
+    (path,) = _entries(cache_dir)
+    old = path.read_bytes()
+
+    def failing_fsync(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(cache_mod.os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="disk full"):
+        lb.cached("ns", {"a": 1}, Counter("new" * 1000), refresh=True)
+    monkeypatch.undo()
+    assert _entries(cache_dir) == [path], "the temporary file was removed"
+    assert path.read_bytes() == old
+
+
+@pytest.mark.parametrize("off", ["off", "0", "false", "no", "OFF"])
+def test_cache_off(cache_dir, monkeypatch, off):
+    monkeypatch.setenv("LUCKBOOK_CACHE", off)
+    c = Counter(1)
+    lb.cached("ns", {"a": 1}, c)
+    lb.cached("ns", {"a": 1}, c)
+    assert c.calls == 2
+    assert _entries(cache_dir) == []
+
+
+def test_source_change_invalidates(monkeypatch):
+    c = Counter(1)
+    lb.cached("ns", {"a": 1}, c)
+    monkeypatch.setattr(cache_mod, "source_fingerprint", lambda: "edited")
+    lb.cached("ns", {"a": 1}, c)
+    assert c.calls == 2
+
+
+# ----------------------------------------------------------------------------- lb.run
+
+
+def _counting_build(monkeypatch):
+    calls = []
+    real = two_layer.build
+
+    def build(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(two_layer, "build", build)
+    return calls
+
+
+RUN = dict(scale="tiny", seeds=[0, 1], steps=60, n_snapshots=2)
+
+
+def test_run_cached(cache_dir, monkeypatch):
+    calls = _counting_build(monkeypatch)
+    first = lb.run("two-layer", **RUN)
+    second = lb.run("two-layer", **RUN)
+    assert len(calls) == 1, "the second run is loaded from the cache"
+    assert len(_entries(cache_dir)) == 1
+    assert second.settings == first.settings and second.seeds == first.seeds
+    for name in (
+        "teacher_best",
+        "student_best",
+        "fanout",
+        "eval_loss",
+        "train_loss",
+        "corr",
+        "steps",
+    ):
+        assert np.array_equal(getattr(first, name), getattr(second, name)), name
+    for tau in first.covered:
+        assert np.array_equal(first.covered[tau], second.covered[tau])
+
+    lb.run("two-layer", **(RUN | {"steps": 61}))  # a changed setting recomputes
+    lb.run("two-layer", **(RUN | {"seeds": [0]}))  # so do other seeds
+    assert len(calls) == 3
+    lb.run("two-layer", cache=False, **RUN)
+    assert len(calls) == 4
