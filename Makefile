@@ -21,9 +21,16 @@ export LUCKBOOK_CACHE_DIR := $(CURDIR)/_build/luckbook-cache
 
 .PHONY: book test clean FORCE
 
+# Jupyter Book's execution cache only notices changes to a notebook's own code; drop it
+# when the package's code or LUCKBOOK_SCALE changed so that every output is recomputed.
+FINGERPRINT = $$(cat $$(find luckbook -name '*.py' | sort) | sha256sum | cut -c1-16)-$${LUCKBOOK_SCALE:-book}
+
 book: $(STAMP)
+	@fp="$(FINGERPRINT)"; if [ "$$(cat _build/.luckbook-fingerprint 2>/dev/null)" != "$$fp" ]; then \
+	  echo "==> luckbook code or scale changed: re-executing every notebook"; rm -rf _build/.jupyter_cache _build/.doctrees; fi
 	@echo "==> jupyter-book build . -W --keep-going"
 	$(VENV)/bin/jupyter-book build . -W --keep-going
+	@echo "$(FINGERPRINT)" > _build/.luckbook-fingerprint
 	@test -f _build/html/index.html
 	@echo "==> open $(CURDIR)/_build/html/index.html"
 

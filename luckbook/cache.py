@@ -42,12 +42,18 @@ def cache_enabled() -> bool:
     return os.environ.get("LUCKBOOK_CACHE", "on").strip().lower() not in ("0", "off", "false", "no")
 
 
+PRESENTATION = frozenset({"plots.py", "widgets.py", "cli.py", "__main__.py"})
+"""Modules that only draw or parse: changing them does not invalidate computed results."""
+
+
 @functools.lru_cache(maxsize=1)
 def source_fingerprint() -> str:
-    """sha256 over the package's own ``.py`` files: a code change invalidates old entries."""
+    """sha256 over the package's computing ``.py`` files: a code change invalidates old entries."""
     root = Path(__file__).parent
     h = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
+        if path.relative_to(root).as_posix() in PRESENTATION:
+            continue
         h.update(str(path.relative_to(root)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()

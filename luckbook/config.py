@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import operator
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar, get_type_hints
@@ -29,15 +30,19 @@ def _fail(name: str, value: Any, allowed: str) -> ValueError:
 
 
 def check_int(name: str, value: Any, *, minimum: int = 1) -> int:
-    """Return ``value`` if it is an integer ≥ ``minimum``; raise ``ValueError`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int,)):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise _fail(name, value, f"expected an integer >= {minimum}")
+    """Return ``value`` as an ``int`` if it is an integer ≥ ``minimum``; raise ``ValueError`` otherwise.
+
+    Python and NumPy integers are accepted; floats (even ``5.0``) and booleans are not.
+    """
+    if isinstance(value, bool):
+        raise _fail(name, value, f"expected an integer >= {minimum}")
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise _fail(name, value, f"expected an integer >= {minimum}") from None
     if value < minimum:
         raise _fail(name, value, f"expected an integer >= {minimum}")
-    return int(value)
+    return value
 
 
 def check_float(

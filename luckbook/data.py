@@ -15,8 +15,15 @@ from .config import check_float, check_int
 from .ensemble import Net, with_ones
 from .rng import generator
 
-CHUNK_BYTES = 32 * 2**20
-"""Random numbers for minibatches are drawn in chunks of about this many bytes."""
+CHUNK_VALUES = 2**17
+"""Per seed, minibatch randomness is drawn in chunks of about this many numbers. The chunk
+length depends only on the batch shape (never on the number of seeds or steps), and whole
+chunks are always drawn, so seed ``s`` sees the same minibatches alone or in an ensemble, and
+the first ``k`` steps do not depend on how many steps follow."""
+
+
+def _chunk_steps(per_step: int) -> int:
+    return max(1, CHUNK_VALUES // per_step)
 
 
 def gaussian(
@@ -102,11 +109,11 @@ class FixedSet:
         n_seeds, n = self.x1.shape[:2]
         rows = torch.arange(n_seeds, device=self.x1.device)[:, None]
         gens = [generator(s, "batches") for s in seeds]
-        chunk = max(1, CHUNK_BYTES // (8 * n_seeds * batch))
+        chunk = _chunk_steps(batch)
         done = 0
         while done < steps:
             k = min(chunk, steps - done)
-            idx = torch.stack([torch.randint(n, (k, batch), generator=g) for g in gens], dim=1)
+            idx = torch.stack([torch.randint(n, (chunk, batch), generator=g) for g in gens], dim=1)[:k]
             idx = idx.to(self.x1.device)
             for i in range(k):
                 yield self.x1[rows, idx[i]], self.y[rows, idx[i]]
@@ -128,13 +135,13 @@ class FreshGaussian:
             raise ValueError("batch=None is not allowed with fresh samples: give a batch size >= 1")
         d = self.teacher.widths[0]
         gens = [generator(s, "batches") for s in seeds]
-        chunk = max(1, CHUNK_BYTES // (8 * len(seeds) * batch * d))
+        chunk = _chunk_steps(batch * d)
         done = 0
         while done < steps:
             k = min(chunk, steps - done)
             x = torch.stack(
-                [torch.randn(k, batch, d, generator=g, dtype=torch.float64) for g in gens], 1
-            )
+                [torch.randn(chunk, batch, d, generator=g, dtype=torch.float64) for g in gens], 1
+            )[:k]
             x = (self.data_std * x).to(self.teacher.device, self.teacher.dtype)
             for i in range(k):
                 x1 = with_ones(x[i])

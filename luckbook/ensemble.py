@@ -118,6 +118,23 @@ class Net:
         """The sub-ensemble at seed positions ``seeds``."""
         return dataclasses.replace(self, weights=[w[seeds] for w in self.weights])
 
+    def prune(self, layer: int, keep: torch.Tensor) -> Net:
+        """A copy with hidden nodes of ``layer`` removed where ``keep [S, n_layer]`` is False.
+
+        A removed node's ingoing column and fan-out row are set to zero, so it no longer
+        affects the output (LM's lottery-ticket argument).
+        """
+        if not 0 <= layer < self.depth - 1:
+            raise ValueError(f"layer={layer!r} is not allowed: hidden layers are 0..{self.depth - 2}")
+        n = self.weights[layer].shape[2]
+        if tuple(keep.shape) != (self.n_seeds, n):
+            raise ValueError(f"keep has shape {tuple(keep.shape)}; expected [S={self.n_seeds}, n={n}]")
+        net = self.clone()
+        mask = keep.to(device=self.device, dtype=self.dtype)
+        net.weights[layer] *= mask[:, None, :]
+        net.weights[layer + 1][:, :n, :] *= mask[:, :, None]
+        return net
+
     def forward(self, x: torch.Tensor) -> Forward:
         """Run every network on ``x`` of shape ``[S, N, d]`` or shared ``[N, d]``."""
         if x.ndim == 2:

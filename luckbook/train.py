@@ -61,7 +61,9 @@ class Trajectory:
 
 
 def snapshot_steps(steps: int, n: int, spacing: str = "linear") -> list[int]:
-    """``n + 1`` snapshot steps from 0 to ``steps`` (``"linear"``, or ``"log"``-spaced), unique."""
+    """Sorted unique snapshot steps from 0 to ``steps``: ``n + 1`` evenly spaced (``"linear"``),
+    or 0 followed by ``n + 1`` log-spaced steps from 1 to ``steps`` (``"log"``; duplicates of
+    small steps merge)."""
     steps = check_int("steps", steps, minimum=1)
     n = check_int("n_snapshots", n, minimum=1)
     check_choice("spacing", spacing, SPACINGS)

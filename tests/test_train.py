@@ -194,10 +194,6 @@ def test_fresh_gaussian_short_run_same_alone_or_in_ensemble():
     assert together[..., :-1].std().item() == pytest.approx(2.0, rel=0.1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="package bug: FreshGaussian.batches chunk length depends on len(seeds) (data.py)",
-)
 def test_fresh_gaussian_same_alone_or_in_ensemble():
     """rng.py promises: seed s gets the same numbers alone or in an ensemble of 32.
 

@@ -229,10 +229,6 @@ def test_net_shape_validation():
 INT_FIELDS = {"d": 20, "m": 5, "multi": 2, "steps": 20, "n_train": 2000}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="package bug: check_int accepts 5.0 but callers keep the float (config.py/two_layer.py)",
-)
 @pytest.mark.parametrize("name", sorted(INT_FIELDS))
 def test_integral_float_is_rejected_or_normalised(name):
     """``m=5.0`` must either be refused up front (ValueError naming ``m``) or become ``5``.
@@ -250,7 +246,6 @@ def test_integral_float_is_rejected_or_normalised(name):
     assert type(getattr(result.settings, name)) is int
 
 
-@pytest.mark.xfail(strict=True, reason="package bug: check_widths keeps integral floats")
 def test_make_teacher_integral_float_width():
     try:
         teacher = lb.make_teacher([4, 3.0, 2], [0])

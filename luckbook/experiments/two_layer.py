@@ -147,6 +147,31 @@ class TwoLayerResult:
             return (self.teacher_best[-1] > tau).sum(-1)
         return self.covered[tau][-1]
 
+    def networks(self) -> tuple[Net, Net]:
+        """The final ``(teacher, student)`` ensembles rebuilt from the stored weights (CPU)."""
+        kw = {"activation": self.settings.activation, "slope": self.settings.slope}
+        return (
+            Net([torch.from_numpy(w) for w in self.teacher], **kw),
+            Net([torch.from_numpy(w) for w in self.student], **kw),
+        )
+
+    def summary(self, tau: float = 0.95) -> str:
+        """A small per-seed table: teachers covered at ``tau``, losses, fan-out medians."""
+        s = self.settings
+        special = self.student_best[-1] >= tau
+        lines = [
+            f"two-layer (E4): d={s.d}, m={s.m}, multi={s.multi} (n={s.n}), c={s.c}, p={s.p:g}",
+            f"{s.steps} SGD steps, {len(self.seeds)} seeds on {self.device}, {self.wall_time_s:.1f} s",
+            f"{'seed':>5} {'covered@' + str(tau):>14} {'eval loss':>10} {'fan-out (spec.)':>16} {'fan-out (rest)':>15}",
+        ]
+        for i, seed in enumerate(self.seeds):
+            fan = self.fanout[-1, i]
+            spec = f"{np.median(fan[special[i]]):.3f}" if special[i].any() else "-"
+            rest = f"{np.median(fan[~special[i]]):.3f}" if (~special[i]).any() else "-"
+            cov = f"{int(self.final_covered(tau)[i])}/{s.m}"
+            lines.append(f"{seed:>5} {cov:>14} {self.eval_loss[-1, i]:>10.2e} {spec:>16} {rest:>15}")
+        return "\n".join(lines)
+
     def to_json(self) -> dict[str, Any]:
         """The CLI's JSON: settings, device, timing and per-seed final numbers."""
         return {

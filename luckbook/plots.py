@@ -1,0 +1,216 @@
+"""One function per figure: each takes a result and returns a matplotlib ``Figure``.
+
+Figures are built with ``matplotlib.figure.Figure`` (no pyplot state), so they display once
+in Jupyter, never leak, and are safe to redraw from a slider callback.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import io
+from collections.abc import Callable, Sequence
+from typing import ParamSpec, TypeVar
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+
+from .experiments.two_layer import TwoLayerResult
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+STYLE = {
+    "font.size": 10,
+    "axes.titlesize": 10.5,
+    "axes.labelsize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.25,
+    "legend.frameon": False,
+    "figure.dpi": 110,
+    "savefig.dpi": 110,
+}
+"""Applied to every figure of the book by :func:`styled`."""
+
+SPECIALIZED = "#c2410c"  # student nodes with best correlation ≥ τ
+UNSPECIALIZED = "#64748b"  # the rest
+TEACHER = "#1d4ed8"
+
+
+def styled(fn: Callable[P, R]) -> Callable[P, R]:
+    """Draw inside the book's rc style (fonts, grid, spines)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with mpl.rc_context(STYLE):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+class BookFigure(Figure):
+    """A ``Figure`` that shows itself in Jupyter and in the book as a PNG with alt text.
+
+    ``alt`` describes the figure for readers who cannot see it; it is set by every plotting
+    function of this module.
+    """
+
+    alt: str = ""
+
+    def png_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", dpi=STYLE["savefig.dpi"])
+        return buf.getvalue()
+
+    def _repr_png_(self) -> bytes:
+        return self.png_bytes()
+
+    def _repr_html_(self) -> str:
+        data = base64.b64encode(self.png_bytes()).decode()
+        alt = html.escape(self.alt or "figure", quote=True)
+        return f'<img class="luckbook-figure" src="data:image/png;base64,{data}" alt="{alt}" style="max-width:100%;height:auto">'
+
+
+def new_figure(width: float = 7.0, height: float = 3.2) -> BookFigure:
+    """A blank figure (constrained layout); draw on it inside :func:`styled` functions."""
+    return BookFigure(figsize=(width, height), layout="constrained")
+
+
+def _with_alt(fig: Figure, text: str) -> Figure:
+    if isinstance(fig, BookFigure):
+        fig.alt = (fig.alt + " " + text).strip() if fig.alt else text
+    return fig
+
+
+def _seed_index(result: TwoLayerResult, seed: int | None) -> int:
+    if seed is None:
+        return 0
+    if seed not in result.seeds:
+        raise ValueError(f"seed={seed!r} is not allowed: this result has seeds {result.seeds}")
+    return result.seeds.index(seed)
+
+
+def _step_index(result: TwoLayerResult, step: int | None) -> int:
+    if step is None:
+        return len(result.steps) - 1
+    hits = np.flatnonzero(result.steps == step)
+    if not len(hits):
+        raise ValueError(f"step={step!r} is not allowed: snapshots were taken at {result.steps.tolist()}")
+    return int(hits[0])
+
+
+def student_order(corr: np.ndarray) -> np.ndarray:
+    """Order the student columns of ``corr [m, n]`` by matched teacher, then by correlation."""
+    match = corr.argmax(0)
+    best = corr.max(0)
+    return np.lexsort((-best, match))
+
+
+@styled
+def correlation_heatmap(result: TwoLayerResult, seed: int | None = None, ax: Axes | None = None) -> Figure:
+    """Teacher × student activation correlations after training, one seed (E4)."""
+    s = _seed_index(result, seed)
+    corr = result.corr[s]
+    fig = ax.figure if ax is not None else new_figure(7.0, 2.6)
+    ax = ax if ax is not None else fig.add_subplot()
+    image = ax.imshow(corr[:, student_order(corr)], cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto", interpolation="nearest")
+    ax.grid(False)
+    ax.set_xlabel(f"student node (n = {corr.shape[1]}, sorted by best-matching teacher)")
+    ax.set_ylabel("teacher node")
+    ax.set_title(f"Activation correlation, seed {result.seeds[s]}")
+    fig.colorbar(image, ax=ax, label="correlation", shrink=0.9)
+    best = corr.max(1)
+    return _with_alt(
+        fig,
+        f"Heat-map of activation correlations between {corr.shape[0]} teacher nodes (rows) and "
+        f"{corr.shape[1]} student nodes (columns) for seed {result.seeds[s]}; every teacher's best "
+        f"student correlation lies between {best.min():.2f} and {best.max():.2f}.",
+    )
+
+
+@styled
+def fanout_vs_correlation(
+    result: TwoLayerResult, step: int | None = None, tau: float = 0.95, ax: Axes | None = None
+) -> Figure:
+    """The L-shape (SS, E4): every student node's best correlation vs its fan-out norm, all seeds."""
+    t = _step_index(result, step)
+    best = result.student_best[t].ravel()
+    fan = result.fanout[t].ravel()
+    fig = ax.figure if ax is not None else new_figure(4.2, 3.2)
+    ax = ax if ax is not None else fig.add_subplot()
+    special = best >= tau
+    ax.scatter(best[~special], fan[~special], s=9, alpha=0.6, color=UNSPECIALIZED, label=f"best corr < {tau}")
+    ax.scatter(best[special], fan[special], s=9, alpha=0.6, color=SPECIALIZED, label=f"best corr ≥ {tau}")
+    ax.axvline(tau, color="k", lw=0.8, ls=":")
+    ax.set_xlim(min(-0.05, float(best.min()) - 0.05), 1.02)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("best correlation with a teacher")
+    ax.set_ylabel("fan-out weight norm")
+    ax.set_title(f"L-shape: {len(result.seeds)} seeds, step {int(result.steps[t])}")
+    ax.legend(loc="upper left", markerscale=2)
+    med_s = float(np.median(fan[special])) if special.any() else float("nan")
+    med_u = float(np.median(fan[~special])) if (~special).any() else float("nan")
+    return _with_alt(
+        fig,
+        f"Scatter of {best.size} student nodes: best correlation with a teacher against fan-out norm "
+        f"at step {int(result.steps[t])}; {int(special.sum())} nodes reach correlation {tau} with median "
+        f"fan-out {med_s:.3f}, the other {int((~special).sum())} have median fan-out {med_u:.3f}.",
+    )
+
+
+@styled
+def training_curves(result: TwoLayerResult, taus: Sequence[float] = (0.95,), axes: Sequence[Axes] | None = None) -> Figure:
+    """log₁₀ eval loss (mean ± std over seeds) and teachers covered at ``taus`` vs step (E4)."""
+    fig = axes[0].figure if axes is not None else new_figure(7.0, 2.8)
+    ax_loss, ax_cov = axes if axes is not None else fig.subplots(1, 2)
+    steps = result.steps
+    log_loss = np.log10(np.maximum(result.eval_loss, 1e-300))
+    mean, std = log_loss.mean(1), log_loss.std(1)
+    ax_loss.plot(steps, mean, color=TEACHER)
+    ax_loss.fill_between(steps, mean - std, mean + std, color=TEACHER, alpha=0.2, lw=0)
+    ax_loss.set_xlabel("SGD step")
+    ax_loss.set_ylabel("log₁₀ eval loss")
+    ax_loss.set_title("Eval loss (mean ± std over seeds)")
+    m = result.teacher_best.shape[-1]
+    cmap = ListedColormap(["#94a3b8", "#0ea5e9", "#1d4ed8", "#c2410c"])
+    for i, tau in enumerate(taus):
+        frac = (result.teacher_best > tau).sum(-1)
+        ax_cov.plot(steps, frac.mean(1), color=cmap(i % cmap.N), label=f"τ = {tau}")
+    ax_cov.set_ylim(-0.3, m + 0.3)
+    ax_cov.set_xlabel("SGD step")
+    ax_cov.set_ylabel(f"teachers covered (of {m})")
+    ax_cov.set_title("Covered teachers (mean over seeds)")
+    ax_cov.legend(loc="lower right")
+    final = (result.teacher_best[-1] > taus[-1]).sum(-1).mean()
+    return _with_alt(
+        fig,
+        f"Two panels against SGD step: log10 eval loss falls from {mean[0]:.1f} to {mean[-1]:.1f} "
+        f"(mean over {len(result.seeds)} seeds); teachers covered at tau={taus[-1]} reach "
+        f"{final:.1f} of {m} on average.",
+    )
+
+
+@styled
+def setting_overview(result: TwoLayerResult, seed: int | None = None, tau: float = 0.95) -> Figure:
+    """The setting chapter's panel: heat-map, L-shape, loss and coverage in one figure."""
+    fig = new_figure(10.0, 6.4)
+    grid = fig.add_gridspec(2, 3, width_ratios=[1.15, 1.0, 1.0])
+    correlation_heatmap(result, seed, ax=fig.add_subplot(grid[0, :2]))
+    fanout_vs_correlation(result, tau=tau, ax=fig.add_subplot(grid[0, 2]))
+    training_curves(result, taus=(0.5, 0.8, tau), axes=[fig.add_subplot(grid[1, i]) for i in range(2)])
+    ax = fig.add_subplot(grid[1, 2])
+    ax.bar(np.arange(result.teacher_best.shape[-1]), result.teacher_best[-1].mean(0), color=TEACHER, alpha=0.8)
+    ax.axhline(tau, color="k", lw=0.8, ls=":")
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("teacher node i")
+    ax.set_ylabel("best correlation")
+    ax.set_title("Per-teacher best match (seed mean)")
+    s = result.settings
+    fig.suptitle(f"Two-layer teacher–student: m = {s.m}, multi = {s.multi}, p = {s.p:g}, init_scale = {s.init_scale:g}")
+    return _with_alt(fig, "Bar chart of each teacher node's best correlation, averaged over seeds.")
