@@ -6,7 +6,7 @@ Flat public API: ``import luckbook as lb``; ``lb.run("two-layer", seeds=8, p=1)`
 __version__ = "0.1.0"
 
 from .cache import CacheWarning, cached
-from .config import DEFAULT_TAUS, SCALES, default_scale, resolve_device, resolve_dtype
+from .config import DEFAULT_TAUS, SCALES, default_scale, provenance, resolve_device, resolve_dtype
 from .data import FixedSet, FreshGaussian, boundary_augmented, gaussian, unit_sphere
 from .ensemble import Forward, Net, with_ones
 from .evaluate import Probe
@@ -68,6 +68,7 @@ __all__ = [
     "make_teacher",
     "observability",
     "project_columns",
+    "provenance",
     "resolve_device",
     "resolve_dtype",
     "resolve_seeds",

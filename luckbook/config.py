@@ -210,3 +210,12 @@ def make_settings(
     if validate is not None:
         validate()
     return settings
+
+
+def provenance(scale: str | None = None, device: str | torch.device | None = None) -> str:
+    """One line saying how a page's numbers were made: scale, package and torch versions, device."""
+    from . import __version__
+
+    scale = default_scale() if scale is None else check_choice("scale", scale, SCALES)
+    dev = resolve_device(device)
+    return f"Computed at scale '{scale}' with luckbook {__version__} (torch {torch.__version__}, {dev.type})."

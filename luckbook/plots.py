@@ -97,12 +97,7 @@ def _seed_index(result: TwoLayerResult, seed: int | None) -> int:
 
 
 def _step_index(result: TwoLayerResult, step: int | None) -> int:
-    if step is None:
-        return len(result.steps) - 1
-    hits = np.flatnonzero(result.steps == step)
-    if not len(hits):
-        raise ValueError(f"step={step!r} is not allowed: snapshots were taken at {result.steps.tolist()}")
-    return int(hits[0])
+    return result.snapshot_index(step)
 
 
 def student_order(corr: np.ndarray) -> np.ndarray:
@@ -214,3 +209,51 @@ def setting_overview(result: TwoLayerResult, seed: int | None = None, tau: float
     s = result.settings
     fig.suptitle(f"Two-layer teacher–student: m = {s.m}, multi = {s.multi}, p = {s.p:g}, init_scale = {s.init_scale:g}")
     return _with_alt(fig, "Bar chart of each teacher node's best correlation, averaged over seeds.")
+
+
+@styled
+def teacher_recovery(result: TwoLayerResult, step: int | None = None, tau: float = 0.95, ax: Axes | None = None) -> Figure:
+    """Each teacher node's best correlation at snapshot ``step``, mean and range over seeds (E4)."""
+    t = _step_index(result, step)
+    best = result.teacher_best[t]
+    fig = ax.figure if ax is not None else new_figure(4.2, 3.2)
+    ax = ax if ax is not None else fig.add_subplot()
+    idx = np.arange(best.shape[-1])
+    ax.bar(idx, best.mean(0), color=TEACHER, alpha=0.8)
+    ax.vlines(idx, best.min(0), best.max(0), color="k", lw=1)
+    ax.axhline(tau, color="k", lw=0.8, ls=":")
+    ax.set_ylim(min(0.0, float(best.min()) - 0.05), 1.05)
+    ax.set_xlabel("teacher node i")
+    ax.set_ylabel("best correlation")
+    ax.set_title(f"Teacher recovery, step {int(result.steps[t])}")
+    covered = int((best > tau).sum())
+    return _with_alt(
+        fig,
+        f"Bar chart of the {best.shape[-1]} teacher nodes' best correlation with a student at step "
+        f"{int(result.steps[t])}, mean and range over {best.shape[0]} seeds; {covered} of {best.size} "
+        f"teacher-seed pairs exceed {tau}.",
+    )
+
+
+@styled
+def specialization_frame(result: TwoLayerResult, step: int | None = None, tau: float = 0.95) -> Figure:
+    """One frame of the time scrubber: the L-shape and teacher recovery at snapshot ``step``."""
+    fig = new_figure(8.4, 3.1)
+    left, right = fig.subplots(1, 2)
+    fanout_vs_correlation(result, step=step, tau=tau, ax=left)
+    teacher_recovery(result, step=step, tau=tau, ax=right)
+    top = max(float(result.fanout.max()) * 1.05, 1e-3)
+    left.set_ylim(0, top)
+    return fig
+
+
+@styled
+def setting_panel(result: TwoLayerResult, tau: float = 0.95) -> Figure:
+    """The setting chapter's slider frame: heat-map of one seed and the L-shape of all seeds."""
+    fig = new_figure(8.4, 3.0)
+    grid = fig.add_gridspec(1, 2, width_ratios=[1.5, 1.0])
+    correlation_heatmap(result, ax=fig.add_subplot(grid[0, 0]))
+    fanout_vs_correlation(result, tau=tau, ax=fig.add_subplot(grid[0, 1]))
+    s = result.settings
+    fig.suptitle(f"m = {s.m}, multi = {s.multi}, p = {s.p:g}, init_scale = {s.init_scale:g}")
+    return fig

@@ -172,6 +172,31 @@ class TwoLayerResult:
             lines.append(f"{seed:>5} {cov:>14} {self.eval_loss[-1, i]:>10.2e} {spec:>16} {rest:>15}")
         return "\n".join(lines)
 
+    def snapshot_index(self, step: int | None = None) -> int:
+        """Index into the snapshot axis of ``step`` (default: the last snapshot)."""
+        if step is None:
+            return len(self.steps) - 1
+        hits = np.flatnonzero(self.steps == step)
+        if not len(hits):
+            raise ValueError(f"step={step!r} is not allowed: snapshots were taken at {self.steps.tolist()}")
+        return int(hits[0])
+
+    def numbers(self, step: int | None = None, tau: float = 0.95) -> str:
+        """Three lines of the key numbers at snapshot ``step``: coverage, loss, fan-out medians."""
+        t = self.snapshot_index(step)
+        m = self.settings.m
+        cov = (self.teacher_best[t] > tau).sum(-1)
+        special = self.student_best[t] >= tau
+        fan = self.fanout[t]
+        spec = f"{np.median(fan[special]):.3f}" if special.any() else "-"
+        rest = f"{np.median(fan[~special]):.3f}" if (~special).any() else "-"
+        return (
+            f"step {int(self.steps[t])}: teachers covered at {tau} per seed {cov.tolist()} of {m} "
+            f"(mean {cov.mean():.2f})\n"
+            f"eval loss (mean over {len(self.seeds)} seeds) {self.eval_loss[t].mean():.3g}\n"
+            f"median fan-out: specialized students {spec}, others {rest}"
+        )
+
     def to_json(self) -> dict[str, Any]:
         """The CLI's JSON: settings, device, timing and per-seed final numbers."""
         return {

@@ -1,0 +1,271 @@
+"""Sliders that work in the static book: precomputed frames switched by plain HTML/JS.
+
+ipywidgets need a running kernel, so in the rendered book they are dead. Here every slider
+position of a small grid is computed once (through the results cache), rendered to a PNG
+and embedded in one self-contained HTML block; moving a slider only swaps the image, its alt
+text and the numbers printed beside it. Nothing is fetched at view time: the page works
+from disk, offline.
+
+Two kinds of panel share the mechanism: ``"grid"`` (one slider per setting, the Cartesian
+product precomputed) and ``"time"`` (one slider over training snapshots, with play/pause).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import itertools
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from .config import check_choice, check_int
+from .experiments import get_experiment
+
+KINDS = ("grid", "time")
+MAX_FRAMES = 200
+"""A panel embeds at most this many images (page weight)."""
+
+_CSS = """
+.luckbook-static{border:1px solid #e2e8f0;border-radius:6px;padding:.6em .8em;margin:1em 0;background:#fff}
+.luckbook-static .lb-controls{display:flex;flex-wrap:wrap;gap:.4em 1.4em;align-items:center;margin-bottom:.4em}
+.luckbook-static .lb-control{display:flex;align-items:center;gap:.5em;font-size:.9em;margin:0}
+.luckbook-static .lb-name{font-family:var(--pst-font-family-monospace,monospace);font-weight:600}
+.luckbook-static .lb-value{min-width:3.5em;font-family:var(--pst-font-family-monospace,monospace)}
+.luckbook-static .lb-play{font-size:.85em;padding:.15em .7em;border:1px solid #94a3b8;border-radius:4px;background:#f8fafc;cursor:pointer}
+.luckbook-static img.lb-image{max-width:100%;height:auto;display:block}
+.luckbook-static pre.lb-numbers{font-size:.8em;margin:.4em 0 0;padding:.4em .6em;white-space:pre-wrap;background:#f8fafc}
+.luckbook-static .lb-caption{font-size:.8em;color:#475569;margin-top:.3em}
+"""
+
+_JS = """
+(function(){
+  var root = document.getElementById(%(id)s);
+  if (!root || root.dataset.ready) { return; }
+  root.dataset.ready = "1";
+  var data = JSON.parse(root.querySelector("script.lb-data").textContent);
+  var sliders = Array.prototype.slice.call(root.querySelectorAll("input.lb-slider"));
+  var img = root.querySelector("img.lb-image");
+  var numbers = root.querySelector("pre.lb-numbers");
+  function show() {
+    var key = sliders.map(function(s){ return s.value; }).join(",");
+    var frame = data.frames[key];
+    sliders.forEach(function(s, i){
+      root.querySelector("output.lb-value[data-name='" + s.dataset.name + "']").textContent = data.labels[i][+s.value];
+    });
+    if (!frame) { return; }
+    img.src = frame.img; img.alt = frame.alt; numbers.textContent = frame.text;
+  }
+  sliders.forEach(function(s){ s.addEventListener("input", show); s.addEventListener("change", show); });
+  var play = root.querySelector("button.lb-play");
+  if (play) {
+    var timer = null;
+    play.addEventListener("click", function(){
+      if (timer) { clearInterval(timer); timer = null; play.textContent = "\\u25b6 Play"; return; }
+      play.textContent = "\\u23f8 Pause";
+      timer = setInterval(function(){
+        var s = sliders[0];
+        s.value = (+s.value + 1) %% (+s.max + 1);
+        show();
+      }, data.interval);
+    });
+  }
+  show();
+})();
+"""
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _png_data_url(fig: Figure) -> str:
+    png = fig.png_bytes() if hasattr(fig, "png_bytes") else _fallback_png(fig)
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def _fallback_png(fig: Figure) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+class StaticPanel:
+    """A precomputed slider panel; displays itself as self-contained HTML (``_repr_html_``).
+
+    Attributes:
+        names: slider names; labels: per slider, the value labels.
+        frames: ``"i,j,…" -> {"img": data URL, "alt": str, "text": str}``.
+        kind: ``"grid"`` or ``"time"``; seconds: time spent rendering/computing the frames.
+    """
+
+    def __init__(
+        self,
+        names: list[str],
+        labels: list[list[str]],
+        frames: dict[str, dict[str, str]],
+        *,
+        kind: str,
+        initial: list[int],
+        caption: str = "",
+        interval_ms: int = 400,
+        seconds: float = 0.0,
+    ) -> None:
+        self.names, self.labels, self.frames = names, labels, frames
+        self.kind, self.initial, self.caption = kind, initial, caption
+        self.interval_ms, self.seconds = interval_ms, seconds
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the HTML block in bytes (what it adds to the page)."""
+        return len(self._repr_html_().encode())
+
+    def _repr_html_(self) -> str:
+        payload = json.dumps(
+            {"names": self.names, "labels": self.labels, "frames": self.frames, "interval": self.interval_ms},
+            separators=(",", ":"),
+        ).replace("</", "<\\/")
+        uid = "lb-" + hashlib.sha256(payload.encode()).hexdigest()[:12]
+        first = self.frames[",".join(str(i) for i in self.initial)]
+        controls = []
+        for name, labels, start in zip(self.names, self.labels, self.initial, strict=True):
+            controls.append(
+                '<label class="lb-control">'
+                f'<span class="lb-name">{html.escape(name)}</span>'
+                f'<input type="range" class="lb-slider" data-name="{html.escape(name)}" min="0" '
+                f'max="{len(labels) - 1}" step="1" value="{start}" aria-label="{html.escape(name)}">'
+                f'<output class="lb-value" data-name="{html.escape(name)}">{html.escape(labels[start])}</output>'
+                "</label>"
+            )
+        if self.kind == "time":
+            controls.append('<button type="button" class="lb-play">\u25b6 Play</button>')
+        caption = f'<div class="lb-caption">{html.escape(self.caption)}</div>' if self.caption else ""
+        return (
+            f"<style>{_CSS}</style>"
+            f'<div class="luckbook-static" data-kind="{self.kind}" id="{uid}">'
+            f'<div class="lb-controls">{"".join(controls)}</div>'
+            f'<img class="lb-image luckbook-figure" src="{first["img"]}" alt="{html.escape(first["alt"], quote=True)}">'
+            f'<pre class="lb-numbers">{html.escape(first["text"])}</pre>'
+            f"{caption}"
+            f'<script type="application/json" class="lb-data">{payload}</script>'
+            f"<script>{_JS % {'id': json.dumps(uid)}}</script>"
+            "</div>"
+        )
+
+
+def static_panel(
+    render: Callable[[dict[str, Any]], tuple[Figure, str]],
+    axes: Mapping[str, Sequence[Any]],
+    *,
+    kind: str = "grid",
+    initial: Mapping[str, Any] | None = None,
+    caption: str = "",
+    interval_ms: int = 400,
+) -> StaticPanel:
+    """Render every combination of ``axes`` with ``render(values) -> (figure, numbers)``.
+
+    Args:
+        render: draws one frame; receives ``{name: value}``.
+        axes: slider name -> the values it can take (at least one each).
+        kind: ``"grid"`` or ``"time"`` (one axis, with a play button).
+        initial: the starting value of each slider (default: the first value).
+        caption: a line under the figure (e.g. provenance).
+        interval_ms: frame interval of the play button.
+    """
+    check_choice("kind", kind, KINDS)
+    check_int("interval_ms", interval_ms, minimum=10)
+    names = list(axes)
+    values = [list(axes[n]) for n in names]
+    if not names:
+        raise ValueError("axes={} is not allowed: give at least one slider")
+    for name, vals in zip(names, values, strict=True):
+        if not vals:
+            raise ValueError(f"axes[{name!r}]=[] is not allowed: a slider needs at least one value")
+    if kind == "time" and len(names) != 1:
+        raise ValueError(f"axes has {len(names)} sliders; a 'time' panel has exactly one")
+    n_frames = 1
+    for vals in values:
+        n_frames *= len(vals)
+    if n_frames > MAX_FRAMES:
+        raise ValueError(f"the grid has {n_frames} frames; at most {MAX_FRAMES} are allowed (page weight)")
+    start_values = dict(initial or {})
+    for key in start_values:
+        if key not in names:
+            raise ValueError(f"initial has unknown slider {key!r}; sliders: {', '.join(names)}")
+    initial_idx = []
+    for name, vals in zip(names, values, strict=True):
+        if name in start_values:
+            if start_values[name] not in vals:
+                raise ValueError(f"initial[{name!r}]={start_values[name]!r} is not one of {vals!r}")
+            initial_idx.append(vals.index(start_values[name]))
+        else:
+            initial_idx.append(0)
+    start = time.perf_counter()
+    frames: dict[str, dict[str, str]] = {}
+    for idx in itertools.product(*(range(len(v)) for v in values)):
+        point = {name: vals[i] for name, vals, i in zip(names, values, idx, strict=True)}
+        fig, text = render(point)
+        frames[",".join(map(str, idx))] = {
+            "img": _png_data_url(fig),
+            "alt": getattr(fig, "alt", "") or ", ".join(f"{k}={_label(v)}" for k, v in point.items()),
+            "text": text,
+        }
+    labels = [[_label(v) for v in vals] for vals in values]
+    return StaticPanel(
+        names, labels, frames, kind=kind, initial=initial_idx, caption=caption,
+        interval_ms=interval_ms, seconds=time.perf_counter() - start,
+    )
+
+
+def static_explorer(
+    experiment: str,
+    grid: Mapping[str, Sequence[Any]],
+    figure: Callable[[Any], Figure],
+    numbers: Callable[[Any], str],
+    *,
+    scale: str | None = None,
+    seeds: int = 4,
+    initial: Mapping[str, Any] | None = None,
+    **fixed: Any,
+) -> StaticPanel:
+    """A grid panel over ``experiment``: every grid point is run (cached) and drawn.
+
+    Every grid value is validated (as settings) before anything runs.
+    """
+    exp = get_experiment(experiment)
+    for point in itertools.product(*grid.values()):
+        exp.settings(scale, **fixed, **dict(zip(grid, point, strict=True)))
+
+    def render(values: dict[str, Any]) -> tuple[Figure, str]:
+        result = exp.run(scale=scale, seeds=seeds, **fixed, **values)
+        return figure(result), numbers(result)
+
+    return static_panel(render, grid, kind="grid", initial=initial)
+
+
+def time_scrubber(
+    result: Any,
+    frame: Callable[[Any, int], Figure],
+    numbers: Callable[[Any, int], str],
+    *,
+    every: int = 1,
+    interval_ms: int = 300,
+) -> StaticPanel:
+    """A ``"time"`` panel over the snapshot steps of ``result`` (every ``every``-th snapshot)."""
+    every = check_int("every", every, minimum=1)
+    steps = [int(s) for s in result.steps[::every]]
+    if steps[-1] != int(result.steps[-1]):
+        steps.append(int(result.steps[-1]))
+
+    def render(values: dict[str, Any]) -> tuple[Figure, str]:
+        return frame(result, values["step"]), numbers(result, values["step"])
+
+    return static_panel(render, {"step": steps}, kind="time", initial={"step": steps[-1]}, interval_ms=interval_ms)

@@ -1,0 +1,96 @@
+"""Static (kernel-free) slider panels: frames, HTML contract, validation before work."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+import luckbook as lb
+from luckbook import plots, static
+from luckbook.plots import new_figure
+
+SMALL = {"scale": "tiny", "steps": 100, "n_snapshots": 4}
+
+
+def _frame(values):
+    fig = new_figure(2, 1)
+    fig.add_subplot().plot([0, 1], [0, values.get("a", 0)])
+    fig.alt = f"line to {values}"
+    return fig, f"numbers for {values}"
+
+
+def _payload(html: str) -> dict:
+    blob = re.search(r'<script type="application/json" class="lb-data">(.*?)</script>', html, re.S).group(1)
+    return json.loads(blob.replace("<\\/", "</"))
+
+
+def test_grid_panel_has_one_frame_per_combination_and_the_contract_classes():
+    panel = static.static_panel(_frame, {"a": [1, 2, 3], "b": ["x", "y"]}, initial={"a": 2})
+    html = panel._repr_html_()
+    data = _payload(html)
+    assert sorted(data["frames"]) == sorted(f"{i},{j}" for i in range(3) for j in range(2))
+    assert data["labels"] == [["1", "2", "3"], ["x", "y"]]
+    assert html.count('class="lb-slider"') == 2
+    assert 'data-kind="grid"' in html and 'class="lb-play"' not in html
+    assert 'class="lb-image luckbook-figure"' in html and 'class="lb-numbers"' in html
+    # the first frame shown is the initial one, with its alt text and numbers
+    assert "numbers for {&#x27;a&#x27;: 2, &#x27;b&#x27;: &#x27;x&#x27;}" in html
+    assert data["frames"]["1,0"]["alt"] == "line to {'a': 2, 'b': 'x'}"
+    assert all(f["img"].startswith("data:image/png;base64,") for f in data["frames"].values())
+    assert panel.nbytes == len(html.encode())
+
+
+def test_time_panel_has_play_button_and_single_axis():
+    panel = static.static_panel(_frame, {"step": [0, 10, 20]}, kind="time")
+    assert 'data-kind="time"' in panel._repr_html_() and 'class="lb-play"' in panel._repr_html_()
+    with pytest.raises(ValueError, match="exactly one"):
+        static.static_panel(_frame, {"a": [1], "b": [2]}, kind="time")
+
+
+def test_distinct_panels_get_distinct_ids():
+    one = static.static_panel(_frame, {"a": [1, 2]})._repr_html_()
+    two = static.static_panel(_frame, {"a": [1, 3]})._repr_html_()
+    ids = [re.search(r'id="(lb-[0-9a-f]+)"', h).group(1) for h in (one, two)]
+    assert ids[0] != ids[1]
+
+
+@pytest.mark.parametrize(
+    "axes, kwargs, message",
+    [
+        ({}, {}, "at least one slider"),
+        ({"a": []}, {}, r"axes\['a'\]=\[\]"),
+        ({"a": list(range(15)), "b": list(range(15))}, {}, "225 frames"),
+        ({"a": [1, 2]}, {"kind": "movie"}, "kind='movie'"),
+        ({"a": [1, 2]}, {"initial": {"a": 5}}, r"initial\['a'\]=5"),
+        ({"a": [1, 2]}, {"initial": {"z": 1}}, "unknown slider 'z'"),
+    ],
+)
+def test_static_panel_validation(axes, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        static.static_panel(_frame, axes, **kwargs)
+
+
+def test_static_explorer_validates_every_grid_point_before_running(monkeypatch):
+    calls = []
+    monkeypatch.setattr("luckbook.experiments.two_layer.build", lambda *a, **k: calls.append(1))
+    with pytest.raises(ValueError, match="multi=0"):
+        static.static_explorer(
+            "two-layer", {"multi": [2, 0]}, plots.setting_panel, lambda r: r.numbers(), seeds=1, **SMALL
+        )
+    assert calls == []
+
+
+def test_static_explorer_and_scrubber_on_real_runs():
+    panel = static.static_explorer(
+        "two-layer", {"multi": [1, 2]}, plots.setting_panel, lambda r: r.numbers(), seeds=1, **SMALL
+    )
+    frames = _payload(panel._repr_html_())["frames"]
+    assert frames["0"]["text"] != frames["1"]["text"]
+    assert frames["0"]["img"] != frames["1"]["img"]
+    result = lb.run("two-layer", seeds=1, **SMALL)
+    scrub = static.time_scrubber(result, plots.specialization_frame, lambda r, s: r.numbers(s), every=3)
+    data = _payload(scrub._repr_html_())
+    assert data["labels"] == [["0", "75", "100"]]  # every 3rd snapshot plus the last
+    assert f"step {int(result.steps[-1])}" in data["frames"]["2"]["text"]
