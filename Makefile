@@ -1,6 +1,7 @@
 # luckbook — the two commands:
 #   make book   build the book into _build/html/index.html
-#   make test   ruff, then pytest over tests/ and the notebooks (executed by nbval)
+#   make test   ruff; pytest over tests/ and the notebooks (executed by nbval); make book;
+#               then the browser tests (tests/browser: headless Chromium over _build/html)
 # Both create .venv on first use and install requirements.txt plus the package
 # (editable) into it; later runs reinstall only when requirements.txt or
 # pyproject.toml changed (stamp file .venv/.installed).
@@ -34,16 +35,24 @@ book: $(STAMP)
 	@test -f _build/html/index.html
 	@echo "==> open $(CURDIR)/_build/html/index.html"
 
-test: $(STAMP)
-	@echo "==> ruff check ."
-	$(VENV)/bin/ruff check .
-	@echo "==> pytest tests notebooks --nbval-lax"
-	@rc=0; $(PY) -m pytest tests notebooks --nbval-lax || rc=$$?; \
+# $(call PYTEST,args): run pytest; exit code 5 (no tests collected) counts as a failure.
+PYTEST = rc=0; $(PY) -m pytest $(1) || rc=$$?; \
 	if [ "$$rc" -eq 5 ]; then \
-	  echo "make test: pytest collected no tests (exit code 5); treated as a failure" >&2; \
+	  echo "make test: pytest $(1) collected no tests (exit code 5); treated as a failure" >&2; \
 	  exit 1; \
 	fi; \
 	exit "$$rc"
+
+# The browser tests open the built book, so they run after `make book` (which also proves
+# the book builds with warnings as errors); they need Chromium (see README).
+test: $(STAMP)
+	@echo "==> ruff check ."
+	$(VENV)/bin/ruff check .
+	@echo "==> pytest tests notebooks --nbval-lax --ignore=tests/browser"
+	@$(call PYTEST,tests notebooks --nbval-lax --ignore=tests/browser)
+	@$(MAKE) --no-print-directory book
+	@echo "==> pytest tests/browser (headless Chromium over _build/html, offline)"
+	@$(call PYTEST,tests/browser -m browser)
 
 clean:
 	rm -rf _build
