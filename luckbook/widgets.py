@@ -49,6 +49,7 @@ def explorer(
     scale: str | None = None,
     seeds: int = 4,
     device: str | None = None,
+    autorun: bool = True,
     **fixed: Any,
 ) -> Any:
     """A panel of sliders over ``experiment``'s settings with a Run button and a figure area.
@@ -58,6 +59,8 @@ def explorer(
         sliders: setting name -> slider spec (``kind``: ``select``/``log``/``float``).
         figure: result -> ``Figure`` (a function of :mod:`luckbook.plots`).
         scale, seeds, device, fixed: passed to ``run``; ``fixed`` settings stay constant.
+        autorun: run once with the defaults when the panel is created (``False``: wait for
+            **Run**, so that an executed notebook does not store a figure in its widget state).
 
     Bad slider combinations and divergence are shown as a message in the panel, never as a
     traceback.
@@ -87,10 +90,15 @@ def explorer(
             button.disabled = False
 
     button.on_click(update)
-    update()
+    if autorun:
+        update()
+    else:
+        status.value = "<i>press Run to train this setting</i>"
     return w.VBox([w.HBox(list(controls.values())), w.HBox([button, status]), out])
 
 
-def two_layer_explorer(scale: str | None = None, seeds: int = 4, **fixed: Any) -> Any:
+def two_layer_explorer(scale: str | None = None, seeds: int = 4, autorun: bool = True, **fixed: Any) -> Any:
     """Sliders for the setting chapter (E4): width multiplier, init scale and ``p``."""
-    return explorer("two-layer", TWO_LAYER_SLIDERS, plots.setting_overview, scale=scale, seeds=seeds, **fixed)
+    return explorer(
+        "two-layer", TWO_LAYER_SLIDERS, plots.setting_overview, scale=scale, seeds=seeds, autorun=autorun, **fixed
+    )

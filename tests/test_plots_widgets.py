@@ -86,3 +86,12 @@ def test_explorer_runs_and_reports_bad_input():
     )
     _, _, bad_status, _ = _panel_parts(bad)
     assert "diverged" in bad_status.value and "lr=100" in bad_status.value
+
+
+def test_explorer_without_autorun_waits_for_the_button():
+    pytest.importorskip("ipywidgets")
+    panel = widgets.two_layer_explorer(scale="tiny", seeds=1, autorun=False, steps=100, n_snapshots=2)
+    _, button, status, out = _panel_parts(panel)
+    assert "press Run" in status.value and len(out.outputs) == 0
+    button.click()
+    assert status.value.startswith("done") and len(out.outputs) == 1
