@@ -23,7 +23,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from .config import check_choice, check_int
+from .config import check_choice, check_int, provenance
 from .experiments import get_experiment
 
 KINDS = ("grid", "time")
@@ -248,7 +248,12 @@ def static_explorer(
         result = exp.run(scale=scale, seeds=seeds, **fixed, **values)
         return figure(result), numbers(result)
 
-    return static_panel(render, grid, kind="grid", initial=initial)
+    panel = static_panel(render, grid, kind="grid", initial=initial)
+    panel.caption = (
+        f"{len(panel.frames)} settings × {seeds} seeds, run (or loaded from the results cache) and "
+        f"drawn in {panel.seconds:.0f} s when this page was built. {provenance(scale)}"
+    )
+    return panel
 
 
 def time_scrubber(
