@@ -23,6 +23,7 @@ with ``H_L = H*_L = I_c``. For the top layer it is exact; below, it is an approx
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import torch
 
@@ -152,3 +153,19 @@ def beta_diagonal(net: Net, x: torch.Tensor) -> list[torch.Tensor]:
     """
     fwd = net.forward(x)
     return [v[..., :-1].square().sum(dim=-2).mean(dim=1) for v in jacobians(net, fwd)]
+
+
+def matrix_step(teacher: Net) -> Callable[[Net, torch.Tensor, torch.Tensor, float], torch.Tensor]:
+    """An update rule for :func:`luckbook.train.train`: ``W += lr · matrix_gradient`` (LM/E1).
+
+    The batch ``x1`` must be labelled by ``teacher`` (e.g. :class:`luckbook.data.FreshGaussian`).
+    """
+
+    def step(student: Net, x1: torch.Tensor, y: torch.Tensor, lr: float) -> torch.Tensor:
+        x = x1[..., :-1]
+        loss = 0.5 * (y - student(x1)).square().sum(-1).mean(-1)
+        for w, delta in zip(student.weights, matrix_gradient(teacher, student, x), strict=True):
+            w.add_(delta, alpha=lr)
+        return loss
+
+    return step

@@ -35,6 +35,10 @@ class DivergenceError(FloatingPointError):
         )
 
 
+StepFn = Callable[[Net, torch.Tensor, torch.Tensor, float], torch.Tensor]
+"""``step_fn(student, x1 [S, B, d+1], y [S, B, c], lr) -> loss [S]``, updating ``student`` in place."""
+
+
 class BatchSource(Protocol):
     def batches(
         self, seeds: Sequence[int], steps: int, batch: int | None
@@ -119,6 +123,7 @@ def train(
     keep_weights: bool = False,
     progress: bool = False,
     check_every: int = 100,
+    step_fn: StepFn | None = None,
 ) -> Trajectory:
     """Train the ensemble ``student`` in place on batches from ``source``.
 
@@ -135,6 +140,9 @@ def train(
         progress: show a ``tqdm.auto`` progress bar.
         check_every: test for NaN/inf every this many steps; on divergence raise
             :class:`DivergenceError` naming the first bad step and seed.
+        step_fn: the update rule ``step_fn(student, x1, y, lr) -> loss [S]`` (in place);
+            default :func:`sgd_step` (exact back-propagation). E1 uses
+            :func:`luckbook.gradients.matrix_step`.
     """
     lr = check_float("lr", lr, low=0.0, low_open=True)
     steps = check_int("steps", steps, minimum=1)
@@ -150,6 +158,7 @@ def train(
             f"snapshots={snaps!r} is not allowed: every snapshot must be in [0, steps={steps}]"
         )
 
+    step = sgd_step if step_fn is None else step_fn
     start = time.perf_counter()
     losses = torch.empty(steps, student.n_seeds, dtype=student.dtype, device=student.device)
     traj = Trajectory([], [], [] if keep_weights else None, losses, 0.0)
@@ -176,7 +185,7 @@ def train(
                 checked = t
                 snapshot(t)
                 next_snap = next(pending, None)
-            losses[t] = sgd_step(student, x1, y, lr)
+            losses[t] = step(student, x1, y, lr)
             if method == "projected":
                 project_columns(student)
             if (t + 1) % check_every == 0:

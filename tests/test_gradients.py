@@ -73,3 +73,18 @@ def test_depth_mismatch_is_rejected():
     deep, _ = _pair([6, 4, 4, 3])
     with pytest.raises(ValueError, match="depth"):
         G.relation(teacher, deep, lb.gaussian(4, 6, [0, 1]))
+
+
+def test_matrix_step_drives_training_and_matches_its_gradient():
+    teacher, student = _pair([6, 4, 3], seeds=(0,))
+    before = student.clone()
+    x = lb.gaussian(32, 6, [0])
+    x1 = lb.with_ones(x)
+    G.matrix_step(teacher)(student, x1, teacher(x1), 0.1)
+    for w0, w1, d in zip(before.weights, student.weights, G.matrix_gradient(teacher, before, x), strict=True):
+        torch.testing.assert_close(w1 - w0, 0.1 * d)
+    traj = lb.train(
+        before, lb.FreshGaussian(teacher), [0], lr=0.05, steps=300, batch=32,
+        step_fn=G.matrix_step(teacher),
+    )
+    assert float(traj.batch_loss[-20:].mean()) < float(traj.batch_loss[:20].mean())

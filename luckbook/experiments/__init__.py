@@ -1,8 +1,18 @@
-"""One module per experiment (E0–E9); importing this package registers them all."""
+"""One module per experiment (E0–E9); importing this package registers them all.
 
-from . import two_layer
+Every module in this package except ``base`` is imported here, so adding an experiment is
+adding a file that calls :func:`~luckbook.experiments.base.register`.
+"""
+
+import importlib
+import pkgutil
+
 from .base import REGISTRY, Experiment, get_experiment, resolve_seeds, run
 from .two_layer import TwoLayerResult, TwoLayerSettings
+
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name != "base":
+        importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = [
     "REGISTRY",
@@ -12,5 +22,4 @@ __all__ = [
     "get_experiment",
     "resolve_seeds",
     "run",
-    "two_layer",
 ]
