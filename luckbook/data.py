@@ -107,16 +107,22 @@ class FixedSet:
                 yield self.x1, self.y
             return
         n_seeds, n = self.x1.shape[:2]
-        rows = torch.arange(n_seeds, device=self.x1.device)[:, None]
+        # One flat gather per step: row s·N + i of the flattened set is sample i of seed s.
+        flat_x = self.x1.reshape(n_seeds * n, -1)
+        flat_y = self.y.reshape(n_seeds * n, -1)
+        offset = (torch.arange(n_seeds) * n)[:, None]
         gens = [generator(s, "batches") for s in seeds]
         chunk = _chunk_steps(batch)
         done = 0
         while done < steps:
             k = min(chunk, steps - done)
             idx = torch.stack([torch.randint(n, (chunk, batch), generator=g) for g in gens], dim=1)[:k]
-            idx = idx.to(self.x1.device)
+            idx = (idx + offset).reshape(k, n_seeds * batch).to(self.x1.device)
             for i in range(k):
-                yield self.x1[rows, idx[i]], self.y[rows, idx[i]]
+                yield (
+                    flat_x.index_select(0, idx[i]).view(n_seeds, batch, -1),
+                    flat_y.index_select(0, idx[i]).view(n_seeds, batch, -1),
+                )
             done += k
 
 
