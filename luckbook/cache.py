@@ -42,8 +42,9 @@ def cache_enabled() -> bool:
     return os.environ.get("LUCKBOOK_CACHE", "on").strip().lower() not in ("0", "off", "false", "no")
 
 
-PRESENTATION = frozenset({"plots.py", "widgets.py", "cli.py", "__main__.py"})
-"""Modules that only draw or parse: changing them does not invalidate computed results."""
+PRESENTATION = frozenset({"widgets.py", "static.py", "cli.py", "__main__.py"})
+"""Modules that only draw or parse (and everything under ``plots/``): changing them does not
+invalidate computed results."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -52,7 +53,8 @@ def source_fingerprint() -> str:
     root = Path(__file__).parent
     h = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
-        if path.relative_to(root).as_posix() in PRESENTATION:
+        rel = path.relative_to(root).as_posix()
+        if rel in PRESENTATION or rel.startswith("plots/"):
             continue
         h.update(str(path.relative_to(root)).encode())
         h.update(path.read_bytes())

@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from .experiments.two_layer import TwoLayerResult
+from ..experiments.two_layer import TwoLayerResult
 
 P = ParamSpec("P")
 R = TypeVar("R")
