@@ -47,18 +47,35 @@ PRESENTATION = frozenset({"widgets.py", "static.py", "cli.py", "__main__.py"})
 invalidate computed results."""
 
 
+def _is_core(rel: str) -> bool:
+    """Computing modules shared by every experiment (an experiment's own module is keyed apart)."""
+    if rel in PRESENTATION or rel.startswith("plots/"):
+        return False
+    return not rel.startswith("experiments/") or rel in ("experiments/base.py", "experiments/__init__.py")
+
+
 @functools.lru_cache(maxsize=1)
 def source_fingerprint() -> str:
-    """sha256 over the package's computing ``.py`` files: a code change invalidates old entries."""
+    """sha256 over the package's shared computing ``.py`` files: a change invalidates old entries.
+
+    An experiment's own module is added to its key by :meth:`Experiment.run` (see
+    :func:`file_fingerprint`), so editing one experiment does not invalidate the others.
+    """
     root = Path(__file__).parent
     h = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root).as_posix()
-        if rel in PRESENTATION or rel.startswith("plots/"):
+        if not _is_core(rel):
             continue
-        h.update(str(path.relative_to(root)).encode())
+        h.update(rel.encode())
         h.update(path.read_bytes())
     return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=64)
+def file_fingerprint(path: str) -> str:
+    """sha256 of one source file (an experiment's module)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _jsonable(value: Any) -> Any:

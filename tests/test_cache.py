@@ -231,3 +231,18 @@ def test_run_cached(cache_dir, monkeypatch):
     assert len(calls) == 3
     lb.run("two-layer", cache=False, **RUN)
     assert len(calls) == 4
+
+
+def test_experiment_key_includes_its_own_module_only(monkeypatch):
+    """Editing an experiment's module invalidates its results; other experiments' modules do not."""
+    assert cache_mod._is_core("train.py") and cache_mod._is_core("experiments/base.py")
+    assert not cache_mod._is_core("experiments/two_layer.py")
+    assert not cache_mod._is_core("plots/__init__.py") and not cache_mod._is_core("static.py")
+    calls = _counting_build(monkeypatch)
+    kwargs = {"scale": "tiny", "seeds": 1, "steps": 20, "n_snapshots": 2}
+    lb.run("two-layer", **kwargs)
+    lb.run("two-layer", **kwargs)
+    assert len(calls) == 1
+    monkeypatch.setattr("luckbook.experiments.base.file_fingerprint", lambda path: "edited")
+    lb.run("two-layer", **kwargs)
+    assert len(calls) == 2

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
 
-from ..cache import cached
+from ..cache import cached, file_fingerprint
 from ..config import SCALES, check_int, default_scale, field_names, make_settings, resolve_device
 
 REGISTRY: dict[str, Experiment] = {}
@@ -81,7 +82,13 @@ class Experiment:
 
         if not cache:
             return compute()
-        key = {"settings": settings, "seeds": seed_list, "device": dev.type}
+        module = inspect.getsourcefile(self.compute)
+        key = {
+            "settings": settings,
+            "seeds": seed_list,
+            "device": dev.type,
+            "module": file_fingerprint(module) if module else None,
+        }
         return cached(self.name, key, compute)
 
     def describe(self) -> str:
