@@ -1,0 +1,475 @@
+"""E1 — zero fan-out for unlucky nodes (LM, over-parameterized two-layer network).
+
+The released setting (LM, ``test_multilayer.py --perturb --node_multi 2``): a separated
+teacher ``10 → 20 → 30`` with bias row 0 and every column (bias included) scaled to unit
+norm; a student ``10 → 40 → 30`` whose hidden nodes ``0…19`` start at the teacher's columns
+plus ``init_scale·N(0, 1)`` noise ("lucky") and nodes ``20…39`` at pure noise ("unlucky"),
+hidden columns then scaled to unit norm; the top layer (bias row included) is pure
+``top_scale·N(0, 1)`` noise, not normalised (released: ``top_scale = init_scale = 0.1``, so
+every student node starts with fan-out ≈ ``0.1·√30 ≈ 0.55``). Every step draws a fresh ``N(0, I)`` batch; the update is the
+batch-averaged *matrix gradient* of E0 followed by re-normalising every hidden column
+(``dynamics="projected-matrix"``), or plain SGD with exact back-propagation and no
+projection (``dynamics="sgd"``). We record every student node's fan-out norm at
+log-spaced snapshots: the unlucky nodes' fan-out decays towards zero while the lucky
+nodes carry the output.
+
+Lottery-ticket demo (LM §5): prune the nodes whose final fan-out is small (``Net.prune``)
+and compare the loss before and after; then retrain the surviving subnetwork from its
+*initial* weights, side by side with a random subnetwork of the same size per seed (same
+initial network, same number of steps, same minibatches).
+
+The helpers :func:`e1_teacher`, :func:`e1_student`, :func:`update_rule`, :func:`stack` and
+:func:`repeat` are shared with E2 (:mod:`luckbook.experiments.lucky`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..config import check_choice, check_float, check_int, resolve_dtype
+from ..data import FreshGaussian, gaussian
+from ..ensemble import Net
+from ..evaluate import Probe
+from ..gradients import matrix_step
+from ..metrics import best_per_student, best_per_teacher, fanout_norms
+from ..rng import generator
+from ..student import make_student
+from ..teacher import make_teacher
+from ..train import StepFn, snapshot_steps, train
+from .base import Experiment, register
+
+DYNAMICS = ("projected-matrix", "sgd")
+"""``"projected-matrix"``: matrix gradient (E0) then unit hidden columns (LM's released E1
+dynamics); ``"sgd"``: plain SGD with exact back-propagation, no projection."""
+
+
+# ----------------------------------------------------------------------------- shared (E1, E2)
+
+
+def e1_teacher(
+    d: int, m: int, c: int, seeds: Sequence[int], *, bias: float, dtype: str, device: torch.device
+) -> Net:
+    """The E1/E2 teacher ``d → m → c``: separated codes (5 choices), hidden bias row ``bias``
+    (output bias 0), every column of both layers (bias included) scaled to unit norm (LM's
+    released setting)."""
+    return make_teacher(
+        [d, m, c],
+        seeds,
+        bias=bias,
+        normalize="all",
+        output_bias=0.0,
+        normalize_output=True,
+        dtype=dtype,
+        device=device,
+    )
+
+
+def e1_student(
+    teacher: Net, multi: int, seeds: Sequence[int], *, init_scale: float, top_scale: float
+) -> Net:
+    """The E1/E2 student: hidden node ``j < m`` at teacher node ``j`` plus ``init_scale·N(0, 1)``
+    noise, the others pure noise, every hidden column (bias included) scaled to unit norm; the
+    top layer (bias row included) is pure ``top_scale·N(0, 1)`` noise, not normalised.
+
+    ``seeds`` name the ``"student"`` random streams (one per ensemble member).
+    """
+    student = make_student(
+        teacher, multi, seeds, init="teacher_noise", init_scale=init_scale, normalize_columns=True
+    )
+    student.weights[-1].mul_(top_scale / init_scale)  # make_student draws it as init_scale·N(0, 1)
+    return student
+
+
+def update_rule(dynamics: str, teacher: Net) -> tuple[str, StepFn | None]:
+    """``(method, step_fn)`` for :func:`~luckbook.train.train` implementing ``dynamics`` (E1)."""
+    check_choice("dynamics", dynamics, DYNAMICS)
+    if dynamics == "projected-matrix":
+        return "projected", matrix_step(teacher)
+    return "sgd", None
+
+
+def stack(nets: Sequence[Net]) -> Net:
+    """Concatenate ensembles of equal shape along the seed axis (configurations share it)."""
+    first = nets[0]
+    return dataclasses.replace(
+        first, weights=[torch.cat([n.weights[l] for n in nets]) for l in range(first.depth)]
+    )
+
+
+def repeat(net: Net, k: int) -> Net:
+    """The ensemble ``net`` repeated ``k`` times along the seed axis: ``[S] -> [k·S]``."""
+    return stack([net] * k)
+
+
+def unlucky_mask(n: int, m: int) -> np.ndarray:
+    """``[n]`` bool: student nodes ``m…n-1`` start as pure noise ("unlucky", E1)."""
+    return np.arange(n) >= m
+
+
+# ----------------------------------------------------------------------------- settings
+
+
+@dataclasses.dataclass(frozen=True)
+class FanoutSettings:
+    """Settings of E1; the defaults are the released run's (``paper`` scale)."""
+
+    d: int = 10  # input dimension
+    m: int = 20  # teacher hidden width
+    c: int = 30  # output dimension
+    multi: int = 2  # student hidden width n = multi·m; nodes m…n-1 start as pure noise
+    bias: float = 0.0  # teacher bias row before unit-normalising each column (released: 0)
+    init_scale: float = 0.1  # hidden noise N(0, init_scale²), then unit columns (--init_std)
+    top_scale: float = 0.1  # top layer N(0, top_scale²), not normalised (released: 0.1)
+    dynamics: str = "projected-matrix"  # "projected-matrix" (released) or "sgd" (no projection)
+    lr: float = 0.05  # learning rate
+    batch: int = 64  # fresh N(0, data_std² I) samples per step
+    steps: int = 20_000  # training steps (released: 20 000)
+    data_std: float = 1.0  # input standard deviation
+    n_eval: int = 4096  # eval-set size (loss, correlations)
+    n_snapshots: int = 40  # log-spaced snapshots after step 0
+    prune_below: float = 0.01  # lottery: prune fan-out < prune_below × the seed's largest
+    retrain_steps: int = 20_000  # lottery: steps to retrain ticket and random subnetwork
+    dtype: str = "float64"  # "float64" or "float32"
+
+    @property
+    def n(self) -> int:
+        """Student hidden width ``multi · m``."""
+        return self.multi * self.m
+
+    def validate(self) -> None:
+        for name in ("d", "m", "c", "batch", "steps", "n_eval", "n_snapshots", "retrain_steps"):
+            check_int(name, getattr(self, name), minimum=1)
+        check_int("multi", self.multi, minimum=2)  # E1 needs unlucky nodes: n > m
+        check_float("bias", self.bias)
+        check_float("init_scale", self.init_scale, low=0.0, low_open=True)
+        check_float("top_scale", self.top_scale, low=0.0, low_open=True)
+        check_choice("dynamics", self.dynamics, DYNAMICS)
+        check_float("lr", self.lr, low=0.0, low_open=True)
+        check_float("data_std", self.data_std, low=0.0, low_open=True)
+        check_float(
+            "prune_below", self.prune_below, low=0.0, high=1.0, low_open=True, high_open=True
+        )
+        resolve_dtype(self.dtype)
+        if self.n_snapshots > self.steps:
+            raise ValueError(
+                f"n_snapshots={self.n_snapshots!r} is not allowed: expected at most steps={self.steps}"
+            )
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    # 12 000 steps: unlucky median fan-out ≈ 4e-3, ratio ≈ 330 (16 seeds, measured); the
+    # released 20 000 reach ≈ 1e-3 (ratio ≈ 1100). The retrained lottery arms are an order
+    # of magnitude apart after 4000 steps.
+    "book": {"steps": 12_000, "n_snapshots": 30, "n_eval": 2048, "retrain_steps": 4000},
+    "tiny": {
+        "steps": 6000,
+        "n_snapshots": 12,
+        "n_eval": 1024,
+        "retrain_steps": 1500,
+        "m": 8,
+        "c": 12,
+    },
+}
+SEEDS = {"paper": 8, "book": 4, "tiny": 3}
+
+
+# ----------------------------------------------------------------------------- result
+
+
+@dataclasses.dataclass
+class FanoutResult:
+    """Everything E1 measures, as NumPy arrays (``T`` snapshots, ``S`` seeds, ``n`` student nodes).
+
+    Attributes:
+        settings, seeds, device, wall_time_s: how it was made (training time of both phases).
+        steps: ``[T]`` snapshot steps (log-spaced).
+        fanout: ``[T, S, n]`` fan-out norm of every student hidden node.
+        student_best, student_match: ``[T, S, n]`` each student node's best correlation with a
+            teacher node and which one.
+        teacher_best: ``[T, S, m]`` each teacher node's best correlation over students.
+        eval_loss: ``[T, S]`` loss on the eval set.
+        unlucky: ``[n]`` True for the nodes that started as pure noise (``j ≥ m``).
+        keep, random_keep: ``[S, n]`` the nodes kept by pruning, and a random subset of the
+            same size per seed.
+        loss_before_prune, loss_after_prune: ``[S]`` eval loss of the trained student before and
+            after pruning.
+        retrain_steps: ``[R]`` snapshot steps of the retraining; ticket_loss, random_loss:
+            ``[R, S]`` eval loss of the retrained ticket / random subnetwork.
+        teacher, student_init, student: weights per layer ``[S, in+1, out]``.
+    """
+
+    settings: FanoutSettings
+    seeds: list[int]
+    device: str
+    wall_time_s: float
+    steps: np.ndarray
+    fanout: np.ndarray
+    student_best: np.ndarray
+    student_match: np.ndarray
+    teacher_best: np.ndarray
+    eval_loss: np.ndarray
+    unlucky: np.ndarray
+    keep: np.ndarray
+    random_keep: np.ndarray
+    loss_before_prune: np.ndarray
+    loss_after_prune: np.ndarray
+    retrain_steps: np.ndarray
+    ticket_loss: np.ndarray
+    random_loss: np.ndarray
+    teacher: list[np.ndarray]
+    student_init: list[np.ndarray]
+    student: list[np.ndarray]
+
+    def snapshot_index(self, step: int | None = None) -> int:
+        """Index into the snapshot axis of ``step`` (default: the last snapshot)."""
+        if step is None:
+            return len(self.steps) - 1
+        hits = np.flatnonzero(self.steps == step)
+        if not len(hits):
+            raise ValueError(
+                f"step={step!r} is not allowed: snapshots were taken at {self.steps.tolist()}"
+            )
+        return int(hits[0])
+
+    def medians(self, step: int | None = None) -> tuple[float, float]:
+        """Median fan-out of the lucky and of the unlucky nodes at ``step``, pooled over seeds."""
+        fan = self.fanout[self.snapshot_index(step)]
+        return float(np.median(fan[:, ~self.unlucky])), float(np.median(fan[:, self.unlucky]))
+
+    def ratio(self, step: int | None = None) -> float:
+        """The E1 claim's number: median lucky fan-out / median unlucky fan-out (pooled)."""
+        lucky, unlucky = self.medians(step)
+        return lucky / unlucky if unlucky > 0 else float("inf")
+
+    def seed_ratios(self, step: int | None = None) -> np.ndarray:
+        """``[S]``: the ratio of medians per seed."""
+        fan = self.fanout[self.snapshot_index(step)]
+        return np.median(fan[:, ~self.unlucky], axis=1) / np.median(fan[:, self.unlucky], axis=1)
+
+    def numbers(self, step: int | None = None) -> str:
+        """Three lines of the key numbers at snapshot ``step``."""
+        t = self.snapshot_index(step)
+        fan = self.fanout[t]
+        lucky, unlucky = fan[:, ~self.unlucky], fan[:, self.unlucky]
+        lo, hi = self.medians(step)
+        return (
+            f"step {int(self.steps[t])} ({self.settings.dynamics}): fan-out of lucky nodes "
+            f"{lucky.min():.3g} … {lucky.max():.3g} (median {lo:.3g})\n"
+            f"unlucky nodes {unlucky.min():.2g} … {unlucky.max():.2g} (median {hi:.2g}); "
+            f"ratio of medians {self.ratio(step):.3g}\n"
+            f"eval loss (mean over {len(self.seeds)} seeds) {self.eval_loss[t].mean():.3g}"
+        )
+
+    def lottery_numbers(self) -> str:
+        """The lottery-ticket demo in four lines."""
+        kept = self.keep.sum(1)
+        kept_lucky = (self.keep & ~self.unlucky).sum(1)
+        return (
+            f"pruned nodes with fan-out < {self.settings.prune_below:g} × the largest: kept "
+            f"{kept.tolist()} of {self.settings.n} per seed ({kept_lucky.tolist()} of them lucky)\n"
+            f"eval loss before pruning {_fmt(self.loss_before_prune)}, after {_fmt(self.loss_after_prune)}\n"
+            f"retrained {int(self.retrain_steps[-1])} steps from the initial weights: ticket "
+            f"{_fmt(self.ticket_loss[-1])}\n"
+            f"random subnetwork of the same size {_fmt(self.random_loss[-1])}"
+        )
+
+    def summary(self) -> str:
+        """A per-seed table: lucky/unlucky fan-out medians, ratio, loss, lottery."""
+        s = self.settings
+        lines = [
+            f"fanout (E1): d={s.d}, m={s.m}, n={s.n}, c={s.c}, init_scale={s.init_scale:g}, "
+            f"top_scale={s.top_scale:g}, "
+            f"{s.dynamics}, lr={s.lr:g}, {s.steps} steps",
+            f"{len(self.seeds)} seeds on {self.device}, {self.wall_time_s:.1f} s",
+            f"{'seed':>5} {'lucky med':>10} {'unlucky med':>12} {'ratio':>9} {'eval loss':>10} "
+            f"{'pruned loss':>12} {'ticket':>9} {'random':>9}",
+        ]
+        fan = self.fanout[-1]
+        for i, seed in enumerate(self.seeds):
+            lines.append(
+                f"{seed:>5} {np.median(fan[i, ~self.unlucky]):>10.3g} {np.median(fan[i, self.unlucky]):>12.3g} "
+                f"{self.seed_ratios()[i]:>9.3g} {self.eval_loss[-1, i]:>10.2e} {self.loss_after_prune[i]:>12.2e} "
+                f"{self.ticket_loss[-1, i]:>9.2e} {self.random_loss[-1, i]:>9.2e}"
+            )
+        lines.append(f"pooled ratio of medians: {self.ratio():.3g}")
+        return "\n".join(lines)
+
+    def networks(self) -> tuple[Net, Net, Net]:
+        """``(teacher, student at init, trained student)`` rebuilt on the CPU."""
+        build = lambda ws: Net([torch.from_numpy(w) for w in ws])  # noqa: E731
+        return build(self.teacher), build(self.student_init), build(self.student)
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's JSON: settings, timing, pooled claim numbers and per-seed final numbers."""
+        lucky, unlucky = self.medians()
+        return {
+            "experiment": "fanout",
+            "settings": dataclasses.asdict(self.settings),
+            "device": self.device,
+            "wall_time_s": self.wall_time_s,
+            "steps": self.steps.tolist(),
+            "median_fanout_lucky": lucky,
+            "median_fanout_unlucky": unlucky,
+            "ratio": self.ratio(),
+            "seeds": [
+                {
+                    "seed": seed,
+                    "fanout": self.fanout[-1, s].tolist(),
+                    "unlucky": self.unlucky.tolist(),
+                    "ratio": float(self.seed_ratios()[s]),
+                    "student_best_corr": self.student_best[-1, s].tolist(),
+                    "teacher_best_corr": self.teacher_best[-1, s].tolist(),
+                    "covered": {"0.95": int((self.teacher_best[-1, s] > 0.95).sum())},
+                    "eval_loss": float(self.eval_loss[-1, s]),
+                    "kept": self.keep[s].tolist(),
+                    "loss_after_prune": float(self.loss_after_prune[s]),
+                    "ticket_loss": float(self.ticket_loss[-1, s]),
+                    "random_subnetwork_loss": float(self.random_loss[-1, s]),
+                }
+                for s, seed in enumerate(self.seeds)
+            ],
+        }
+
+
+def _fmt(values: np.ndarray) -> str:
+    return f"{np.exp(np.log(np.maximum(values, 1e-300)).mean()):.2e} (geometric mean)"
+
+
+# ----------------------------------------------------------------------------- compute
+
+
+def build(
+    settings: FanoutSettings, seeds: Sequence[int], device: torch.device
+) -> tuple[Net, Net, Probe]:
+    """Teacher, student at initialisation and eval probe for E1 (every tensor on ``device``)."""
+    teacher = e1_teacher(
+        settings.d,
+        settings.m,
+        settings.c,
+        seeds,
+        bias=settings.bias,
+        dtype=settings.dtype,
+        device=device,
+    )
+    student = e1_student(
+        teacher, settings.multi, seeds, init_scale=settings.init_scale, top_scale=settings.top_scale
+    )
+    x_eval = gaussian(
+        settings.n_eval, settings.d, seeds, data_std=settings.data_std, stream="eval_data"
+    )
+    return teacher, student, Probe(teacher, x_eval)
+
+
+def random_subsets(keep: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
+    """``[S, n]`` bool: per seed, a uniformly random set of as many nodes as ``keep`` has."""
+    out = torch.zeros_like(keep)
+    for s, seed in enumerate(seeds):
+        k = int(keep[s].sum())
+        out[s, torch.randperm(keep.shape[1], generator=generator(seed, "extra"))[:k]] = True
+    return out
+
+
+def compute(
+    settings: FanoutSettings, seeds: list[int], device: torch.device, progress: bool = False
+) -> FanoutResult:
+    """Run E1 for every seed at once, then the lottery-ticket demo; see :class:`FanoutResult`."""
+    teacher, student, probe = build(settings, seeds, device)
+    init = student.clone()
+    method, step_fn = update_rule(settings.dynamics, teacher)
+
+    def on_snapshot(step: int, net: Net) -> dict[str, torch.Tensor]:
+        ev = probe.evaluate(net)
+        corr = ev["corr"][0]
+        best, match = best_per_student(corr)
+        rec = {
+            "fanout": ev["fanout"][0],
+            "student_best": best,
+            "student_match": match,
+            "teacher_best": best_per_teacher(corr),
+            "eval_loss": ev["loss"],
+        }
+        return {k: v.detach().cpu().clone() for k, v in rec.items()}
+
+    traj = train(
+        student,
+        FreshGaussian(teacher, settings.data_std),
+        seeds,
+        lr=settings.lr,
+        steps=settings.steps,
+        batch=settings.batch,
+        method=method,
+        step_fn=step_fn,
+        snapshots=snapshot_steps(settings.steps, settings.n_snapshots, "log"),
+        on_snapshot=on_snapshot,
+        progress=progress,
+    )
+    rec = {k: torch.stack([r[k] for r in traj.records]).numpy() for k in traj.records[0]}
+
+    # Lottery ticket: prune small fan-out, then retrain ticket and random subnetwork together.
+    fan = fanout_norms(student.weights[1])  # [S, n]
+    keep = fan >= settings.prune_below * fan.amax(dim=1, keepdim=True)
+    rand = random_subsets(keep.cpu(), seeds).to(keep.device)
+    loss_before = probe.loss(student)
+    loss_after = probe.loss(student.prune(0, keep))
+    pair_teacher = repeat(teacher, 2)
+    pair = stack([init.prune(0, keep), init.prune(0, rand)])
+    pair_probe = Probe(pair_teacher, torch.cat([probe.x, probe.x]))
+    pair_method, pair_step = update_rule(settings.dynamics, pair_teacher)
+    pair_traj = train(
+        pair,
+        FreshGaussian(pair_teacher, settings.data_std),
+        list(seeds) * 2,  # both arms see the same minibatches
+        lr=settings.lr,
+        steps=settings.retrain_steps,
+        batch=settings.batch,
+        method=pair_method,
+        step_fn=pair_step,
+        snapshots=snapshot_steps(settings.retrain_steps, 12, "log"),
+        on_snapshot=lambda step, net: pair_probe.loss(net).detach().cpu().clone(),
+        progress=progress,
+    )
+    pair_loss = torch.stack(pair_traj.records).numpy()  # [R, 2S]
+    s = len(seeds)
+    cpu = lambda ws: [w.detach().cpu().numpy() for w in ws]  # noqa: E731
+    return FanoutResult(
+        settings=settings,
+        seeds=list(seeds),
+        device=str(device),
+        wall_time_s=traj.wall_time_s + pair_traj.wall_time_s,
+        steps=np.asarray(traj.steps),
+        fanout=rec["fanout"],
+        student_best=rec["student_best"],
+        student_match=rec["student_match"],
+        teacher_best=rec["teacher_best"],
+        eval_loss=rec["eval_loss"],
+        unlucky=unlucky_mask(settings.n, settings.m),
+        keep=keep.cpu().numpy(),
+        random_keep=rand.cpu().numpy(),
+        loss_before_prune=loss_before.cpu().numpy(),
+        loss_after_prune=loss_after.cpu().numpy(),
+        retrain_steps=np.asarray(pair_traj.steps),
+        ticket_loss=pair_loss[:, :s],
+        random_loss=pair_loss[:, s:],
+        teacher=cpu(teacher.weights),
+        student_init=cpu(init.weights),
+        student=cpu(student.weights),
+    )
+
+
+FANOUT = register(
+    Experiment(
+        name="fanout",
+        key="E1",
+        summary="unlucky student nodes lose their fan-out (projected matrix gradient or SGD); lottery ticket",
+        settings_cls=FanoutSettings,
+        presets=PRESETS,
+        default_seeds=SEEDS,
+        compute=compute,
+    )
+)
