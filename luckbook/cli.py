@@ -121,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _summary(result: Any) -> str:
+    summary = getattr(result, "summary", None)
+    if callable(summary):
+        return summary()
     data = result.to_json()
     lines = [
         f"{data['experiment']}: {len(data['seeds'])} seeds on {data['device']}, training {data['wall_time_s']:.1f} s"
