@@ -83,7 +83,8 @@ def explorer(
             fig = figure(result)
             out.outputs = ()
             out.append_display_data(fig)
-            status.value = f"done: {', '.join(f'{k}={v:g}' for k, v in values.items())}"
+            shown = (f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in values.items())
+            status.value = "done: " + ", ".join(shown)
         except (ValueError, DivergenceError) as err:
             status.value = f"<b style='color:#b91c1c'>{err}</b>"
         finally:
