@@ -1,0 +1,237 @@
+"""Figures of the deep-teacher chapter (E3): layers are recovered bottom-up.
+
+Every function takes a :class:`~luckbook.experiments.deep_teacher.DeepTeacherResult` and
+returns a :class:`~luckbook.plots.BookFigure` whose alt text states the measured numbers.
+:func:`grid_frame` and :func:`deep_static_grid` draw a static slider grid in which a diverging
+setting shows the divergence message instead of failing the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from ..config import provenance
+from ..experiments import get_experiment
+from ..experiments.deep_teacher import DeepTeacherResult
+from ..train import DivergenceError
+from . import _with_alt, new_figure, styled
+
+LAYER_COLORS = ("#1d4ed8", "#0891b2", "#65a30d", "#c2410c", "#7c3aed", "#64748b")
+"""Layer 0 (lowest) first."""
+
+EXPERIMENT = "deep-teacher"
+
+
+def _color(layer: int) -> str:
+    return LAYER_COLORS[layer % len(LAYER_COLORS)]
+
+
+def _layer_label(result: DeepTeacherResult, layer: int) -> str:
+    return f"layer {layer} (m = {result.teacher_best[layer].shape[-1]})"
+
+
+@styled
+def layer_curves(
+    result: DeepTeacherResult, step: int | None = None, ax: Axes | None = None
+) -> Figure:
+    """Per hidden layer, the mean best correlation of its teacher nodes vs epoch (E3).
+
+    One curve per layer: the mean over seeds, with the range over seeds shaded. With ``step``,
+    the curves stop at that snapshot and a vertical line marks it (time-scrubber frames).
+    """
+    t = result.snapshot_index(step)
+    shown = t if step is not None else len(result.steps) - 1
+    fig = ax.figure if ax is not None else new_figure(5.0, 3.3)
+    ax = ax if ax is not None else fig.add_subplot()
+    mean = result.layer_mean()  # [L, T, S]
+    x = result.epochs[: shown + 1]
+    for l in range(result.n_layers):
+        m = mean[l, : shown + 1]
+        ax.plot(x, m.mean(-1), color=_color(l), lw=1.8, label=_layer_label(result, l))
+        ax.fill_between(x, m.min(-1), m.max(-1), color=_color(l), alpha=0.2, lw=0)
+    ax.axhline(0.99, color="k", lw=0.7, ls=":")
+    ax.axhline(0.9, color="k", lw=0.7, ls="--", alpha=0.6)
+    ax.set_xlim(0, float(result.epochs[-1]))
+    low = float(mean.min())
+    ax.set_ylim(min(0.5, low - 0.02), 1.01)
+    if step is not None:
+        ax.axvline(float(result.epochs[t]), color="k", lw=0.8)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean best correlation")
+    ax.set_title(f"Teacher nodes recovered, per layer ({len(result.seeds)} seeds)")
+    ax.legend(loc="lower right", fontsize=8.5)
+    final = mean[:, t].mean(-1)
+    layers = "; ".join(f"layer {l} {final[l]:.3f}" for l in range(result.n_layers))
+    return _with_alt(
+        fig,
+        f"Line chart of each hidden layer's mean best teacher-student correlation against epoch, "
+        f"mean over {len(result.seeds)} seeds with the seed range shaded; at epoch "
+        f"{result.epochs[t]:g} the layers reach {layers}. Dotted line at 0.99, dashed at 0.9.",
+    )
+
+
+@styled
+def layer_summary(
+    result: DeepTeacherResult, step: int | None = None, ax: Axes | None = None
+) -> Figure:
+    """Per hidden layer at snapshot ``step``: every live teacher node's best correlation (dots,
+    all seeds), the layer mean (bar) and the worst node (black tick) (E3). Dead teacher nodes
+    (never active on the eval set) are left out and counted in the alt text."""
+    t = result.snapshot_index(step)
+    fig = ax.figure if ax is not None else new_figure(4.0, 3.3)
+    ax = ax if ax is not None else fig.add_subplot()
+    rng = np.random.default_rng(0)
+    lows, means = [], []
+    for l in range(result.n_layers):
+        best = result.teacher_best[l][t][result.teacher_live[l]]  # live nodes, all seeds
+        mean = float(best.mean())
+        means.append(mean)
+        lows.append(float(best.min()))
+        ax.bar(l, mean, color=_color(l), alpha=0.35, width=0.7)
+        jitter = rng.uniform(-0.25, 0.25, size=best.size)
+        ax.scatter(l + jitter, best, s=7, color=_color(l), alpha=0.8, lw=0)
+        ax.plot([l - 0.35, l + 0.35], [best.min()] * 2, color="k", lw=1)
+    ax.axhline(0.99, color="k", lw=0.7, ls=":")
+    ax.axhline(0.9, color="k", lw=0.7, ls="--", alpha=0.6)
+    ax.set_xticks(range(result.n_layers), [f"{l}" for l in range(result.n_layers)])
+    ax.set_xlabel("hidden layer (0 = lowest)")
+    ax.set_ylabel("best correlation of each teacher node")
+    ax.set_ylim(min(0.5, min(lows) - 0.03), 1.01)
+    ax.set_title(f"Per layer at epoch {result.epochs[t]:g}")
+    layers = "; ".join(
+        f"layer {l} mean {means[l]:.3f}, worst {lows[l]:.3f}" for l in range(result.n_layers)
+    )
+    dead = int(result.dead_nodes().sum())
+    note = (
+        f" {dead} dead teacher node(s), never active on the eval set, are left out." if dead else ""
+    )
+    return _with_alt(
+        fig,
+        f"Strip chart of every teacher node's best correlation with a student node, grouped by "
+        f"hidden layer, all {len(result.seeds)} seeds, at epoch {result.epochs[t]:g}: {layers}.{note}",
+    )
+
+
+def _title(result: DeepTeacherResult) -> str:
+    s = result.settings
+    return (
+        f"Depth {s.depth} teacher {s.widths}, student ×{s.multi}, data_std = {s.data_std:g}, "
+        f"lr = {s.lr:g}"
+    )
+
+
+@styled
+def deep_overview(result: DeepTeacherResult, step: int | None = None) -> Figure:
+    """The chapter's main figure: per-layer curves vs epoch and the per-layer summary."""
+    fig = new_figure(9.0, 3.5)
+    grid = fig.add_gridspec(1, 2, width_ratios=[1.45, 1.0])
+    layer_curves(result, step=step, ax=fig.add_subplot(grid[0, 0]))
+    layer_summary(result, step=step, ax=fig.add_subplot(grid[0, 1]))
+    fig.suptitle(_title(result))
+    return fig
+
+
+@styled
+def deep_frame(result: DeepTeacherResult, step: int) -> Figure:
+    """One time-scrubber frame: curves up to ``step`` and the per-layer summary at ``step``."""
+    fig = deep_overview(result, step=step)
+    # keep the y-range fixed over the frames so the dots visibly climb
+    low = min(0.5, float(min(b.min() for b in result.teacher_best)) - 0.03)
+    for ax in fig.axes:
+        ax.set_ylim(low, 1.01)
+    return fig
+
+
+@styled
+def message_figure(title: str, message: str) -> Figure:
+    """A figure that states ``message`` (used where a setting could not be trained)."""
+    import textwrap
+
+    fig = new_figure(9.0, 3.5)
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.text(0.5, 0.68, title, ha="center", va="center", fontsize=13, color="#b91c1c", weight="bold")
+    ax.text(0.5, 0.38, textwrap.fill(message, 90), ha="center", va="center", fontsize=10)
+    return _with_alt(fig, f"{title}: {message}")
+
+
+def divergence_figure(err: DivergenceError, values: Mapping[str, Any] | None = None) -> Figure:
+    """A figure stating that training diverged (step, seed and the too-large ``lr``)."""
+    where = ", ".join(
+        f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}" for k, v in (values or {}).items()
+    )
+    title = "Training diverged" + (f" ({where})" if where else "")
+    return message_figure(title, str(err))
+
+
+def grid_frame(
+    scale: str | None = None, seeds: int = 4, **fixed: Any
+) -> Callable[[dict[str, Any]], tuple[Figure, str]]:
+    """A render function for :func:`~luckbook.static.static_panel`: run (cached) and draw one
+    grid point; a diverging point is drawn as :func:`divergence_figure`, not an error."""
+    exp = get_experiment(EXPERIMENT)
+
+    def render(values: dict[str, Any]) -> tuple[Figure, str]:
+        try:
+            result = exp.run(scale=scale, seeds=seeds, **fixed, **values)
+        except DivergenceError as err:
+            return divergence_figure(err, values), f"diverged: {err}"
+        return deep_overview(result), result.numbers()
+
+    return render
+
+
+def deep_static_grid(
+    grid: Mapping[str, Sequence[Any]],
+    *,
+    scale: str | None = None,
+    seeds: int = 4,
+    initial: Mapping[str, Any] | None = None,
+    **fixed: Any,
+) -> Any:
+    """A static slider panel over the grid ``grid`` of E3 settings (every combination).
+
+    Like :func:`~luckbook.static.static_explorer`, but a setting that diverges shows the
+    divergence message. Every grid value is validated before anything runs.
+    """
+    import itertools
+
+    from ..static import static_panel
+
+    exp = get_experiment(EXPERIMENT)
+    for point in itertools.product(*grid.values()):
+        exp.settings(scale, **fixed, **dict(zip(grid, point, strict=True)))
+    panel = static_panel(grid_frame(scale, seeds, **fixed), grid, kind="grid", initial=initial)
+    panel.caption = (
+        f"{len(panel.frames)} settings × {seeds} seeds, run (or loaded from the results cache) and "
+        f"drawn in {panel.seconds:.0f} s when this page was built. {provenance(scale)}"
+    )
+    return panel
+
+
+DEEP_SLIDERS: dict[str, dict[str, Any]] = {
+    "depth": {"kind": "select", "options": [2, 3, 4, 5], "description": "depth"},
+    "multi": {"kind": "select", "options": [1, 2, 5, 10, 20], "description": "multi"},
+    "data_std": {"kind": "select", "options": [0.3, 1.0, 3.0, 10.0], "description": "data_std"},
+    "d_output": {"kind": "select", "options": [10, 30, 100, 300], "description": "d_output"},
+    "lr": {"kind": "select", "options": [0.01, 0.02, 0.05, 0.1, 0.2, 0.5], "description": "lr"},
+    "init_scale": {"kind": "log", "min": -2, "max": 0.5, "step": 0.5, "description": "init_scale"},
+}
+"""Depth (weight layers), width multiplier, input scale, output size, learning rate and the
+student's init scale (a multiple of PyTorch's default bounds)."""
+
+
+def deep_teacher_explorer(
+    scale: str | None = None, seeds: int = 2, autorun: bool = True, **fixed: Any
+) -> Any:
+    """Live sliders for the deep-teacher chapter (needs a kernel and ipywidgets)."""
+    from ..widgets import explorer
+
+    return explorer(
+        EXPERIMENT, DEEP_SLIDERS, deep_overview, scale=scale, seeds=seeds, autorun=autorun, **fixed
+    )

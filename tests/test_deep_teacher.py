@@ -1,0 +1,245 @@
+"""E3 (LM) — deep teacher, layer by layer: claim at ``tiny`` scale, CLI, divergence, validation."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import luckbook as lb
+from luckbook import cli
+from luckbook.experiments.deep_teacher import DeepTeacherResult, snapshot_schedule
+from luckbook.plots import luck_deep
+
+
+@functools.cache
+def _tiny(n_seeds: int = 4, dtype: str = "float32") -> DeepTeacherResult:
+    return lb.run("deep-teacher", scale="tiny", seeds=n_seeds, dtype=dtype, cache=False)
+
+
+# ----------------------------------------------------------------------------- the claim
+
+
+@pytest.mark.claim
+def test_lowest_layer_is_recovered_first():
+    """E3 (LM): the lowest layer's teacher nodes are matched almost exactly, and first.
+
+    Measured at tiny scale (depth 3, 16 epochs of 63 steps) over seeds 0-31: every seed's
+    layer-0 mean best correlation was >= 0.995 (mean 0.998), layer 1's 0.92-0.99 (mean 0.97),
+    and in every seed layer 0 reached 0.95 epochs before layer 1 (or layer 1 never did).
+    """
+    result = _tiny()
+    assert result.settings.depth == 3 and result.n_layers == 2
+    mean = result.layer_mean()  # [L, T, S]
+    final = mean[:, -1]
+    assert (final[0] >= 0.99).all(), f"layer-0 mean best correlation per seed: {final[0]}"
+    assert (final[0] >= final[1:]).all(), f"per layer and seed: {final}"
+    assert mean[:, 0].max() < 0.6, "the layers were not matched at initialisation"
+    # ... and first: layer 0 reaches 0.95 no later than layer 1, in every seed
+    first = np.nan_to_num(result.first_epoch_reaching(0.95), nan=np.inf)
+    assert (first[0] <= first[1]).all() and np.isfinite(first[0]).all(), first
+
+
+def test_float32_matches_float64():
+    """The default float32 gives the same curves as float64 (the claim does not need fp64)."""
+    f32, f64 = _tiny(2, "float32"), _tiny(2, "float64")
+    assert f32.settings.dtype == "float32" and f64.settings.dtype == "float64"
+    assert np.abs(f32.layer_mean() - f64.layer_mean()).max() < 0.01
+
+
+def test_result_shapes_and_schedule():
+    result = _tiny()
+    s = result.settings
+    assert s.widths == [20, 10, 15, 100]
+    steps = snapshot_schedule(s)
+    assert steps[0] == 0 and steps[-1] == s.steps == s.epochs * s.steps_per_epoch
+    assert result.steps.tolist() == steps
+    assert result.epochs.tolist() == list(range(s.epochs + 1))
+    for l, m in enumerate(s.hidden):
+        assert result.teacher_best[l].shape == (len(steps), 4, m)
+        assert result.corr[l].shape == (4, m, s.multi * m)
+        assert np.allclose(result.corr[l].max(-1), result.teacher_best[l][-1])
+    assert result.eval_loss.shape == (len(steps), 4)
+    assert result.eval_loss[-1].mean() < result.eval_loss[0].mean() / 10
+    assert "layer 0" in result.numbers() and "layer 1" in result.summary()
+
+
+def test_dead_teacher_nodes_are_left_out_of_the_layer_means():
+    """A never-active teacher node has correlation 0 by convention; it must not cap the mean."""
+    result = _tiny()
+    for l, (best, live) in enumerate(zip(result.teacher_best, result.teacher_live, strict=True)):
+        assert live.shape == best.shape[1:]
+        assert np.all(best[:, ~live] == 0)  # dead: [S, m] mask over nodes, zero at every snapshot
+        for s in range(best.shape[1]):
+            assert np.isclose(result.layer_mean()[l, -1, s], best[-1, s, live[s]].mean())
+            assert np.isclose(result.layer_min()[l, -1, s], best[-1, s, live[s]].min())
+            assert np.isclose(result.layer_mean(include_dead=True)[l, -1, s], best[-1, s].mean())
+    assert result.dead_nodes().tolist() == [
+        (~live).sum(-1).tolist() for live in result.teacher_live
+    ]
+    assert result.dead_nodes()[0].sum() == 0  # the lowest layer's nodes are all live
+
+
+def test_teacher_is_normalised_like_the_released_code():
+    """Every layer, output included: weights unit-norm per node, bias divided by the same norm."""
+    from luckbook.experiments.deep_teacher import build
+
+    settings = lb.get_experiment("deep-teacher").settings("tiny")
+    teacher, student, _, _ = build(settings, [0, 1], lb.resolve_device("cpu"))
+    for w in teacher.weights:
+        assert np.allclose(w[:, :-1].norm(dim=1).numpy(), 1.0, atol=1e-6)
+        assert (w[:, -1].abs() > 0).all()  # biases kept (scaled), not zeroed
+    assert teacher.widths == [20, 10, 15, 100] and student.widths == [20, 100, 150, 100]
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def test_figures_have_alt_text_with_numbers():
+    result = _tiny()
+    final = result.layer_mean()[0, -1].mean()
+    for fig in (
+        luck_deep.layer_curves(result),
+        luck_deep.layer_summary(result),
+        luck_deep.deep_overview(result),
+        luck_deep.deep_frame(result, int(result.steps[2])),
+    ):
+        assert fig.alt and "layer 0" in fig.alt
+        assert fig.png_bytes()[:4] == b"\x89PNG"
+    assert f"{final:.3f}" in luck_deep.layer_curves(result).alt
+
+
+def test_static_grid_shows_divergence_instead_of_failing():
+    panel = luck_deep.deep_static_grid(
+        {"lr": [0.05, 100.0]}, scale="tiny", seeds=1, depth=2, epochs=1
+    )
+    assert len(panel.frames) == 2
+    ok, bad = panel.frames["0"], panel.frames["1"]
+    assert "layer 0" in ok["text"] and "diverged" not in ok["text"]
+    assert "diverged" in bad["text"] and "lr=100" in bad["text"]
+    assert "Training diverged" in bad["alt"] and bad["img"].startswith("data:image/png")
+    with pytest.raises(ValueError, match="depth=9"):
+        luck_deep.deep_static_grid({"depth": [2, 9]}, scale="tiny", seeds=1)
+
+
+# ----------------------------------------------------------------------------- divergence
+
+
+def test_divergence_raises():
+    with pytest.raises(lb.DivergenceError, match="lr=100"):
+        lb.run("deep-teacher", scale="tiny", seeds=1, lr=100.0, cache=False)
+
+
+def test_divergence_exit_code_in_process(capsys):
+    args = ["run", "deep-teacher", "--scale", "tiny", "--seeds", "1", "--set", "lr=100"]
+    assert cli.main([*args, "--no-cache"]) == 3
+    err = capsys.readouterr().err
+    assert "lr=100" in err and "diverged at step" in err and "Traceback" not in err
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def _luckbook(*args):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run(
+        [sys.executable, "-m", "luckbook", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_cli_json_with_overrides(tmp_path):
+    out = tmp_path / "deep.json"
+    proc = _luckbook(
+        "run", "deep-teacher", "--scale", "tiny", "--seeds", "2",
+        "--set", "depth=4", "--set", "epochs=2", "--set", "snapshots_per_epoch=2",
+        "--set", "m=8,9,10", "--set", "d_output=12",
+        "--json", str(out),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert data["experiment"] == "deep-teacher" and data["scale"] == "tiny"
+    s = data["settings"]
+    assert (s["depth"], s["epochs"], s["m"], s["d_output"]) == (4, 2, [8, 9, 10], 12)
+    assert s["dtype"] == "float32" and s["lr"] == 0.05 and s["data_std"] == 10.0
+    assert data["epochs"] == [0, 0.5, 1, 1.5, 2]
+    assert [row["seed"] for row in data["seeds"]] == [0, 1]
+    for row in data["seeds"]:
+        assert len(row["layer_mean_best_corr"]) == 3
+        assert [len(b) for b in row["teacher_best_corr"]] == [8, 9, 10]
+        assert all(-1 <= c <= 1 for c in row["layer_mean_best_corr"])
+        assert len(row["layer_mean_best_corr_history"][0]) == 5
+        assert len(row["dead_teacher_nodes"]) == 3 and row["dead_teacher_nodes"][0] == []
+        assert all(
+            a <= b + 1e-12
+            for a, b in zip(
+                row["layer_mean_best_corr_all_nodes"], row["layer_mean_best_corr"], strict=True
+            )
+        )
+        assert row["eval_loss"] > 0
+
+
+def test_cli_bad_input_and_divergence_subprocess():
+    proc = _luckbook("run", "deep-teacher", "--scale", "tiny", "--set", "depth=6")
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("luckbook: error:") and "depth=6" in lines[0]
+    proc = _luckbook("run", "deep-teacher", "--scale", "tiny", "--seeds", "1", "--set", "lr=50")
+    assert proc.returncode == 3, proc.stderr
+    assert "lr=50" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize(
+    "overrides, text",
+    [
+        ({"depth": 1}, "depth=1"),
+        ({"depth": 6}, "depth=6"),
+        ({"depth": 3, "m": (10,)}, "depth=3"),
+        ({"depth": 2.5}, "depth=2.5"),
+        ({"multi": 0}, "multi=0"),
+        ({"lr": 0.0}, "lr=0.0"),
+        ({"lr": -0.1}, "lr=-0.1"),
+        ({"data_std": 0.0}, "data_std=0.0"),
+        ({"d_output": 0}, "d_output=0"),
+        ({"epochs": 0}, "epochs=0"),
+        ({"n_eval": 1}, "n_eval=1"),
+        ({"m": ()}, "m=()"),
+        ({"m": (10, 0)}, "m=0"),
+        ({"teacher_bias": -1.0}, "teacher_bias=-1.0"),
+        ({"init_scale": 0.0}, "init_scale=0.0"),
+        ({"activation": "tanh"}, "activation='tanh'"),
+        ({"dtype": "float16"}, "dtype='float16'"),
+        ({"snapshots_per_epoch": 1000}, "snapshots_per_epoch=1000"),
+    ],
+)
+def test_bad_settings_name_the_parameter(overrides, text):
+    with pytest.raises(ValueError) as info:
+        lb.run("deep-teacher", scale="tiny", seeds=1, cache=False, **overrides)
+    assert text in str(info.value)
+
+
+def test_live_explorer_trains_and_explains_divergence():
+    pytest.importorskip("ipywidgets")
+    panel = luck_deep.deep_teacher_explorer(scale="tiny", seeds=1, epochs=1)
+    sliders_box, (button, status), out = (
+        panel.children[0],
+        panel.children[1].children,
+        panel.children[2],
+    )
+    sliders = {s.description: s for s in sliders_box.children}
+    assert set(sliders) == {"depth", "multi", "data_std", "d_output", "lr", "init_scale"}
+    assert status.value.startswith("done") and len(out.outputs) == 1
+    sliders["lr"].value = 0.5  # too large at data_std = 10
+    button.click()
+    assert "diverged" in status.value and "lr=0.5" in status.value
