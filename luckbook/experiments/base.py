@@ -7,12 +7,28 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..cache import cached, file_fingerprint
 from ..config import SCALES, check_int, default_scale, field_names, make_settings, resolve_device
 
 REGISTRY: dict[str, Experiment] = {}
+
+
+class Snapshots:
+    """Mixin for results with a ``steps`` array of snapshot steps (every training experiment)."""
+
+    steps: np.ndarray
+
+    def snapshot_index(self, step: int | None = None) -> int:
+        """Index into the snapshot axis of ``step`` (default: the last snapshot)."""
+        if step is None:
+            return len(self.steps) - 1
+        hits = np.flatnonzero(np.asarray(self.steps) == step)
+        if not len(hits):
+            raise ValueError(f"step={step!r} is not allowed: snapshots were taken at {np.asarray(self.steps).tolist()}")
+        return int(hits[0])
 
 
 def resolve_seeds(seeds: int | Sequence[int]) -> list[int]:

@@ -46,7 +46,7 @@ from ..metrics import best_per_teacher
 from ..student import make_student
 from ..teacher import make_teacher
 from ..train import sgd_step, train
-from .base import Experiment, register
+from .base import Experiment, Snapshots, register
 
 TEACHER_HIDDEN = (10, 15, 20, 25)
 """Hidden widths of the released deep teacher (``--ks '[10, 15, 20, 25]'``)."""
@@ -145,7 +145,7 @@ SEEDS = {"paper": 8, "book": 4, "tiny": 3}
 
 
 @dataclasses.dataclass
-class DeepTeacherResult:
+class DeepTeacherResult(Snapshots):
     """Everything E3 measures, as NumPy arrays (``T`` snapshots, ``S`` seeds, ``L`` hidden layers).
 
     Attributes:
@@ -205,16 +205,6 @@ class DeepTeacherResult:
         """``[L, S]``: number of dead teacher nodes per layer and seed."""
         return np.stack([(~live).sum(-1) for live in self.teacher_live])
 
-    def snapshot_index(self, step: int | None = None) -> int:
-        """Index into the snapshot axis of ``step`` (default: the last snapshot)."""
-        if step is None:
-            return len(self.steps) - 1
-        hits = np.flatnonzero(self.steps == step)
-        if not len(hits):
-            raise ValueError(
-                f"step={step!r} is not allowed: snapshots were taken at {self.steps.tolist()}"
-            )
-        return int(hits[0])
 
     def first_epoch_reaching(self, threshold: float) -> np.ndarray:
         """``[L, S]``: first snapshot epoch at which a layer's mean best correlation ≥ ``threshold``

@@ -41,7 +41,7 @@ from ..rng import generator
 from ..student import make_student
 from ..teacher import make_teacher
 from ..train import StepFn, snapshot_steps, train
-from .base import Experiment, register
+from .base import Experiment, Snapshots, register
 
 DYNAMICS = ("projected-matrix", "sgd")
 """``"projected-matrix"``: matrix gradient (E0) then unit hidden columns (LM's released E1
@@ -183,7 +183,7 @@ SEEDS = {"paper": 8, "book": 4, "tiny": 3}
 
 
 @dataclasses.dataclass
-class FanoutResult:
+class FanoutResult(Snapshots):
     """Everything E1 measures, as NumPy arrays (``T`` snapshots, ``S`` seeds, ``n`` student nodes).
 
     Attributes:
@@ -226,16 +226,6 @@ class FanoutResult:
     student_init: list[np.ndarray]
     student: list[np.ndarray]
 
-    def snapshot_index(self, step: int | None = None) -> int:
-        """Index into the snapshot axis of ``step`` (default: the last snapshot)."""
-        if step is None:
-            return len(self.steps) - 1
-        hits = np.flatnonzero(self.steps == step)
-        if not len(hits):
-            raise ValueError(
-                f"step={step!r} is not allowed: snapshots were taken at {self.steps.tolist()}"
-            )
-        return int(hits[0])
 
     def medians(self, step: int | None = None) -> tuple[float, float]:
         """Median fan-out of the lucky and of the unlucky nodes at ``step``, pooled over seeds."""

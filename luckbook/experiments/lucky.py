@@ -33,7 +33,7 @@ from ..evaluate import Probe
 from ..metrics import best_per_student
 from ..rng import stream_seed
 from ..train import snapshot_steps, train
-from .base import Experiment, register
+from .base import Experiment, Snapshots, register
 from .fanout import DYNAMICS, e1_student, e1_teacher, repeat, stack, update_rule
 
 ALTERNATIVES = ("less", "greater", "two-sided")
@@ -224,7 +224,7 @@ SEEDS = {"paper": 8, "book": 4, "tiny": 3}
 
 
 @dataclasses.dataclass
-class LuckyResult:
+class LuckyResult(Snapshots):
     """Everything E2 measures (``T`` snapshots, ``L`` noise levels, ``S`` seeds, ``n`` nodes).
 
     Attributes:
@@ -257,16 +257,6 @@ class LuckyResult:
         """``[L, S, n]`` each node's best correlation at initialisation."""
         return self.corr[0]
 
-    def snapshot_index(self, step: int | None = None) -> int:
-        """Index into the snapshot axis of ``step`` (default: the last snapshot)."""
-        if step is None:
-            return len(self.steps) - 1
-        hits = np.flatnonzero(self.steps == step)
-        if not len(hits):
-            raise ValueError(
-                f"step={step!r} is not allowed: snapshots were taken at {self.steps.tolist()}"
-            )
-        return int(hits[0])
 
     def numbers(self, step: int | None = None) -> str:
         """The claim's numbers, plus how many nodes have reached ``tau`` by ``step``."""

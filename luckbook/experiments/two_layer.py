@@ -32,7 +32,7 @@ from ..metrics import best_per_student, best_per_teacher, observability
 from ..student import make_student
 from ..teacher import make_teacher
 from ..train import SPACINGS, snapshot_steps, train
-from .base import Experiment, register
+from .base import Experiment, Snapshots, register
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +103,7 @@ SEEDS = {"paper": 32, "book": 8, "tiny": 4}
 
 
 @dataclasses.dataclass
-class TwoLayerResult:
+class TwoLayerResult(Snapshots):
     """Everything E4 measures, as NumPy arrays (``T`` snapshots, ``S`` seeds).
 
     Attributes:
@@ -172,14 +172,6 @@ class TwoLayerResult:
             lines.append(f"{seed:>5} {cov:>14} {self.eval_loss[-1, i]:>10.2e} {spec:>16} {rest:>15}")
         return "\n".join(lines)
 
-    def snapshot_index(self, step: int | None = None) -> int:
-        """Index into the snapshot axis of ``step`` (default: the last snapshot)."""
-        if step is None:
-            return len(self.steps) - 1
-        hits = np.flatnonzero(self.steps == step)
-        if not len(hits):
-            raise ValueError(f"step={step!r} is not allowed: snapshots were taken at {self.steps.tolist()}")
-        return int(hits[0])
 
     def numbers(self, step: int | None = None, tau: float = 0.95) -> str:
         """Three lines of the key numbers at snapshot ``step``: coverage, loss, fan-out medians."""
