@@ -139,6 +139,40 @@ def matmul_peak(
 # --------------------------------------------------------------------------- batched
 
 
+def matmul_ceiling(
+    settings: TwoLayerSettings, n_seeds: int, dtype: torch.dtype, device: torch.device
+) -> dict[str, float]:
+    """The five batched matmuls of one SGD step alone (no gather, no elementwise work).
+
+    This bounds what any batched trainer can reach on this machine for this shape.
+    """
+    gen = torch.Generator().manual_seed(0)
+    s, b, d, n, c = n_seeds, settings.batch, settings.d, settings.n, settings.c
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=gen, dtype=dtype).to(device)
+
+    x, w1, gh = rand(s, b, d + 1), rand(s, d + 1, n), rand(s, b, n)
+    h, w2, g = rand(s, b, n + 1), rand(s, n + 1, c), rand(s, b, c)
+
+    def step() -> None:
+        torch.bmm(x, w1)
+        torch.bmm(h, w2)
+        torch.bmm(g, w2[:, :-1].transpose(1, 2))
+        w2.baddbmm_(h.transpose(1, 2), g, alpha=1e-30)
+        w1.baddbmm_(x.transpose(1, 2), gh, alpha=1e-30)
+
+    for _ in range(50):
+        step()
+    reps = 500
+    t0 = now(device)
+    for _ in range(reps):
+        step()
+    seconds = (now(device) - t0) / reps
+    fl = flops_per_seed_step(d, n, c, b)
+    return {"seed_steps_per_s": s / seconds, "gflops": s * fl / seconds / 1e9}
+
+
 def batched_loop(
     settings: TwoLayerSettings, seeds: list[int], device: torch.device, warmup: int
 ) -> dict[str, Any]:
@@ -322,13 +356,18 @@ def run_dtype(args: argparse.Namespace, dtype: str, device: torch.device) -> dic
 
     # Every phase is measured ``repeats`` times, the repeats interleaved so that a burst of
     # load from other processes hits one sample of a phase rather than all; best one kept.
-    peak = loop = ev = e2e = ref = None
+    peak = ceiling = loop = ev = e2e = ref = None
     for rep in range(args.repeats):
         tag = f"[{dtype} {rep + 1}/{args.repeats}]"
         say(f"{tag} matmul peak {args.peak_size}x{args.peak_size} ...", end=" ", flush=True)
         new = matmul_peak(args.peak_size, torch_dtype, device)
         peak = _best(peak, new, "gflops")
         say(f"{new['gflops']:.1f} GFLOP/s", flush=True)
+
+        say(f"{tag} matmul ceiling (the step's five bmm alone) ...", end=" ", flush=True)
+        new = matmul_ceiling(settings, len(seeds), torch_dtype, device)
+        ceiling = _best(ceiling, new, "seed_steps_per_s")
+        say(f"{new['seed_steps_per_s']:.0f} seed-steps/s", flush=True)
 
         say(
             f"{tag} batched training loop, {len(seeds)} seeds x {settings.steps} steps ...", end=" "
@@ -352,7 +391,7 @@ def run_dtype(args: argparse.Namespace, dtype: str, device: torch.device) -> dic
         new = naive(naive_settings, naive_seeds, device)
         ref = _best(ref, new, "seed_steps_per_s")
         say(f"{new['seed_steps_per_s']:.0f} seed-steps/s", flush=True)
-    assert peak and loop and ev and e2e and ref
+    assert peak and ceiling and loop and ev and e2e and ref
     for part in (loop, e2e, ref):
         part["gflops"] = part["seed_steps_per_s"] * fl / 1e9
         part["fraction_of_peak"] = part["gflops"] / peak["gflops"]
@@ -387,6 +426,8 @@ def run_dtype(args: argparse.Namespace, dtype: str, device: torch.device) -> dic
         "flops_per_seed_step": fl,
         "repeats": args.repeats,
         "peak": peak,
+        "matmul_ceiling": ceiling,
+        "ceiling_vs_naive_end_to_end": ceiling["seed_steps_per_s"] / ref["seed_steps_per_s"],
         "loop": loop,
         "batched_eval": ev,
         "batched": e2e,
@@ -416,6 +457,12 @@ def table(report: dict[str, Any]) -> str:
         rows.append(f"| {name} | " + " | ".join(vals) + " |")
 
     row("matmul peak, GFLOP/s", ".1f", lambda r: r["peak"]["gflops"])
+    row(
+        "matmul ceiling (five bmm alone), seed-steps/s",
+        ",.0f",
+        lambda r: r["matmul_ceiling"]["seed_steps_per_s"],
+    )
+    row("matmul ceiling / naive end to end", ".1f", lambda r: r["ceiling_vs_naive_end_to_end"])
     row("batched training loop, seed-steps/s", ",.0f", lambda r: r["loop"]["seed_steps_per_s"])
     row("batched training loop, GFLOP/s", ".1f", lambda r: r["loop"]["gflops"])
     row("batched training loop, % of peak", ".1%", lambda r: r["loop"]["fraction_of_peak"])
