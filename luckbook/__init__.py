@@ -12,6 +12,7 @@ from .ensemble import Forward, Net, with_ones
 from .evaluate import Probe
 from .experiments import (
     REGISTRY,
+    Estimate,
     Experiment,
     TwoLayerResult,
     TwoLayerSettings,
@@ -40,6 +41,7 @@ __all__ = [
     "SCALES",
     "CacheWarning",
     "DivergenceError",
+    "Estimate",
     "Experiment",
     "FixedSet",
     "Forward",

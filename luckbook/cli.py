@@ -117,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-cache", action="store_true", help="recompute even if a cached result exists"
     )
     run.add_argument("--progress", action="store_true", help="show a progress bar")
+    run.add_argument(
+        "--estimate",
+        action="store_true",
+        help="print the estimated time and memory of the run and exit without running it",
+    )
     return parser
 
 
@@ -154,6 +159,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         seeds = _parse_seeds(args.seeds) if args.seeds is not None else None
         if args.json and args.json != "-":
             _check_writable(Path(args.json))
+        plan = experiment.plan(scale=scale, seeds=seeds, device=args.device, **overrides)
+        if args.estimate:
+            print(plan.describe() if plan else f"{experiment.name}: no estimate is defined")
+            return 0
+        if plan is not None:
+            print(f"luckbook: {plan.describe()}", file=sys.stderr)
         result = experiment.run(
             scale=scale,
             seeds=seeds,

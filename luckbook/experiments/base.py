@@ -16,6 +16,34 @@ from ..config import SCALES, check_int, default_scale, field_names, make_setting
 REGISTRY: dict[str, Experiment] = {}
 
 
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    """What a run will cost, told to the user before it starts (``luckbook run`` prints it).
+
+    Attributes:
+        seconds: expected wall time on ``device``.
+        bytes: expected peak memory of the run's tensors.
+        basis: one line on how the numbers were obtained (e.g. a measured rate).
+    """
+
+    seconds: float
+    bytes: int
+    basis: str
+
+    def describe(self) -> str:
+        sec = self.seconds
+        when = (
+            f"{sec:.0f} s"
+            if sec < 120
+            else f"{sec / 60:.0f} min"
+            if sec < 7200
+            else f"{sec / 3600:.1f} h"
+        )
+        mem = self.bytes / 2**30
+        size = f"{mem:.1f} GiB" if mem >= 0.1 else f"{self.bytes / 2**20:.0f} MiB"
+        return f"estimated time ≈ {when}, memory ≈ {size} ({self.basis})"
+
+
 class Snapshots:
     """Mixin for results with a ``steps`` array of snapshot steps (every training experiment)."""
 
@@ -27,7 +55,9 @@ class Snapshots:
             return len(self.steps) - 1
         hits = np.flatnonzero(np.asarray(self.steps) == step)
         if not len(hits):
-            raise ValueError(f"step={step!r} is not allowed: snapshots were taken at {np.asarray(self.steps).tolist()}")
+            raise ValueError(
+                f"step={step!r} is not allowed: snapshots were taken at {np.asarray(self.steps).tolist()}"
+            )
         return int(hits[0])
 
 
@@ -60,6 +90,8 @@ class Experiment:
         presets: per scale, the settings that differ from the defaults.
         default_seeds: per scale, how many seeds a run uses by default.
         compute: ``compute(settings, seeds, device, progress) -> result``.
+        estimate: optional ``estimate(settings, n_seeds, device) -> Estimate``; the CLI prints
+            it before a run starts (and ``--estimate`` prints only it).
     """
 
     name: str
@@ -69,6 +101,23 @@ class Experiment:
     presets: Mapping[str, Mapping[str, Any]]
     default_seeds: Mapping[str, int]
     compute: Callable[..., Any]
+    estimate: Callable[..., Estimate] | None = None
+
+    def plan(
+        self,
+        *,
+        scale: str | None = None,
+        seeds: int | Sequence[int] | None = None,
+        device: str | torch.device | None = None,
+        **overrides: Any,
+    ) -> Estimate | None:
+        """The cost estimate of :meth:`run` with the same arguments (``None`` if none is defined)."""
+        scale = default_scale() if scale is None else scale
+        settings = self.settings(scale, **overrides)
+        seed_list = resolve_seeds(self.default_seeds[scale] if seeds is None else seeds)
+        if self.estimate is None:
+            return None
+        return self.estimate(settings, len(seed_list), resolve_device(device))
 
     def settings(self, scale: str | None = None, **overrides: Any) -> Any:
         """The validated settings at ``scale`` (default ``$LUCKBOOK_SCALE`` or ``book``) with overrides."""
