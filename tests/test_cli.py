@@ -216,3 +216,50 @@ def test_scale_from_env(capsys, monkeypatch):
     assert cli.main(args) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["scale"] == "tiny" and data["settings"]["d"] == 20
+
+
+def _with_estimate(monkeypatch, seen):
+    """Give ``two-layer`` a fake cost model that records what it was asked."""
+    import dataclasses
+
+    from luckbook.experiments import REGISTRY, Estimate
+
+    def estimate(settings, n_seeds, device):
+        seen.append((settings.steps, n_seeds, device.type))
+        return Estimate(seconds=5400.0, bytes=3 * 2**30, basis="test model")
+
+    monkeypatch.setitem(
+        REGISTRY, "two-layer", dataclasses.replace(REGISTRY["two-layer"], estimate=estimate)
+    )
+
+
+def test_estimate_only_prints_and_does_not_run(capsys, monkeypatch):
+    import luckbook.experiments.two_layer as two_layer
+
+    seen = []
+    _with_estimate(monkeypatch, seen)
+    monkeypatch.setattr(two_layer, "build", lambda *a, **k: pytest.fail("--estimate ran"))
+    assert cli.main([*RUN, "--estimate"]) == 0
+    out = capsys.readouterr().out
+    assert "90 min" in out and "3.0 GiB" in out and "test model" in out
+    assert seen == [(200, 2, "cpu")]
+
+
+def test_estimate_is_printed_before_a_run(capsys, monkeypatch):
+    seen = []
+    _with_estimate(monkeypatch, seen)
+    assert cli.main([*RUN, "--no-cache"]) == 0
+    err = capsys.readouterr().err
+    assert "estimated time" in err and len(seen) == 1
+
+
+def test_estimate_checks_input_first(capsys):
+    assert cli.main(["run", "two-layer", "--scale", "tiny", "--set", "multi=0", "--estimate"]) == 2
+    _assert_one_line_error(capsys.readouterr().err, "", "multi=0")
+
+
+def test_estimate_describe_units():
+    from luckbook.experiments import Estimate
+
+    assert Estimate(30, 5 * 2**20, "x").describe().startswith("estimated time ≈ 30 s, memory ≈ 5 MiB")
+    assert "2.0 h" in Estimate(7200, 2**31, "x").describe()
