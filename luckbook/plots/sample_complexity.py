@@ -1,0 +1,315 @@
+"""Figures of the sample-complexity chapter (E5): Gaussian vs boundary-augmented training sets.
+
+Every function takes a :class:`~luckbook.experiments.sample_complexity.SampleComplexityResult`
+and returns a :class:`BookFigure` whose alt text states the measured numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
+
+from ..data import boundary_augmented, gaussian
+from ..ensemble import Net, with_ones
+from ..experiments.sample_complexity import SampleComplexityResult
+from . import TEACHER, _with_alt, new_figure, styled
+
+KIND_COLORS = {"gaussian": "#64748b", "augmented": "#c2410c"}
+KIND_MARKERS = {"gaussian": "o", "augmented": "s"}
+
+SAMPLE_SLIDERS: dict[str, dict[str, Any]] = {
+    "data": {"kind": "select", "options": ["both", "gaussian", "augmented"], "description": "data"},
+    "p": {"kind": "select", "options": [0.0, 0.5, 1.0, 2.0], "description": "strength decay p"},
+    "multi": {"kind": "select", "options": [1, 2, 5], "description": "width multi"},
+    "activation": {
+        "kind": "select",
+        "options": ["relu", "leaky_relu"],
+        "description": "activation",
+    },
+}
+"""Slider specs for :func:`luckbook.widgets.explorer` over ``"sample-complexity"``."""
+
+
+def _n_axis(ax: Axes, n: np.ndarray) -> None:
+    """Log x axis labelled at the training-set sizes only."""
+    ax.set_xscale("log")
+    ax.set_xticks(n, [f"{int(v):,}" for v in n])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("training-set size N")
+
+
+def _seed_position(result: SampleComplexityResult, seed: int | None) -> int:
+    if seed is None:
+        return 0
+    if seed not in result.seeds:
+        raise ValueError(f"seed={seed!r} is not allowed: this result has seeds {result.seeds}")
+    return result.seeds.index(seed)
+
+
+@styled
+def coverage_vs_n(
+    result: SampleComplexityResult,
+    tau: float = 0.95,
+    step: int | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Fraction of teachers covered at ``tau`` vs training-set size ``N`` (log x), per data kind:
+    mean over seeds with a ± one-std band, and every seed as a small dot."""
+    s = result.settings
+    t = result.snapshot_index(step)
+    frac = result.fraction_covered(tau, int(result.steps[t]))  # [G, K, S]
+    fig = ax.figure if ax is not None else new_figure(5.0, 3.4)
+    ax = ax if ax is not None else fig.add_subplot()
+    n = np.asarray(s.n_trains, dtype=float)
+    order = np.argsort(n)
+    parts = []
+    for k, kind in enumerate(s.kinds):
+        mean, std = frac[:, k].mean(-1)[order], frac[:, k].std(-1)[order]
+        color = KIND_COLORS[kind]
+        ax.fill_between(n[order], mean - std, mean + std, color=color, alpha=0.15, lw=0)
+        ax.plot(n[order], mean, color=color, marker=KIND_MARKERS[kind], lw=2, label=kind)
+        jitter = 1.0 + 0.04 * (k - 0.5)
+        for g in range(len(n)):
+            ax.scatter(
+                np.full(frac.shape[-1], n[g] * jitter),
+                frac[g, k],
+                s=9,
+                color=color,
+                alpha=0.45,
+                lw=0,
+            )
+        parts.append(
+            f"{kind}: "
+            + ", ".join(
+                f"N={int(n[g])} {frac[g, k].mean():.2f}±{frac[g, k].std():.2f}" for g in order
+            )
+        )
+    _n_axis(ax, n)
+    ax.set_ylim(-0.04, 1.04)
+    ax.set_ylabel(f"fraction of teachers covered at τ={tau:g}")
+    ax.set_title(f"step {int(result.steps[t])}: {s.m} teacher nodes, {len(result.seeds)} seeds")
+    ax.legend(loc="lower right")
+    return _with_alt(
+        fig,
+        f"Fraction of the {s.m} teacher nodes covered at correlation > {tau:g} on Gaussian eval data "
+        f"against the training-set size N on a log axis, after {int(result.steps[t])} SGD steps, "
+        f"mean ± std over {len(result.seeds)} seeds: " + "; ".join(parts) + ".",
+    )
+
+
+@styled
+def loss_vs_n(result: SampleComplexityResult, ax: Axes | None = None) -> Figure:
+    """Final train loss (dashed) and Gaussian eval loss (solid) vs ``N``, log-log, per data kind."""
+    s = result.settings
+    fig = ax.figure if ax is not None else new_figure(5.0, 3.4)
+    ax = ax if ax is not None else fig.add_subplot()
+    n = np.asarray(s.n_trains, dtype=float)
+    order = np.argsort(n)
+    parts = []
+    for k, kind in enumerate(s.kinds):
+        color = KIND_COLORS[kind]
+        ev = np.exp(np.log(np.maximum(result.eval_loss[-1, :, k], 1e-300)).mean(-1))[order]
+        tr = np.exp(np.log(np.maximum(result.train_loss[-1, :, k], 1e-300)).mean(-1))[order]
+        ax.plot(
+            n[order],
+            ev,
+            color=color,
+            marker=KIND_MARKERS[kind],
+            lw=2,
+            label=f"{kind}: eval (Gaussian)",
+        )
+        ax.plot(n[order], tr, color=color, ls="--", lw=1.4, label=f"{kind}: own training set")
+        parts.append(
+            f"{kind}: eval "
+            + ", ".join(f"N={int(n[g])} {ev[i]:.2g}" for i, g in enumerate(order))
+            + "; train "
+            + ", ".join(f"{tr[i]:.2g}" for i in range(len(order)))
+        )
+    _n_axis(ax, n)
+    ax.set_yscale("log")
+    ax.set_ylabel("square loss (geometric mean over seeds)")
+    ax.set_title(f"after {int(result.steps[-1])} steps")
+    ax.legend(fontsize=8)
+    return _with_alt(
+        fig,
+        "Final square loss against training-set size N, log-log, geometric mean over seeds: "
+        + "; ".join(parts)
+        + ".",
+    )
+
+
+@styled
+def sample_complexity_figure(result: SampleComplexityResult, tau: float = 0.95) -> Figure:
+    """The chapter's main figure: coverage vs ``N`` (left) and losses vs ``N`` (right)."""
+    fig = new_figure(10.0, 3.6)
+    left, right = fig.subplots(1, 2)
+    coverage_vs_n(result, tau, ax=left)
+    loss_vs_n(result, ax=right)
+    return fig
+
+
+@styled
+def per_teacher(
+    result: SampleComplexityResult,
+    n_train: int,
+    tau: float = 0.95,
+    kinds: tuple[str, ...] | None = None,
+) -> Figure:
+    """Best correlation of every teacher node (x: teacher index) at one ``N``, every seed a dot,
+    one panel per data kind (default: every kind of the run), with the threshold ``tau`` dashed."""
+    s = result.settings
+    kinds = s.kinds if kinds is None else tuple(kinds)
+    fig = new_figure(4.2 * len(kinds) + 0.6, 3.2)
+    axes = np.atleast_1d(fig.subplots(1, len(kinds), sharey=True))
+    parts = []
+    for ax, kind in zip(axes, kinds, strict=True):
+        g, k = result.index(n_train, kind)
+        best = result.teacher_best[-1, g, k]  # [S, m]
+        idx = np.arange(s.m)
+        for i in range(best.shape[0]):
+            ax.scatter(
+                idx + 0.08 * (i - best.shape[0] / 2),
+                best[i],
+                s=12,
+                color=KIND_COLORS[kind],
+                alpha=0.7,
+                lw=0,
+            )
+        ax.plot(idx, best.mean(0), color=KIND_COLORS[kind], lw=1.2)
+        ax.axhline(tau, color=TEACHER, ls="--", lw=1)
+        ax.set_xticks(idx)
+        ax.set_xlabel("teacher node i")
+        ax.set_ylim(min(0.0, float(best.min())) - 0.02, 1.02)
+        rate = (best > tau).mean(0)
+        ax.set_title(f"{kind}, N={n_train}: {rate.mean() * s.m:.1f}/{s.m} covered")
+        parts.append(
+            f"{kind}: mean best correlation per teacher node "
+            + ", ".join(f"{v:.2f}" for v in best.mean(0))
+            + f"; fraction of seeds covering each node at {tau:g}: "
+            + ", ".join(f"{v:.2f}" for v in rate)
+        )
+    axes[0].set_ylabel("best correlation with a student node")
+    return _with_alt(
+        fig,
+        f"Best correlation of each teacher node with any student node on Gaussian eval data, "
+        f"training-set size N={n_train}, one dot per seed ({len(result.seeds)} seeds). "
+        + "; ".join(parts)
+        + ".",
+    )
+
+
+def training_points(
+    result: SampleComplexityResult, n_train: int, seed: int | None = None
+) -> dict[str, torch.Tensor]:
+    """The training inputs ``[N, d]`` of ``(n_train, kind)`` for one seed, regenerated exactly
+    (the samplers are seeded by ``(seed, stream)``), per data kind of the run."""
+    s = result.settings
+    i = _seed_position(result, seed)
+    seed_id = result.seeds[i]
+    teacher = Net(
+        [torch.from_numpy(w[i : i + 1]) for w in result.teacher],
+        activation=s.activation,
+        slope=s.slope,
+    )
+    out = {}
+    for kind in s.kinds:
+        if kind == "gaussian":
+            x = gaussian(n_train, s.d, [seed_id], data_std=s.data_std)
+        else:
+            x = boundary_augmented(teacher, n_train, [seed_id], data_std=s.data_std)
+        out[kind] = x[0]
+    return out
+
+
+@styled
+def augmentation_picture(
+    result: SampleComplexityResult,
+    n_train: int | None = None,
+    seed: int | None = None,
+    nodes: tuple[int, int] = (0, 1),
+) -> Figure:
+    """Training points in the 2-D projection ``(z_i, z_j) = (w_iᵀx + b_i, w_jᵀx + b_j)`` of two
+    teacher nodes, one panel per data kind: the teacher boundaries are the lines ``z = 0``."""
+    s = result.settings
+    n_train = min(s.n_trains) if n_train is None else n_train
+    result.index(n_train, s.kinds[0])
+    i, j = nodes
+    if not (0 <= i < s.m and 0 <= j < s.m and i != j):
+        raise ValueError(
+            f"nodes={nodes!r} is not allowed: expected two distinct teacher nodes in 0..{s.m - 1}"
+        )
+    pos = _seed_position(result, seed)
+    points = training_points(result, n_train, seed)
+    w1 = torch.from_numpy(result.teacher[0][pos])  # [d + 1, m]
+    fig = new_figure(4.0 * len(points) + 0.6, 3.8)
+    axes = np.atleast_1d(fig.subplots(1, len(points), sharex=True, sharey=True))
+    parts = []
+    for ax, (kind, x) in zip(axes, points.items(), strict=True):
+        z = (with_ones(x) @ w1).numpy()
+        near = (np.abs(z[:, i]) < 0.1) | (np.abs(z[:, j]) < 0.1)
+        ax.scatter(z[~near, i], z[~near, j], s=3, color=KIND_COLORS[kind], alpha=0.35, lw=0)
+        ax.scatter(z[near, i], z[near, j], s=5, color="black", alpha=0.8, lw=0)
+        ax.axvline(0, color=TEACHER, lw=1)
+        ax.axhline(0, color=TEACHER, lw=1)
+        near_i = int((np.abs(z[:, i]) < 0.1).sum())
+        near_j = int((np.abs(z[:, j]) < 0.1).sum())
+        ax.set_title(f"{kind}, N={n_train}: {near_i} and {near_j} points within 0.1")
+        ax.set_xlabel(f"$w_{{{i}}}^\\top x + b_{{{i}}}$ (teacher node {i})")
+        parts.append(
+            f"{kind}: {near_i} of {len(x)} points within 0.1 of boundary {i} and {near_j} within 0.1 of "
+            f"boundary {j}; {np.mean(z[:, i] > 0):.2f} on the positive side of boundary {i}"
+        )
+    axes[0].set_ylabel(f"$w_{{{j}}}^\\top x + b_{{{j}}}$ (teacher node {j})")
+    return _with_alt(
+        fig,
+        f"Training points of seed {result.seeds[pos]} projected onto the pre-activations of teacher "
+        f"nodes {i} (x) and {j} (y); the blue lines are the two boundaries, points within 0.1 of "
+        f"either boundary are black. The augmented points "
+        f"form stripes on each boundary and at distance 1 to 2 on both sides of it. "
+        + "; ".join(parts)
+        + ".",
+    )
+
+
+def coverage_frame(result: SampleComplexityResult, step: int) -> Figure:
+    """A frame of the training-time scrubber: coverage vs ``N`` at snapshot ``step``."""
+    return coverage_vs_n(result, 0.95, step)
+
+
+def frame_numbers(result: SampleComplexityResult, step: int) -> str:
+    return result.numbers(step)
+
+
+def grid_frame(result: SampleComplexityResult, n_train: int, kind: str) -> Figure:
+    """A frame of the static grid: per-teacher best correlations at ``(n_train, kind)``."""
+    return per_teacher(result, n_train, kinds=(kind,))
+
+
+def grid_numbers(
+    result: SampleComplexityResult, n_train: int, kind: str | None = None, tau: float = 0.95
+) -> str:
+    """One line per data kind (or only ``kind``): covered teachers per seed and losses."""
+    s = result.settings
+    parts = []
+    for name in s.kinds if kind is None else (kind,):
+        g, k = result.index(n_train, name)
+        cov = (
+            result.covered[tau][-1, g, k]
+            if tau in result.covered
+            else (result.teacher_best[-1, g, k] > tau).sum(-1)
+        )
+        parts.append(
+            f"{name}: covered per seed {cov.tolist()} of {s.m} (mean {cov.mean():.2f}), eval loss "
+            f"{result.eval_loss[-1, g, k].mean():.2g}, train loss {result.train_loss[-1, g, k].mean():.2g}"
+        )
+    return f"N={n_train}, τ={tau:g} — " + "; ".join(parts)
+
+
+def panel(result: SampleComplexityResult) -> Figure:
+    """The live widget's figure: coverage vs ``N`` and losses (same as the main figure)."""
+    return sample_complexity_figure(result)
