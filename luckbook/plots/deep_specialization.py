@@ -1,0 +1,268 @@
+"""Figures of the deep-specialization chapter (E6): the L-shape in every layer.
+
+Every function takes a
+:class:`~luckbook.experiments.deep_specialization.DeepSpecializationResult` and returns a
+:class:`~luckbook.plots.BookFigure` whose alt text states the measured numbers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from ..config import provenance
+from ..experiments import get_experiment
+from ..experiments.deep_specialization import HIGH, LOW, DeepSpecializationResult
+from ..train import DivergenceError
+from . import SPECIALIZED, UNSPECIALIZED, _with_alt, new_figure, styled
+from .luck_deep import divergence_figure
+
+EXPERIMENT = "deep-specialization"
+MIDDLE = "#0891b2"  # student nodes with best correlation between LOW and HIGH
+LAYER_COLORS = ("#1d4ed8", "#0891b2", "#65a30d", "#c2410c", "#7c3aed", "#64748b")
+
+
+def _fmt(value: float, digits: int = 3) -> str:
+    return "undefined" if math.isnan(value) else f"{value:.{digits}f}"
+
+
+def _groups(best: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return best < LOW, (best >= LOW) & (best <= HIGH), best > HIGH
+
+
+@styled
+def lshape_layer(
+    result: DeepSpecializationResult,
+    layer: int,
+    step: int | None = None,
+    ax: Axes | None = None,
+    top: float | None = None,
+) -> Figure:
+    """One hidden layer's L-shape at snapshot ``step``: every student node (all seeds) as a dot,
+    best correlation (x) against effective fan-out ``√E[β_kk]`` (y). Dead student nodes (never
+    active on the eval set) are drawn as crosses. ``top``: a fixed upper y-limit."""
+    t = result.snapshot_index(step)
+    best = result.student_best[layer][t].ravel()
+    fan = result.fanout[layer][t].ravel()
+    live = result.student_live[layer][t].ravel()
+    fig = ax.figure if ax is not None else new_figure(3.4, 3.0)
+    ax = ax if ax is not None else fig.add_subplot()
+    lo, mid, hi = _groups(best)
+    for mask, color, label in (
+        (lo, UNSPECIALIZED, f"< {LOW}"),
+        (mid, MIDDLE, f"{LOW}–{HIGH}"),
+        (hi, SPECIALIZED, f"> {HIGH}"),
+    ):
+        ax.scatter(
+            best[mask & live], fan[mask & live], s=6, alpha=0.55, color=color, lw=0, label=label
+        )
+    if (~live).any():
+        ax.scatter(best[~live], fan[~live], s=12, marker="x", color="k", lw=0.7, label="dead")
+    q = result.lshape(layer, int(result.steps[t]))
+    for key, color in (("median_low", UNSPECIALIZED), ("median_high", SPECIALIZED)):
+        if not math.isnan(q[key]):
+            ax.axhline(q[key], color=color, lw=1.0, ls="--")
+    ax.axvline(LOW, color="k", lw=0.6, ls=":")
+    ax.axvline(HIGH, color="k", lw=0.6, ls=":")
+    ax.set_xlim(-0.05, 1.02)
+    ax.set_ylim(0, top if top is not None else max(float(fan.max()) * 1.05, 1e-6))
+    m = result.teacher_best[layer].shape[-1]
+    ax.set_title(
+        f"layer {layer}: {m} teacher / {best.size // len(result.seeds)} student nodes\n"
+        f"ratio of medians {_fmt(q['ratio'])}",
+        fontsize=9,
+    )
+    ax.set_xlabel("best correlation with a teacher node")
+    ax.set_ylabel("√E[β_kk] (effective fan-out)")
+    return _with_alt(
+        fig,
+        f"Layer {layer}: {q['n_low']} student nodes with best correlation below {LOW} have median "
+        f"effective fan-out {_fmt(q['median_low'])}, {q['n_high']} above {HIGH} have "
+        f"{_fmt(q['median_high'])}; ratio {_fmt(q['ratio'])}.",
+    )
+
+
+def _tops(result: DeepSpecializationResult) -> list[float]:
+    return [max(float(f.max()) * 1.05, 1e-6) for f in result.fanout]
+
+
+@styled
+def lshape_panels(
+    result: DeepSpecializationResult, step: int | None = None, fixed_limits: bool = False
+) -> Figure:
+    """The chapter's main figure: a panel per hidden layer, best correlation vs √E[β_kk], all
+    seeds, at snapshot ``step`` (default: the end). ``fixed_limits``: y-limits from the whole
+    run (for time-scrubber frames)."""
+    t = result.snapshot_index(step)
+    n = result.n_layers
+    cols = n if n <= 2 else 2
+    rows = math.ceil(n / cols)
+    fig = new_figure(3.7 * cols + 0.3, 2.9 * rows + 0.5)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    tops = _tops(result) if fixed_limits else [None] * n
+    for l, ax in enumerate(axes):
+        if l >= n:
+            ax.set_axis_off()
+            continue
+        lshape_layer(result, l, int(result.steps[t]), ax=ax, top=tops[l])
+        if l % cols:
+            ax.set_ylabel("")
+        if l < n - cols:
+            ax.set_xlabel("")
+    axes[0].legend(
+        loc="upper left", fontsize=7.5, markerscale=2, title="best corr", title_fontsize=7.5
+    )
+    s = result.settings
+    fig.suptitle(
+        f"Every layer at epoch {result.epochs[t]:.3g}: teacher {s.widths}, "
+        f"×{s.multi}, {s.activation}, {len(result.seeds)} seeds"
+    )
+    fig.alt = ""  # the per-layer texts were collected on the figure; restate them in one line
+    layers = "; ".join(_layer_text(result, l, t) for l in range(n))
+    return _with_alt(
+        fig,
+        f"{n} scatter plots, one per hidden layer (0 = lowest), of every student node's best "
+        f"correlation with a teacher node of its layer (x) against its effective fan-out "
+        f"square-root of E[beta_kk] (y), {len(result.seeds)} seeds pooled, at epoch "
+        f"{result.epochs[t]:.3g}. Median fan-out of nodes below {LOW} / above {HIGH} and their "
+        f"ratio: {layers}.",
+    )
+
+
+def _layer_text(result: DeepSpecializationResult, layer: int, t: int) -> str:
+    q = result.lshape(layer, int(result.steps[t]))
+    return (
+        f"layer {layer} {_fmt(q['median_low'])} ({q['n_low']} nodes) / {_fmt(q['median_high'])} "
+        f"({q['n_high']} nodes) = {_fmt(q['ratio'])}"
+    )
+
+
+@styled
+def layer_summary(
+    result: DeepSpecializationResult, step: int | None = None, axes: Sequence[Axes] | None = None
+) -> Figure:
+    """Per hidden layer against epoch: the mean best teacher correlation (left; mean over seeds,
+    range shaded) and the L-shape ratio of medians (right; all seeds pooled, ¼ dashed). The
+    learning-rate drop is marked; with ``step`` a vertical line marks that snapshot."""
+    fig = axes[0].figure if axes is not None else new_figure(8.0, 3.1)
+    left, right = axes if axes is not None else fig.subplots(1, 2)
+    x = result.epochs
+    mean = result.teacher_mean()  # [L, T, S]
+    ratios = np.array(
+        [[result.lshape_ratio(l, int(s)) for s in result.steps] for l in range(result.n_layers)]
+    )
+    for l in range(result.n_layers):
+        color = LAYER_COLORS[l % len(LAYER_COLORS)]
+        left.plot(x, mean[l].mean(-1), color=color, lw=1.6, label=f"layer {l}")
+        left.fill_between(x, mean[l].min(-1), mean[l].max(-1), color=color, alpha=0.2, lw=0)
+        right.plot(x, ratios[l], color=color, lw=1.6, marker="o", ms=3, label=f"layer {l}")
+    right.axhline(0.25, color="k", lw=0.8, ls="--")
+    drop = result.settings.lr_drop_epoch
+    for ax in (left, right):
+        if 0 < drop < result.settings.epochs:
+            ax.axvline(drop, color="#94a3b8", lw=0.8, ls="-.")
+        if step is not None:
+            ax.axvline(float(result.epochs[result.snapshot_index(step)]), color="k", lw=0.8)
+        ax.set_xlabel("epoch")
+    left.set_ylim(0, 1.02)
+    right.set_xlim(left.get_xlim())
+    left.set_ylabel("mean best correlation of teacher nodes")
+    left.set_title("Teacher nodes recovered, per layer")
+    left.legend(loc="lower right", fontsize=8)
+    right.set_ylim(
+        0, max(1.0, float(np.nanmax(ratios)) * 1.05) if np.isfinite(ratios).any() else 1.0
+    )
+    right.set_ylabel(f"median √E[β]: corr < {LOW} / corr > {HIGH}")
+    right.set_title("L-shape ratio of medians (¼ dashed)")
+    final = "; ".join(
+        f"layer {l}: teacher mean {mean[l, -1].mean():.3f}, ratio {_fmt(ratios[l, -1])}"
+        for l in range(result.n_layers)
+    )
+    return _with_alt(
+        fig,
+        f"Two line charts against epoch, one line per hidden layer: the mean best correlation of "
+        f"the layer's teacher nodes (mean over {len(result.seeds)} seeds, range shaded) and the "
+        f"L-shape ratio of median effective fan-outs (undefined where a group is empty; dashed "
+        f"line at 0.25); learning-rate drop at epoch {drop}. At the end: {final}.",
+    )
+
+
+@styled
+def lshape_frame(result: DeepSpecializationResult, step: int) -> Figure:
+    """One time-scrubber frame: the per-layer L-shape at ``step`` with y-limits fixed over time."""
+    return lshape_panels(result, step=step, fixed_limits=True)
+
+
+def frame_numbers(result: DeepSpecializationResult, step: int) -> str:
+    """The numbers printed under a time-scrubber frame."""
+    return result.numbers(step)
+
+
+def grid_frame(
+    scale: str | None = None, seeds: int = 4, **fixed: Any
+) -> Callable[[dict[str, Any]], tuple[Figure, str]]:
+    """A render function for :func:`~luckbook.static.static_panel`: run (cached) and draw one
+    grid point; a diverging point is drawn as a message, not an error."""
+    exp = get_experiment(EXPERIMENT)
+
+    def render(values: dict[str, Any]) -> tuple[Figure, str]:
+        try:
+            result = exp.run(scale=scale, seeds=seeds, **fixed, **values)
+        except DivergenceError as err:
+            return divergence_figure(err, values), f"diverged: {err}"
+        return lshape_panels(result), result.numbers()
+
+    return render
+
+
+def static_grid(
+    grid: Mapping[str, Sequence[Any]],
+    *,
+    scale: str | None = None,
+    seeds: int = 4,
+    initial: Mapping[str, Any] | None = None,
+    **fixed: Any,
+) -> Any:
+    """A static slider panel over every combination of ``grid`` (E6 settings); each point is a
+    cached run. Every grid value is validated before anything runs."""
+    from ..static import static_panel
+
+    exp = get_experiment(EXPERIMENT)
+    for point in itertools.product(*grid.values()):
+        exp.settings(scale, **fixed, **dict(zip(grid, point, strict=True)))
+    panel = static_panel(grid_frame(scale, seeds, **fixed), grid, kind="grid", initial=initial)
+    panel.caption = (
+        f"{len(panel.frames)} settings × {seeds} seeds, run (or loaded from the results cache) and "
+        f"drawn in {panel.seconds:.0f} s when this page was built. {provenance(scale)}"
+    )
+    return panel
+
+
+SLIDERS: dict[str, dict[str, Any]] = {
+    "activation": {
+        "kind": "select",
+        "options": ["relu", "leaky_relu"],
+        "description": "activation",
+    },
+    "multi": {"kind": "select", "options": [1, 2, 5, 10], "description": "multi"},
+    "depth": {"kind": "select", "options": [2, 3, 4, 5], "description": "depth"},
+    "data_std": {"kind": "select", "options": [1.0, 3.0, 10.0], "description": "data_std"},
+    "lr": {"kind": "select", "options": [0.05, 0.1, 0.2, 0.4], "description": "lr"},
+    "init_scale": {"kind": "log", "min": -1, "max": 0.5, "step": 0.5, "description": "init_scale"},
+}
+"""Activation, width multiplier, depth, input scale, initial learning rate, student init scale."""
+
+
+def explorer(scale: str | None = None, seeds: int = 2, autorun: bool = True, **fixed: Any) -> Any:
+    """Live sliders for the deep-specialization chapter (needs a kernel and ipywidgets)."""
+    from ..widgets import explorer as live
+
+    return live(
+        EXPERIMENT, SLIDERS, lshape_panels, scale=scale, seeds=seeds, autorun=autorun, **fixed
+    )
