@@ -234,7 +234,8 @@ def augmentation_picture(
     nodes: tuple[int, int] = (0, 1),
 ) -> Figure:
     """Training points in the 2-D projection ``(z_i, z_j) = (w_iᵀx + b_i, w_jᵀx + b_j)`` of two
-    teacher nodes, one panel per data kind: the teacher boundaries are the lines ``z = 0``."""
+    teacher nodes, one panel per data kind (the teacher boundaries are the lines ``z = 0``; points
+    within 0.1 of either are black), and a histogram of ``z_i`` for every kind."""
     s = result.settings
     n_train = min(s.n_trains) if n_train is None else n_train
     result.index(n_train, s.kinds[0])
@@ -246,33 +247,44 @@ def augmentation_picture(
     pos = _seed_position(result, seed)
     points = training_points(result, n_train, seed)
     w1 = torch.from_numpy(result.teacher[0][pos])  # [d + 1, m]
-    fig = new_figure(4.0 * len(points) + 0.6, 3.8)
-    axes = np.atleast_1d(fig.subplots(1, len(points), sharex=True, sharey=True))
+    fig = new_figure(3.6 * len(points) + 4.0, 3.6)
+    axes = fig.subplots(1, len(points) + 1)
+    scatter_axes, hist_ax = axes[:-1], axes[-1]
     parts = []
-    for ax, (kind, x) in zip(axes, points.items(), strict=True):
+    bins = np.arange(-5.0, 5.0 + 1e-9, 0.1)
+    for ax, (kind, x) in zip(scatter_axes, points.items(), strict=True):
         z = (with_ones(x) @ w1).numpy()
         near = (np.abs(z[:, i]) < 0.1) | (np.abs(z[:, j]) < 0.1)
         ax.scatter(z[~near, i], z[~near, j], s=3, color=KIND_COLORS[kind], alpha=0.35, lw=0)
         ax.scatter(z[near, i], z[near, j], s=5, color="black", alpha=0.8, lw=0)
         ax.axvline(0, color=TEACHER, lw=1)
         ax.axhline(0, color=TEACHER, lw=1)
+        ax.set_xlim(-5, 5)
+        ax.set_ylim(-5, 5)
         near_i = int((np.abs(z[:, i]) < 0.1).sum())
         near_j = int((np.abs(z[:, j]) < 0.1).sum())
-        ax.set_title(f"{kind}, N={n_train}: {near_i} and {near_j} points within 0.1")
+        ax.set_title(f"{kind}, N={n_train}:\n{near_i} and {near_j} points within 0.1")
         ax.set_xlabel(f"$w_{{{i}}}^\\top x + b_{{{i}}}$ (teacher node {i})")
+        ax.set_ylabel(f"$w_{{{j}}}^\\top x + b_{{{j}}}$ (teacher node {j})")
+        hist_ax.hist(z[:, i], bins=bins, color=KIND_COLORS[kind], alpha=0.55, label=kind)
+        shoulder = float(((np.abs(z[:, i]) >= 1) & (np.abs(z[:, i]) <= 2)).mean())
         parts.append(
-            f"{kind}: {near_i} of {len(x)} points within 0.1 of boundary {i} and {near_j} within 0.1 of "
-            f"boundary {j}; {np.mean(z[:, i] > 0):.2f} on the positive side of boundary {i}"
+            f"{kind}: {near_i} of {len(x)} points within 0.1 of boundary {i} and {near_j} within 0.1 "
+            f"of boundary {j}; {np.mean(z[:, i] > 0):.2f} on the positive side of boundary {i}; "
+            f"{shoulder:.2f} at distance 1 to 2 from it"
         )
-    axes[0].set_ylabel(f"$w_{{{j}}}^\\top x + b_{{{j}}}$ (teacher node {j})")
+    hist_ax.axvline(0, color=TEACHER, lw=1)
+    hist_ax.set_xlabel(f"$w_{{{i}}}^\\top x + b_{{{i}}}$ (teacher node {i})")
+    hist_ax.set_ylabel("points per bin of width 0.1")
+    hist_ax.set_title(f"distance to boundary {i}")
+    hist_ax.legend(fontsize=8)
     return _with_alt(
         fig,
         f"Training points of seed {result.seeds[pos]} projected onto the pre-activations of teacher "
         f"nodes {i} (x) and {j} (y); the blue lines are the two boundaries, points within 0.1 of "
-        f"either boundary are black. The augmented points "
-        f"form stripes on each boundary and at distance 1 to 2 on both sides of it. "
-        + "; ".join(parts)
-        + ".",
+        f"either boundary are black; right, a histogram of the pre-activation of node {i}. The "
+        f"augmented set has a spike of points on each boundary and extra points at distance 1 to 2 "
+        f"on both sides. " + "; ".join(parts) + ".",
     )
 
 
