@@ -74,10 +74,6 @@ CHOICES = (-1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0)
 LOW, HIGH = 0.6, 0.95
 """The L-shape claim compares student nodes with best correlation < LOW and > HIGH."""
 
-EFFICIENCY = 0.5
-"""Fraction of the measured matmul rate a whole run reaches (SGD steps of small matmuls, data
-gathering, evaluation): 0.4–0.6 measured for ``book``-scale runs on a 2-core CPU."""
-
 BETA_CHUNK = 2**24
 """Elements of one ``[S, N, c, n_l + 1]`` Jacobian chunk in :func:`mean_beta` (64 MiB float32)."""
 
@@ -545,40 +541,83 @@ def _flops(settings: DeepSpecializationSettings, n_seeds: int) -> tuple[float, f
     return float(train_flops), float(eval_flops)
 
 
-def _matmul_rate(settings: DeepSpecializationSettings, device: torch.device) -> float:
-    """Measured FLOP/s of a batched matmul of the run's largest layer at its batch size."""
-    dtype = resolve_dtype(settings.dtype)
-    n = max(settings.student_widths[1:])
-    a = torch.randn(2, settings.batch, n + 1, device=device, dtype=dtype)
-    b = torch.randn(2, n + 1, n, device=device, dtype=dtype)
-    torch.bmm(a, b)
-    reps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < 0.2:
-        torch.bmm(a, b)
-        reps += 1
+def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return reps * 2 * 2 * settings.batch * (n + 1) * n / (time.perf_counter() - start)
+
+
+def _measure(
+    settings: DeepSpecializationSettings, device: torch.device
+) -> tuple[float, float, int]:
+    """Seconds per SGD step and per β input, measured now on ``device`` at the run's widths.
+
+    A random student of the run's widths (``k ≤ 4`` seeds) takes a few SGD steps on a random
+    batch, and :func:`mean_beta` runs on a few inputs. Returns ``(step_s, beta_s_per_input, k)``
+    for ``k`` seeds at once.
+    """
+    dtype = resolve_dtype(settings.dtype)
+    w = settings.student_widths
+    k = 4
+    gen = torch.Generator().manual_seed(0)
+    weights = [
+        (torch.randn(k, a + 1, b, generator=gen) / math.sqrt(a + 1)).to(device, dtype)
+        for a, b in zip(w[:-1], w[1:], strict=True)
+    ]
+    net = Net(weights, activation=settings.activation, slope=settings.slope)
+    x1 = torch.randn(k, settings.batch, w[0] + 1, generator=gen).to(device, dtype)
+    y = torch.randn(k, settings.batch, w[-1], generator=gen).to(device, dtype)
+    sgd_step(net, x1, y, 1e-6)
+    _sync(device)
+    reps, start = 0, time.perf_counter()
+    while reps < 3 or time.perf_counter() - start < 0.2:
+        sgd_step(net, x1, y, 1e-6)
+        reps += 1
+    _sync(device)
+    step_s = (time.perf_counter() - start) / reps
+    n_x = 8
+    xb = torch.randn(k, n_x, w[0], generator=gen).to(device, dtype)
+    mean_beta(net, xb)
+    _sync(device)
+    start = time.perf_counter()
+    mean_beta(net, xb)
+    _sync(device)
+    return step_s, (time.perf_counter() - start) / n_x, k
 
 
 def estimate(settings: DeepSpecializationSettings, n_seeds: int, device: torch.device) -> Estimate:
-    """Time from a FLOP count and a matmul rate measured now on ``device``; memory from the sizes."""
+    """Time from SGD steps and a β evaluation timed now on ``device`` at the run's widths,
+    scaled by the run's step, snapshot and seed counts (evaluation forward passes by their FLOP
+    count at the measured training rate); memory from the tensor sizes."""
     train_flops, eval_flops = _flops(settings, n_seeds)
-    rate = _matmul_rate(settings, device)
+    step_s, beta_s, k = _measure(settings, device)
+    n_snap = len(snapshot_schedule(settings))
+    seeds = n_seeds / k
+    train_s = settings.steps * step_s * seeds
+    beta_s_total = n_snap * settings.n_beta * beta_s * seeds
+    w = settings.student_widths
+    beta_flops = (
+        n_snap
+        * n_seeds
+        * settings.n_beta
+        * 2
+        * settings.d_output
+        * sum((w[i] + 1) * (w[i + 1] + 1) for i in range(1, len(w) - 2))
+    )
+    rate = train_flops / train_s
+    other_s = max(eval_flops - beta_flops, 0.0) / rate
     item = resolve_dtype(settings.dtype).itemsize
     data = n_seeds * (settings.n_train + settings.n_eval) * (settings.d + 1 + settings.d_output)
-    w = settings.student_widths
     weights = n_seeds * sum((a + 1) * b for a, b in zip(w[:-1], w[1:], strict=True))
     acts = n_seeds * settings.n_eval * sum(w[1:]) * 3
     mem = (data + 3 * weights + acts) * item + BETA_CHUNK * item * 3
     return Estimate(
-        seconds=(train_flops + eval_flops) / (EFFICIENCY * rate),
+        seconds=train_s + beta_s_total + other_s,
         bytes=int(mem),
         basis=(
-            f"{train_flops / 1e12:.3g} TFLOP training + {eval_flops / 1e12:.3g} TFLOP evaluation "
-            f"counted, at {rate / 1e9:.0f} GFLOP/s measured now for one batched matmul of the "
-            f"widest layer on {device.type}, of which a whole run reaches about "
-            f"{EFFICIENCY:.0%} (measured at book scale on a 2-core CPU)"
+            f"{settings.steps} SGD steps at {step_s * 1e3:.3g} ms per step for {k} seeds and β "
+            f"on {settings.n_beta} inputs × {n_snap} snapshots, both timed now on {device.type} "
+            f"at the run's widths; {train_flops / 1e12:.3g} TFLOP training + "
+            f"{eval_flops / 1e12:.3g} TFLOP evaluation counted ({rate / 1e9:.0f} GFLOP/s)"
         ),
     )
 
