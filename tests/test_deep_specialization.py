@@ -226,3 +226,16 @@ def test_divergence(capsys):
     assert "diverged" in capsys.readouterr().err
     with pytest.raises(lb.DivergenceError, match="lr=1000"):
         lb.run("deep-specialization", scale="tiny", seeds=1, epochs=1, lr=1000, cache=False)
+
+
+def test_lshape_can_leave_dead_nodes_out():
+    result = _tiny()
+    layer = 1  # the top hidden layer of the tiny run has dead ReLU nodes
+    live = result.student_live[layer][-1].ravel()
+    best, fan = result.student_best[layer][-1].ravel(), result.fanout[layer][-1].ravel()
+    all_nodes, live_only = result.lshape(layer), result.lshape(layer, include_dead=False)
+    assert all_nodes["n_dead"] == int((~live).sum()) > 0
+    assert live_only["n_dead"] == 0 and live_only["n_low"] == int(((best < 0.6) & live).sum())
+    assert np.all(best[~live] == 0.0)  # correlation 0 by convention
+    assert live_only["median_low"] == pytest.approx(np.median(fan[(best < 0.6) & live]))
+    assert not (~_tiny("leaky_relu").student_live[layer][-1]).any()  # Leaky ReLU: no dead nodes
