@@ -530,9 +530,23 @@ def measure_rate(s: SampleComplexitySettings, device: torch.device, seconds: flo
     return 6 * k * s.batch * _layer_flops(s) / per_step
 
 
+def measure_setup(s: SampleComplexitySettings, device: torch.device, points: int = 2_000) -> float:
+    """Seconds per training point to build the training sets (one Gaussian and one augmented
+    set of ``points`` points for one seed, labelled by the teacher, and stacked)."""
+    teacher = build(s.two_layer(1), [0], device)[0]
+    start = time.perf_counter()
+    xs = [
+        gaussian(points, s.d, [0], data_std=s.data_std).to(device, teacher.dtype),
+        boundary_augmented(teacher, points, [0], data_std=s.data_std).to(device, teacher.dtype),
+    ]
+    StackedSets(xs, [teacher(x) for x in xs])
+    return (time.perf_counter() - start) / (2 * points)
+
+
 def estimate(settings: SampleComplexitySettings, n_seeds: int, device: torch.device) -> Estimate:
-    """Time from a FLOP count and the SGD-step rate measured now on ``device``; memory from
-    the tensors the run holds (training sets, eval probe, evaluation temporaries)."""
+    """Time from a FLOP count at the SGD-step rate measured now on ``device``, plus the set-up
+    (training sets) at a per-point cost measured now; memory from the tensors the run holds
+    (training sets, eval probe, evaluation temporaries) plus 15 % allocator slack."""
     s = settings
     groups = len(s.n_trains) * len(s.kinds)
     members = groups * n_seeds
@@ -541,22 +555,23 @@ def estimate(settings: SampleComplexitySettings, n_seeds: int, device: torch.dev
     per_eval += 2 * n_seeds * len(s.kinds) * sum(s.n_trains) * _layer_flops(s)
     flops += (s.n_snapshots + 2) * per_eval
     rate = measure_rate(s, device)
+    points = n_seeds * len(s.kinds) * sum(s.n_trains)
+    setup = points * measure_setup(s, device)
     item = torch.empty((), dtype=resolve_dtype(s.dtype)).element_size()
-    data = (
-        n_seeds * len(s.kinds) * sum(s.n_trains) * (s.d + 1 + s.c) * 2
-    )  # x, y and the fp64 copies
+    data = points * (s.d + 1 + s.c) * 2  # the sets and their stacked copy
     probe = n_seeds * s.n_eval * (2 * (s.d + 1) + 3 * s.m + s.c)
     temps = 2 * s.n_eval * (3 * s.n + s.c) + max(s.n_trains) * n_seeds * (s.n + s.c) * 2
     weights = 3 * members * _layer_flops(s)
-    total = (data + probe + temps + weights) * item + 200 * 2**20
+    total = 1.15 * (data + probe + temps + weights) * item + 200 * 2**20
     return Estimate(
-        seconds=flops / rate,
+        seconds=flops / rate + setup,
         bytes=int(total),
         basis=(
             f"{flops / 1e9:.0f} GFLOP counted (SGD {members} students × {s.steps} steps, plus "
             f"{s.n_snapshots + 1} evaluations) at {rate / 1e9:.1f} GFLOP/s measured just now for "
-            f"SGD steps with minibatch gathers at these shapes on {device.type}; memory = "
-            f"training sets + eval probe + temporaries + 200 MiB"
+            f"SGD steps with minibatch gathers at these shapes on {device.type}, plus {setup:.0f} s "
+            f"to build {points:,} training points (per-point cost measured just now); memory = "
+            f"training sets + eval probe + temporaries + 15 % + 200 MiB"
         ),
     )
 
