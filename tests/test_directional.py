@@ -1,0 +1,291 @@
+"""E9 (early directional convergence under small initialisation): the engine against autograd,
+the KKT search, the time-rescaled integrator, claims at ``tiny`` scale, CLI and validation."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import luckbook as lb
+from luckbook import cli, static
+from luckbook.correlation_function import dedupe, kkt_directions, ncf, ncf_grad, projected_ascent
+from luckbook.experiments.directional import DirectionalResult, phase_lengths
+from luckbook.homogeneous import (
+    backward,
+    first_crossing,
+    flow,
+    forward,
+    homogeneity,
+    init_weights,
+    square_loss_sum,
+    teacher_targets,
+    widths_for,
+)
+from luckbook.plots import directional as plots
+
+CASES = [(2, "relu"), (3, "relu"), (3, "leaky_relu"), (2, "relu2"), (3, "relu2")]
+
+
+def _problem(depth: int, seeds=(0, 1), delta: float = 0.5, width: int = 7, n: int = 13, d: int = 5):
+    x = lb.unit_sphere(n, d, list(seeds))
+    y = teacher_targets(x, list(seeds), 2)
+    w = init_weights(widths_for(d, width, depth), list(seeds), delta)
+    return x, y, w
+
+
+@functools.cache
+def _run(delta: float = 1e-4, depth: int = 2) -> DirectionalResult:
+    return lb.run("directional", scale="tiny", delta=delta, depth=depth)
+
+
+# ----------------------------------------------------------------------------- engine
+
+
+@pytest.mark.parametrize("depth, activation", CASES)
+def test_backward_matches_autograd(depth, activation):
+    x, y, w = _problem(depth)
+    out, pres = forward(w, x, activation, 0.1)
+    grads = backward(w, x, pres, out - y, activation, 0.1)
+    leaves = [wl.clone().requires_grad_(True) for wl in w]
+    square_loss_sum(forward(leaves, x, activation, 0.1)[0], y).sum().backward()
+    for g, leaf in zip(grads, leaves, strict=True):
+        torch.testing.assert_close(g, leaf.grad, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("depth, activation", CASES)
+def test_network_is_homogeneous_of_the_stated_degree(depth, activation):
+    x, _, w = _problem(depth)
+    k = homogeneity(depth, activation)
+    assert (
+        k
+        == {("relu", 2): 2, ("relu", 3): 3, ("leaky_relu", 3): 3, ("relu2", 2): 3, ("relu2", 3): 7}[
+            (activation, depth)
+        ]
+    )
+    h1 = forward(w, x, activation)[0]
+    h2 = forward([2.5 * wl for wl in w], x, activation)[0]
+    torch.testing.assert_close(h2, 2.5**k * h1, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("depth, activation", CASES)
+def test_ncf_gradient_matches_autograd(depth, activation):
+    x, y, w = _problem(depth)
+    value, grads = ncf_grad(w, x, y, activation)
+    leaves = [wl.clone().requires_grad_(True) for wl in w]
+    total = ncf(leaves, x, y, activation)
+    total.sum().backward()
+    torch.testing.assert_close(value, total.detach())
+    torch.testing.assert_close(value, (y * forward(w, x, activation)[0]).sum(-1))
+    for g, leaf in zip(grads, leaves, strict=True):
+        torch.testing.assert_close(g, leaf.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_fixed_step_flow_is_plain_gradient_descent():
+    x, y, w = _problem(2, delta=0.3)
+    ref = [wl.clone().requires_grad_(True) for wl in w]
+    rec = flow(w, x, y, seeds=[0, 1], lr=0.01, steps=5)
+    for _ in range(5):
+        loss = square_loss_sum(forward(ref, x)[0], y).sum()
+        grads = torch.autograd.grad(loss, ref)
+        with torch.no_grad():
+            for r, g in zip(ref, grads, strict=True):
+                r -= 0.01 * g
+    for a, b in zip(w, ref, strict=True):
+        torch.testing.assert_close(a, b.detach())
+    np.testing.assert_allclose(rec.time[-1].numpy(), 0.05)
+    assert rec.steps == [0, 1, 2, 3, 4, 5]
+
+
+def test_time_rescaled_steps_follow_the_same_flow():
+    """Depth 3 from δ = 1e-2: plain GD (≈ 500 steps) and rescaled steps agree on the flow time
+    at which the norm doubles and the loss falls by 1 %."""
+    x = lb.unit_sphere(100, 10, [0])
+    y = teacher_targets(x, [0], 2)
+    times = {}
+    for ref in (None, 1.0):
+        w = init_weights(widths_for(10, 20, 3), [0], 1e-2)
+        n0 = torch.sqrt(sum(wl.square().sum() for wl in w))
+        l0 = square_loss_sum(forward(w, x)[0], y)
+        rec = flow(
+            w,
+            x,
+            y,
+            seeds=[0],
+            lr=5e-3,
+            steps=5000,
+            stretch_ref=ref,
+            stop=lambda t, n, loss, l0=l0: bool((loss <= 0.9 * l0).all()),
+        )
+        t = torch.stack(rec.time)
+        times[ref] = (
+            float(first_crossing(t, torch.stack(rec.norm) / n0, 2.0)[0]),
+            float(first_crossing(t, -torch.stack(rec.loss) / l0, -0.99)[0]),
+            rec.steps[-1],
+        )
+    plain, fast = times[None], times[1.0]
+    assert fast[2] < plain[2] / 3, times
+    assert fast[0] == pytest.approx(plain[0], rel=0.02), times
+    assert fast[1] == pytest.approx(plain[1], rel=0.02), times
+
+
+def test_first_crossing_interpolates():
+    t = torch.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]], dtype=torch.float64)
+    v = torch.tensor([[1.0, 1.0], [1.5, 1.2], [2.5, 1.4]], dtype=torch.float64)
+    out = first_crossing(t, v, 2.0)
+    assert out[0].item() == pytest.approx(1.5)
+    assert math.isnan(out[1].item())
+
+
+def test_dedupe_matches_a_slow_reference(gen):
+    base = torch.nn.functional.normalize(
+        torch.randn(4, 6, generator=gen, dtype=torch.float64), dim=1
+    )
+    noisy = torch.nn.functional.normalize(
+        base.repeat(3, 1) + 1e-5 * torch.randn(12, 6, generator=gen, dtype=torch.float64), dim=1
+    )
+    values = torch.randn(12, generator=gen, dtype=torch.float64)
+    uniq, vals = dedupe(noisy, values, tol=1e-3)
+    kept = []
+    for i in sorted(range(12), key=lambda i: -float(values[i])):
+        if all(float(noisy[i] @ noisy[k]) <= 1 - 1e-3 for k in kept):
+            kept.append(i)
+    assert len(uniq) == len(kept) == 4
+    torch.testing.assert_close(vals, values[kept])
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_kkt_points_satisfy_the_kkt_condition(depth):
+    """Projected ascent ends at ∇N(u) = λu on the sphere (per neuron block for depth 2)."""
+    x, y, w = _problem(depth, seeds=(0,), width=6, n=40, d=4)
+    starts = [wl.unsqueeze(0).expand(1, 5, *wl.shape[1:]).clone() for wl in w]
+    g = torch.Generator().manual_seed(0)
+    for s in starts:
+        s[:, 1:] = torch.randn(s[:, 1:].shape, generator=g, dtype=torch.float64)
+    (kkt,) = kkt_directions(starts, x, y, lr=0.2, steps=600)
+    assert kkt.residual < 1e-3
+    assert len(kkt.directions) >= 1
+    torch.testing.assert_close(
+        kkt.directions.norm(dim=1), torch.ones(len(kkt.directions), dtype=torch.float64)
+    )
+    asc = projected_ascent(w, x, y, lr=0.2, steps=600, per_neuron=depth == 2)
+    assert (asc.value.max() <= kkt.max_value + 1e-9).all()
+
+
+# ----------------------------------------------------------------------------- claims
+
+
+@pytest.mark.claim
+def test_loss_flat_and_direction_converges_before_growth():
+    """E9 (DC) at tiny scale, δ = 1e-4. Measured (seeds 0–2): loss change while ‖θ‖ ≤ 2‖θ(0)‖
+    ≈ 1e-5; the growing neurons' mean cosine to the nearest KKT direction reaches 0.99 at a
+    norm ratio 8–23 with the loss changed by ≤ 2e-3; effective rank 9.7 → 4.5–5.3 there. At
+    the norm doubling itself the cosine is only 0.78–0.89 (the issue's 2× claim does not hold)."""
+    c = _run(1e-4).claims()
+    assert (c["loss_change_2x"] < 0.01).all(), c
+    assert np.isfinite(c["norm_at_cos99"]).all(), c
+    assert (c["loss_change_at_cos99"] < 0.01).all(), c
+    assert (1 - c["erank_at_cos99"] / c["erank_0"] >= 0.2).all(), c
+    assert (c["cos_flat"] >= 0.99).all(), c
+    # the cosine starts far from 1: the alignment is learned
+    assert (_run(1e-4).growing_cos()[0] < 0.7).all()
+
+
+@pytest.mark.claim
+def test_alignment_happens_at_a_delta_independent_norm():
+    """‖θ‖ = O(δ): the norm ratio at which the cosine reaches 0.99 is the same for δ = 1e-4 and
+    1e-5 (measured: equal to 3 digits), and the loss change there scales like δ²."""
+    a, b = _run(1e-4).claims(), _run(1e-5).claims()
+    np.testing.assert_allclose(a["norm_at_cos99"], b["norm_at_cos99"], rtol=0.05)
+    np.testing.assert_allclose(
+        b["loss_change_at_cos99"] / a["loss_change_at_cos99"], 1e-2, rtol=0.2
+    )
+
+
+@pytest.mark.claim
+def test_phase_lengthens_as_delta_shrinks():
+    """Depth 2: t_escape linear in ln(1/δ) with slope ≈ 1/(2N*) (measured 0.125 vs 0.119 at book);
+    depth 3: t_double ∝ δ^-1 (measured log–log slope 0.999); both monotone."""
+    shallow = phase_lengths([1e-2, 1e-3, 1e-4], scale="tiny", depth=2)
+    deep = phase_lengths([1e-2, 1e-3, 1e-4], scale="tiny", depth=3)
+    assert shallow.monotone() and deep.monotone(), (shallow.describe(), deep.describe())
+    assert shallow.slope == pytest.approx(shallow.theory_slope, rel=0.15), shallow.describe()
+    assert deep.slope == pytest.approx(1.0, abs=0.05), deep.describe()
+    # depth 2: doubling the norm takes a δ-independent time (exponential growth has no scale)
+    np.testing.assert_allclose(shallow.t_double[1:], shallow.t_double[:1].repeat(2, 0), rtol=0.05)
+
+
+# ----------------------------------------------------------------------------- result, figures, CLI
+
+
+def test_same_seed_same_numbers():
+    a = lb.run("directional", scale="tiny", seeds=[1], cache=False)
+    b = lb.run("directional", scale="tiny", seeds=[1], cache=False)
+    np.testing.assert_array_equal(a.norm_ratio, b.norm_ratio)
+    np.testing.assert_array_equal(a.neuron_cos, b.neuron_cos)
+
+
+def test_figures_have_alt_text_with_numbers():
+    r = _run(1e-4)
+    for fig in (plots.overview(r), plots.frame(r, int(r.steps[10])), plots.panel(r)):
+        assert any(ch.isdigit() for ch in fig.alt), fig.alt
+        assert fig.png_bytes().startswith(b"\x89PNG")
+    panel = static.time_scrubber(r, plots.frame, lambda res, step: res.numbers(step), every=40)
+    assert panel.kind == "time" and len(panel.frames) >= 2
+
+
+@pytest.mark.parametrize(
+    "override, text",
+    [
+        ({"delta": 0.0}, "delta=0.0"),
+        ({"delta": -1e-3}, "delta=-0.001"),
+        ({"depth": 1}, "depth=1"),
+        ({"activation": "tanh"}, "activation='tanh'"),
+        ({"width": 0}, "width=0"),
+        ({"lr": 0.0}, "lr=0.0"),
+    ],
+)
+def test_bad_settings_are_rejected(override, text):
+    with pytest.raises(ValueError, match="not allowed") as err:
+        lb.get_experiment("directional").settings("tiny", **override)
+    assert text in str(err.value)
+
+
+def test_divergence_is_caught():
+    with pytest.raises(lb.DivergenceError, match="diverged"):
+        lb.run("directional", scale="tiny", seeds=[0], delta=0.1, lr=0.9, cache=False)
+
+
+def test_cli_json_estimate_and_bad_input(tmp_path, capsys):
+    out = tmp_path / "out.json"
+    assert (
+        cli.main(
+            [
+                "run",
+                "directional",
+                "--scale",
+                "tiny",
+                "--seeds",
+                "1",
+                "--set",
+                "delta=1e-3",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    data = json.loads(out.read_text())
+    assert data["experiment"] == "directional" and data["settings"]["delta"] == 1e-3
+    assert len(data["seeds"]) == 1 and data["seeds"][0]["t_escape"] > 0
+    capsys.readouterr()
+    assert cli.main(["run", "directional", "--scale", "paper", "--estimate"]) == 0
+    assert "estimated time" in capsys.readouterr().out
+    for bad in (["--set", "delta=0"], ["--set", "depth=1"], ["--set", "delta=-1"]):
+        assert cli.main(["run", "directional", "--scale", "tiny", *bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "not allowed" in err[0]
