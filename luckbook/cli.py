@@ -20,6 +20,9 @@ from .config import SCALES, coerce, default_scale, field_names
 from .experiments import REGISTRY, get_experiment
 from .train import DivergenceError
 
+ANNOUNCE_S = 10.0
+"""Runs expected to take at least this long announce their estimated time and memory first."""
+
 
 class UsageError(Exception):
     """Bad command-line input; reported in one line with exit code 2."""
@@ -163,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.estimate:
             print(plan.describe() if plan else f"{experiment.name}: no estimate is defined")
             return 0
-        if plan is not None:
+        if plan is not None and plan.seconds >= ANNOUNCE_S:
             print(f"luckbook: {plan.describe()}", file=sys.stderr)
         result = experiment.run(
             scale=scale,

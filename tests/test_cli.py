@@ -253,6 +253,19 @@ def test_estimate_is_printed_before_a_run(capsys, monkeypatch):
     assert "estimated time" in err and len(seen) == 1
 
 
+def test_short_runs_do_not_announce_an_estimate(capsys, monkeypatch):
+    import dataclasses
+
+    from luckbook.experiments import REGISTRY, Estimate
+
+    quick = dataclasses.replace(
+        REGISTRY["two-layer"], estimate=lambda *a: Estimate(seconds=2.0, bytes=2**20, basis="x")
+    )
+    monkeypatch.setitem(REGISTRY, "two-layer", quick)
+    assert cli.main([*RUN, "--no-cache"]) == 0
+    assert "estimated" not in capsys.readouterr().err
+
+
 def test_estimate_checks_input_first(capsys):
     assert cli.main(["run", "two-layer", "--scale", "tiny", "--set", "multi=0", "--estimate"]) == 2
     _assert_one_line_error(capsys.readouterr().err, "", "multi=0")
