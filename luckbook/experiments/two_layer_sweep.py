@@ -1,0 +1,519 @@
+"""E4 — the released two-layer sweep: width multiplier × teacher width × strength decay × seeds.
+
+Every cell ``(m, multi, p)`` is the setting of :mod:`~luckbook.experiments.two_layer`. Cells
+with the same ``(m, multi)`` have networks of the same shape and differ only in the teacher's
+values (``p``), so they run as *one* batched program: the teachers of every ``p`` are stacked
+along the ensemble's seed axis (``P·S`` networks), and so are the students, the training sets
+and the eval sets. Seed ``s`` of a cell gets exactly the numbers that
+``lb.run("two-layer", p=p, seeds=[s])`` would give (same teacher, student, data and minibatch
+streams), because every random draw depends on the seed alone.
+
+Per cell and snapshot we keep what the chapter's three figures and the claims need: each
+teacher node's best correlation over students, each student node's best correlation and
+fan-out norm (the L-shape), and the eval loss. The train loss is not evaluated (it would
+double the evaluation cost and no figure uses it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..config import check_choice, check_float, check_int, resolve_dtype
+from ..data import FixedSet, gaussian
+from ..ensemble import ACTIVATIONS, Net
+from ..evaluate import Probe
+from ..metrics import best_per_student, best_per_teacher
+from ..student import make_student
+from ..teacher import make_teacher
+from ..train import SPACINGS, snapshot_steps, train
+from .base import Estimate, Experiment, Snapshots, register
+from .two_layer import RANDN_S, TwoLayerSettings, two_layer_cost
+
+Cell = tuple[int, int, float]
+"""``(m, multi, p)``."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TwoLayerSweepSettings:
+    """Settings of the E4 sweep; the defaults are the released sweep's (``paper`` scale)."""
+
+    ms: tuple[int, ...] = (5, 10, 20)  # teacher hidden widths m
+    multis: tuple[int, ...] = (1, 2, 5, 10)  # width multipliers (student width n = multi·m)
+    ps: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5)  # teacher strength decays p
+    d: int = 100  # input dimension
+    c: int = 50  # output dimension
+    bias: float = -0.1  # teacher hidden bias, after unit-normalising each node's weights
+    data_std: float = 1.5  # inputs x ~ N(0, data_std² I_d)
+    init_scale: float = 0.005  # student weights ~ N(0, init_scale²), biases 0
+    lr: float = 0.01  # SGD learning rate
+    batch: int = 16  # minibatch size, drawn with replacement from the training set
+    steps: int = 100_000  # SGD steps in all (released: 100 epochs × 1000 steps)
+    n_train: int = 10_000  # training-set size
+    n_eval: int = 10_000  # eval-set size (correlations and eval loss)
+    n_snapshots: int = 100  # evaluations after step 0 (released: one per 1000-step epoch)
+    spacing: str = "linear"  # snapshot spacing: "linear" or "log"
+    early: float = 0.05  # "early" success rate: at the snapshot nearest this fraction of steps
+    tau: float = 0.95  # a teacher node counts as covered when its best correlation exceeds tau
+    activation: str = "relu"  # "relu" or "leaky_relu" (teacher and student)
+    slope: float = 0.01  # negative slope of the Leaky ReLU
+    dtype: str = "float64"  # "float64" (as released) or "float32"
+
+    def validate(self) -> None:
+        for name, values, kind in (
+            ("ms", self.ms, int),
+            ("multis", self.multis, int),
+            ("ps", self.ps, float),
+        ):
+            if not isinstance(values, tuple) or not values:
+                raise ValueError(f"{name}={values!r} is not allowed: expected a non-empty tuple")
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name}={values!r} is not allowed: expected distinct values")
+            for v in values:
+                if kind is int:
+                    check_int(name, v, minimum=1)
+                else:
+                    check_float(name, v, low=0.0)
+        for name in ("d", "c", "batch", "steps", "n_train", "n_eval", "n_snapshots"):
+            check_int(name, getattr(self, name), minimum=1)
+        check_float("bias", self.bias)
+        check_float("data_std", self.data_std, low=0.0, low_open=True)
+        check_float("init_scale", self.init_scale, low=0.0, low_open=True)
+        check_float("lr", self.lr, low=0.0, low_open=True)
+        check_choice("spacing", self.spacing, SPACINGS)
+        check_float("early", self.early, low=0.0, high=1.0, low_open=True)
+        check_float("tau", self.tau, low=0.0, high=1.0, low_open=True, high_open=True)
+        check_choice("activation", self.activation, ACTIVATIONS)
+        check_float("slope", self.slope, low=0.0, high=1.0, high_open=True)
+        resolve_dtype(self.dtype)
+        if self.n_snapshots > self.steps:
+            raise ValueError(
+                f"n_snapshots={self.n_snapshots!r} is not allowed: expected at most steps={self.steps}"
+            )
+
+    @property
+    def cells(self) -> list[Cell]:
+        """Every ``(m, multi, p)`` of the sweep."""
+        return [(m, multi, float(p)) for m in self.ms for multi in self.multis for p in self.ps]
+
+    def cell_settings(self, m: int, multi: int, p: float) -> TwoLayerSettings:
+        """The :class:`TwoLayerSettings` of one cell (``lb.run("two-layer", **that)`` is the same run)."""
+        return TwoLayerSettings(
+            d=self.d, m=m, multi=multi, c=self.c, p=float(p), bias=self.bias,
+            data_std=self.data_std, init_scale=self.init_scale, lr=self.lr, batch=self.batch,
+            steps=self.steps, n_train=self.n_train, n_eval=self.n_eval,
+            n_snapshots=self.n_snapshots, spacing=self.spacing, activation=self.activation,
+            slope=self.slope, taus=(self.tau,), dtype=self.dtype,
+        )  # fmt: skip
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    # About a minute on a quiet 2-core CPU: m = 5 and 10 (the claims and the L-shape use
+    # m = 10), p ∈ {0, 1, 2}, 10 000 steps (10 released "epochs"), a 5 000-sample eval set,
+    # 8 seeds; a snapshot every 500 steps, so "early" (5 %) is step 500.
+    "book": {
+        "ms": (5, 10),
+        "ps": (0.0, 1.0, 2.0),
+        "steps": 10_000,
+        "n_eval": 5_000,
+        "n_snapshots": 20,
+    },
+    "tiny": {
+        "ms": (5,),
+        "multis": (1, 5),
+        "ps": (0.0, 1.0, 2.0),
+        "d": 20,
+        "c": 10,
+        "steps": 4_000,
+        "n_train": 1_000,
+        "n_eval": 1_000,
+        "n_snapshots": 20,
+    },
+}
+SEEDS = {"paper": 32, "book": 8, "tiny": 8}
+
+
+@dataclasses.dataclass
+class SweepCell:
+    """One cell's per-seed arrays (``T`` snapshots, ``S`` seeds, ``m`` teacher, ``n`` student nodes).
+
+    Attributes:
+        teacher_best: ``[T, S, m]`` best correlation of each teacher node over student nodes.
+        student_best: ``[T, S, n]`` best correlation of each student node over teacher nodes.
+        student_match: ``[T, S, n]`` index of that teacher node.
+        fanout: ``[T, S, n]`` fan-out norm of each student node.
+        eval_loss: ``[T, S]`` square loss on the eval set.
+    """
+
+    teacher_best: np.ndarray
+    student_best: np.ndarray
+    student_match: np.ndarray
+    fanout: np.ndarray
+    eval_loss: np.ndarray
+
+
+@dataclasses.dataclass
+class TwoLayerSweepResult(Snapshots):
+    """The whole sweep: ``cells[(m, multi, p)]`` is a :class:`SweepCell`.
+
+    Attributes:
+        settings, seeds, device: how it was made.
+        wall_time_s: seconds for everything; group_time_s: per ``(m, multi)`` program.
+        steps: ``[T]`` snapshot steps (the same for every cell).
+        early_index: the snapshot nearest ``settings.early · steps``.
+    """
+
+    settings: TwoLayerSweepSettings
+    seeds: list[int]
+    device: str
+    wall_time_s: float
+    group_time_s: dict[tuple[int, int], float]
+    steps: np.ndarray
+    cells: dict[Cell, SweepCell]
+
+    @property
+    def early_index(self) -> int:
+        return int(np.abs(self.steps - self.settings.early * self.settings.steps).argmin())
+
+    def cell(self, m: int, multi: int, p: float) -> SweepCell:
+        key = (int(m), int(multi), float(p))
+        if key not in self.cells:
+            s = self.settings
+            raise ValueError(
+                f"cell (m={m!r}, multi={multi!r}, p={p!r}) is not in this sweep: "
+                f"m in {list(s.ms)}, multi in {list(s.multis)}, p in {list(s.ps)}"
+            )
+        return self.cells[key]
+
+    def _tau(self, tau: float | None) -> float:
+        return (
+            self.settings.tau
+            if tau is None
+            else check_float("tau", tau, low=0.0, high=1.0, high_open=True)
+        )
+
+    def covered(
+        self, m: int, multi: int, p: float, step: int | None = None, tau: float | None = None
+    ) -> np.ndarray:
+        """``[S]`` number of teacher nodes covered at ``tau`` at snapshot ``step`` (default: last)."""
+        t = self.snapshot_index(step)
+        return (self.cell(m, multi, p).teacher_best[t] > self._tau(tau)).sum(-1)
+
+    def success_rate(
+        self, m: int, multi: int, p: float, when: str = "final", tau: float | None = None
+    ) -> np.ndarray:
+        """``[m]`` fraction of seeds where teacher node ``i`` is covered, ``when`` = "early" or "final"."""
+        check_choice("when", when, ("early", "final"))
+        t = self.early_index if when == "early" else len(self.steps) - 1
+        return (self.cell(m, multi, p).teacher_best[t] > self._tau(tau)).mean(0)
+
+    def l_shape(
+        self, m: int, multi: int, p: float, step: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Best correlation and fan-out norm of every student node of every seed, flattened."""
+        t = self.snapshot_index(step)
+        cell = self.cell(m, multi, p)
+        return cell.student_best[t].ravel(), cell.fanout[t].ravel()
+
+    # ------------------------------------------------------------------ the three claims
+
+    def strong_first(self, m: int, p: float = 2.0) -> dict[int, float]:
+        """Claim (i): per multi, success rate (final) of the strongest quarter of teachers minus
+        that of the weakest quarter (``max(1, m // 4)`` teachers each)."""
+        q = max(1, m // 4)
+        out = {}
+        for multi in self.settings.multis:
+            rate = self.success_rate(m, multi, p)
+            out[multi] = float(rate[:q].mean() - rate[-q:].mean())
+        return out
+
+    def mean_covered(self, m: int, p: float = 1.0) -> dict[int, float]:
+        """Claim (ii): per multi, the mean over seeds of the number of teachers covered at the end."""
+        return {multi: float(self.covered(m, multi, p).mean()) for multi in self.settings.multis}
+
+    def l_shape_medians(
+        self,
+        m: int,
+        ps: Sequence[float] | None = None,
+        step: int | None = None,
+        low: float = 0.6,
+        high: float = 0.95,
+    ) -> tuple[float, float, int, int]:
+        """Claim (iii): median fan-out of student nodes with best correlation ``< low`` and of
+        those ``> high``, pooled over every multi and ``p`` in ``ps`` (default all), with their counts."""
+        ps = self.settings.ps if ps is None else ps
+        corr, fan = [], []
+        for multi in self.settings.multis:
+            for p in ps:
+                c, f = self.l_shape(m, multi, p, step)
+                corr.append(c)
+                fan.append(f)
+        c, f = np.concatenate(corr), np.concatenate(fan)
+        lo, hi = f[c < low], f[c > high]
+        med = lambda v: float(np.median(v)) if len(v) else float("nan")  # noqa: E731
+        return med(lo), med(hi), int(len(lo)), int(len(hi))
+
+    # ------------------------------------------------------------------ text and JSON
+
+    def numbers(
+        self,
+        m: int | None = None,
+        multi: int | None = None,
+        p: float | None = None,
+        step: int | None = None,
+    ) -> str:
+        """Key numbers of one cell (default: the largest m and multi, the largest p) at ``step``."""
+        s = self.settings
+        m = max(s.ms) if m is None else m
+        multi = max(s.multis) if multi is None else multi
+        p = max(s.ps) if p is None else p
+        t = self.snapshot_index(step)
+        cell = self.cell(m, multi, p)
+        cov = self.covered(m, multi, p, int(self.steps[t]))
+        special = cell.student_best[t] > s.tau
+        fan = cell.fanout[t]
+        spec = f"{np.median(fan[special]):.3f}" if special.any() else "-"
+        rest = f"{np.median(fan[~special]):.3f}" if (~special).any() else "-"
+        return (
+            f"m={m}, multi={multi}, p={p:g}, step {int(self.steps[t])}: teachers covered at {s.tau} per seed "
+            f"{cov.tolist()} of {m} (mean {cov.mean():.2f})\n"
+            f"eval loss (mean over {len(self.seeds)} seeds) {cell.eval_loss[t].mean():.3g}\n"
+            f"median fan-out: specialized student nodes {spec}, others {rest}"
+        )
+
+    def summary(self) -> str:
+        """One line per cell: mean teachers covered early and at the end, final eval loss."""
+        s = self.settings
+        lines = [
+            f"two-layer sweep (E4): d={s.d}, c={s.c}, {s.steps} SGD steps, {len(self.seeds)} seeds "
+            f"on {self.device}, {len(self.cells)} cells in {len(self.group_time_s)} batched programs, "
+            f"{self.wall_time_s:.1f} s",
+            f"{'m':>3} {'multi':>5} {'p':>4} {'covered early':>14} {'covered final':>14} {'eval loss':>10}",
+        ]
+        t_early = int(self.steps[self.early_index])
+        for m, multi, p in s.cells:
+            early = self.covered(m, multi, p, t_early).mean()
+            final = self.covered(m, multi, p).mean()
+            loss = self.cell(m, multi, p).eval_loss[-1].mean()
+            lines.append(
+                f"{m:>3} {multi:>5} {p:>4g} {early:>11.2f}/{m:<2} {final:>11.2f}/{m:<2} {loss:>10.2e}"
+            )
+        lines.append(
+            f"(early = step {t_early}; covered = best correlation > {s.tau}, mean over seeds)"
+        )
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's JSON: settings, timing, and per cell the per-seed final and early numbers."""
+        t_early = self.early_index
+        cells = []
+        for (m, multi, p), cell in self.cells.items():
+            cells.append(
+                {
+                    "m": m,
+                    "multi": multi,
+                    "p": p,
+                    "success_rate_early": self.success_rate(m, multi, p, "early").tolist(),
+                    "success_rate_final": self.success_rate(m, multi, p).tolist(),
+                    "seeds": [
+                        {
+                            "seed": seed,
+                            "teacher_best_corr": cell.teacher_best[-1, i].tolist(),
+                            "teacher_best_corr_early": cell.teacher_best[t_early, i].tolist(),
+                            "student_best_corr": cell.student_best[-1, i].tolist(),
+                            "student_fanout": cell.fanout[-1, i].tolist(),
+                            "covered": int((cell.teacher_best[-1, i] > self.settings.tau).sum()),
+                            "eval_loss": float(cell.eval_loss[-1, i]),
+                            "eval_loss_history": cell.eval_loss[:, i].tolist(),
+                        }
+                        for i, seed in enumerate(self.seeds)
+                    ],
+                }
+            )
+        return {
+            "experiment": "two-layer-sweep",
+            "settings": dataclasses.asdict(self.settings),
+            "device": self.device,
+            "wall_time_s": self.wall_time_s,
+            "group_time_s": {
+                f"m={m},multi={multi}": t for (m, multi), t in self.group_time_s.items()
+            },
+            "steps": self.steps.tolist(),
+            "early_step": int(self.steps[t_early]),
+            "cells": cells,
+        }
+
+
+# ---------------------------------------------------------------------- batching helpers
+
+
+def concat_nets(nets: Sequence[Net]) -> Net:
+    """Stack ensembles of the same shape and activation along the seed axis."""
+    first = nets[0]
+    for net in nets[1:]:
+        if net.widths != first.widths or (net.activation, net.slope) != (
+            first.activation,
+            first.slope,
+        ):
+            raise ValueError("concat_nets needs networks of equal widths and activation")
+    weights = [torch.cat([net.weights[l] for net in nets]) for l in range(first.depth)]
+    return Net(weights, activation=first.activation, slope=first.slope)
+
+
+def sweep_data(
+    settings: TwoLayerSweepSettings, seeds: Sequence[int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training and eval inputs ``[S, N, d]`` (float64, CPU), drawn as :func:`two_layer.build`
+    draws them; they depend on the seed only, so one draw serves every cell of the sweep."""
+    x_train = gaussian(settings.n_train, settings.d, seeds, data_std=settings.data_std)
+    x_eval = gaussian(
+        settings.n_eval, settings.d, seeds, data_std=settings.data_std, stream="eval_data"
+    )
+    return x_train, x_eval
+
+
+def build_group(
+    settings: TwoLayerSweepSettings,
+    m: int,
+    multi: int,
+    seeds: Sequence[int],
+    device: torch.device,
+    data: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> tuple[Net, Net, FixedSet, Probe]:
+    """Teacher, student, training set and eval probe of every ``p`` at ``(m, multi)``, stacked
+    along the seed axis ``p``-major: position ``i·S + s`` is ``(ps[i], seeds[s])``.
+
+    The same pieces as :func:`two_layer.build` per cell (the tests check that a cell's seed
+    gives the single run's numbers), except that the inputs ``data`` (from :func:`sweep_data`)
+    are drawn once for the whole sweep.
+    """
+    dtype = resolve_dtype(settings.dtype)
+    x_train, x_eval = sweep_data(settings, seeds) if data is None else data
+    n_p = len(settings.ps)
+    teacher = concat_nets(
+        [
+            make_teacher(
+                [settings.d, m, settings.c],
+                seeds,
+                bias=settings.bias,
+                normalize="weights",
+                output_bias=0.0,
+                p=float(p),
+                activation=settings.activation,
+                slope=settings.slope,
+                dtype=dtype,
+                device=device,
+            )
+            for p in settings.ps
+        ]
+    )
+    student = make_student(
+        teacher, multi, list(seeds) * n_p, init="gaussian", init_scale=settings.init_scale
+    )
+    x = x_train.to(device, dtype).repeat(n_p, 1, 1)
+    return teacher, student, FixedSet(x, teacher(x)), Probe(teacher, x_eval.repeat(n_p, 1, 1))
+
+
+def compute(
+    settings: TwoLayerSweepSettings, seeds: list[int], device: torch.device, progress: bool = False
+) -> TwoLayerSweepResult:
+    """Run every cell; one batched training program per ``(m, multi)``."""
+    start = time.perf_counter()
+    n_seeds, n_p = len(seeds), len(settings.ps)
+    snaps = snapshot_steps(settings.steps, settings.n_snapshots, settings.spacing)
+    cells: dict[Cell, SweepCell] = {}
+    group_time: dict[tuple[int, int], float] = {}
+    steps_taken: list[int] = []
+    data = sweep_data(settings, seeds)
+    for m in settings.ms:
+        for multi in settings.multis:
+            t0 = time.perf_counter()
+            teacher, student, train_set, probe = build_group(
+                settings, m, multi, seeds, device, data
+            )
+
+            def on_snapshot(step: int, net: Net, probe: Probe = probe) -> dict[str, torch.Tensor]:
+                ev = probe.evaluate(net)
+                corr = ev["corr"][0]
+                best_s, match_s = best_per_student(corr)
+                rec = {
+                    "teacher_best": best_per_teacher(corr).float(),
+                    "student_best": best_s.float(),
+                    "student_match": match_s.to(torch.int16),
+                    "fanout": ev["fanout"][0].float(),
+                    "eval_loss": ev["loss"],
+                }
+                return {k: v.detach().cpu() for k, v in rec.items()}
+
+            traj = train(
+                student,
+                train_set,
+                list(seeds) * n_p,
+                lr=settings.lr,
+                steps=settings.steps,
+                batch=settings.batch,
+                method="sgd",
+                snapshots=snaps,
+                on_snapshot=on_snapshot,
+                progress=progress,
+            )
+            steps_taken = traj.steps
+            stack = {k: torch.stack([r[k] for r in traj.records]).numpy() for k in traj.records[0]}
+            for i, p in enumerate(settings.ps):
+                sl = slice(i * n_seeds, (i + 1) * n_seeds)
+                cells[(m, multi, float(p))] = SweepCell(
+                    **{k: v[:, sl].copy() for k, v in stack.items()}
+                )
+            group_time[(m, multi)] = time.perf_counter() - t0
+            del teacher, student, train_set, probe
+    return TwoLayerSweepResult(
+        settings=settings,
+        seeds=list(seeds),
+        device=str(device),
+        wall_time_s=time.perf_counter() - start,
+        group_time_s=group_time,
+        steps=np.asarray(steps_taken),
+        cells=cells,
+    )
+
+
+def estimate(settings: TwoLayerSweepSettings, n_seeds: int, device: torch.device) -> Estimate:
+    """Sum of the per-program costs of :func:`two_layer_cost` (programs run one after another),
+    plus drawing the inputs once; memory: the largest program plus the stored results."""
+    seconds, peak, results = 0.0, 0, 0
+    n_p = len(settings.ps)
+    for m in settings.ms:
+        for multi in settings.multis:
+            cell = settings.cell_settings(m, multi, settings.ps[0])
+            cost = two_layer_cost(cell, n_seeds * n_p, device, train_loss=False, draw_data=False)
+            seconds += cost.seconds
+            peak = max(peak, cost.bytes)
+            t = settings.n_snapshots + 1
+            results += n_p * n_seeds * t * (m * 4 + multi * m * 10 + 8)
+    seconds += n_seeds * (settings.n_train + settings.n_eval) * settings.d * RANDN_S
+    n_programs = len(settings.ms) * len(settings.multis)
+    return Estimate(
+        seconds,
+        peak + results,
+        f"{n_programs} batched programs of {n_p * n_seeds} networks; last program: {cost.basis}",
+    )
+
+
+TWO_LAYER_SWEEP = register(
+    Experiment(
+        name="two-layer-sweep",
+        key="E4",
+        summary="the released two-layer sweep: multi × m × p over seeds, one batched program per shape",
+        settings_cls=TwoLayerSweepSettings,
+        presets=PRESETS,
+        default_seeds=SEEDS,
+        compute=compute,
+        estimate=estimate,
+    )
+)

@@ -1,0 +1,184 @@
+"""E4 sweep (SS/OC): batching equivalence, the three claims at ``tiny`` scale, Leaky ReLU,
+figures, CLI and validation."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import numpy as np
+import pytest
+
+import luckbook as lb
+from luckbook import cli
+from luckbook.experiments.two_layer_sweep import TwoLayerSweepResult
+from luckbook.plots import BookFigure, specialization
+
+
+@functools.cache
+def _tiny(activation: str = "relu") -> TwoLayerSweepResult:
+    return lb.run("two-layer-sweep", scale="tiny", activation=activation, cache=False)
+
+
+# ----------------------------------------------------------------------------- batching
+
+
+def test_cell_seed_matches_single_two_layer_run():
+    """Stacking p-values × seeds along the seed axis changes no seed's numbers."""
+    small = {"d": 12, "c": 6, "steps": 300, "n_train": 300, "n_eval": 300, "n_snapshots": 3}
+    sweep = lb.run(
+        "two-layer-sweep",
+        scale="tiny",
+        seeds=[2, 7],
+        ms=(4,),
+        multis=(2,),
+        ps=(0.0, 1.5),
+        cache=False,
+        **small,
+    )
+    for p in (0.0, 1.5):
+        one = lb.run("two-layer", scale="tiny", seeds=[7], m=4, multi=2, p=p, cache=False, **small)
+        cell = sweep.cell(4, 2, p)
+        np.testing.assert_array_equal(sweep.steps, one.steps)
+        # the sweep stores correlations and fan-outs in float32
+        np.testing.assert_allclose(cell.teacher_best[:, 1], one.teacher_best[:, 0], atol=1e-6)
+        np.testing.assert_allclose(cell.student_best[:, 1], one.student_best[:, 0], atol=1e-6)
+        np.testing.assert_allclose(cell.fanout[:, 1], one.fanout[:, 0], rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(cell.student_match[:, 1], one.student_match[:, 0])
+        np.testing.assert_allclose(cell.eval_loss[:, 1], one.eval_loss[:, 0], rtol=1e-12)
+    # the two p-values really are different teachers
+    assert not np.allclose(sweep.cell(4, 2, 0.0).eval_loss, sweep.cell(4, 2, 1.5).eval_loss)
+
+
+# ----------------------------------------------------------------------------- the claims
+
+
+@pytest.mark.claim
+def test_strong_teachers_first():
+    """(i) at p = 2 the strongest quarter of teachers is covered (τ = 0.95) in ≥ 0.5 more of the
+    seeds than the weakest quarter, for every multi. Tiny scale (d = 20, m = 5, so a quarter is
+    one teacher; 8 seeds, 4000 steps): measured 1.0 for multi 1 and 5."""
+    gap = _tiny().strong_first(5, p=2.0)
+    print("strongest minus weakest quarter success rate per multi:", gap)
+    assert min(gap.values()) >= 0.5, gap
+
+
+@pytest.mark.claim
+def test_over_realization_covers_more():
+    """(ii) at p = 1 the mean number of covered teachers is larger with multi = 5 than with
+    multi = 1. Tiny scale: measured 4.75 vs 2.38 of 5."""
+    cov = _tiny().mean_covered(5, p=1.0)
+    print("mean teachers covered at p = 1 per multi:", cov)
+    assert cov[5] > cov[1], cov
+
+
+@pytest.mark.claim
+def test_l_shape():
+    """(iii) student nodes with best correlation < 0.6 have median fan-out below a quarter of
+    that of the nodes with correlation > 0.95 (pooled over multi and p). Tiny scale: measured
+    0.068 vs 0.357."""
+    lo, hi, n_lo, n_hi = _tiny().l_shape_medians(5)
+    print(
+        f"median fan-out: {n_lo} nodes below 0.6 -> {lo:.3g}, {n_hi} nodes above 0.95 -> {hi:.3g}"
+    )
+    assert n_lo > 0 and n_hi > 0
+    assert lo < hi / 4, (lo, hi)
+
+
+def test_leaky_relu_sweep():
+    """``activation="leaky_relu"`` runs through the sweep, differs from ReLU, and (tiny scale)
+    shows the same strong-teachers-first ordering."""
+    leaky, relu = _tiny("leaky_relu"), _tiny()
+    assert leaky.settings.activation == "leaky_relu"
+    cell_l, cell_r = leaky.cell(5, 5, 1.0), relu.cell(5, 5, 1.0)
+    assert np.isfinite(cell_l.eval_loss).all()
+    assert not np.allclose(cell_l.eval_loss, cell_r.eval_loss)
+    assert min(leaky.strong_first(5, p=2.0).values()) >= 0.5
+
+
+# ----------------------------------------------------------------------------- results, figures
+
+
+def test_result_shapes_and_text():
+    r = _tiny()
+    s = r.settings
+    assert len(r.cells) == len(s.ms) * len(s.multis) * len(s.ps)
+    assert set(r.group_time_s) == {(m, mu) for m in s.ms for mu in s.multis}
+    cell = r.cell(5, 5, 2.0)
+    t, n_seeds = len(r.steps), len(r.seeds)
+    assert cell.teacher_best.shape == (t, n_seeds, 5)
+    assert cell.student_best.shape == cell.fanout.shape == (t, n_seeds, 25)
+    assert cell.eval_loss.shape == (t, n_seeds)
+    assert int(r.steps[r.early_index]) == 200  # 5 % of 4000 steps
+    assert r.success_rate(5, 5, 2.0, "early").shape == (5,)
+    assert "covered early" in r.summary()
+    assert "teachers covered" in r.numbers(step=int(r.steps[3]))
+    data = json.loads(json.dumps(r.to_json()))
+    assert data["experiment"] == "two-layer-sweep" and len(data["cells"]) == len(r.cells)
+    assert data["cells"][0]["seeds"][0]["seed"] == r.seeds[0]
+    with pytest.raises(ValueError, match="not in this sweep"):
+        r.cell(7, 5, 2.0)
+    with pytest.raises(ValueError, match="when="):
+        r.success_rate(5, 5, 2.0, "middle")
+
+
+def test_figures_state_numbers():
+    r = _tiny()
+    lo, hi, _, _ = r.l_shape_medians(5)
+    figs = [
+        specialization.l_shape_grid(r),
+        specialization.success_rate(r),
+        specialization.loss_curves(r),
+        specialization.l_shape_frame(r, step=int(r.steps[2]), p=2.0),
+        specialization.cell_panel(r, 5, 5, 1.0),
+    ]
+    for fig in figs:
+        assert isinstance(fig, BookFigure) and len(fig.alt) > 80
+    assert f"{lo:.3g}" in figs[0].alt and f"{hi:.3g}" in figs[0].alt
+    assert "p = 2" in figs[1].alt
+    assert "log10 eval loss" in figs[2].alt
+    assert figs[0].png_bytes()[:4] == b"\x89PNG"
+
+
+# ----------------------------------------------------------------------------- CLI, validation
+
+
+def test_cli_json_and_estimate(tmp_path, capsys):
+    out = tmp_path / "sweep.json"
+    args = ["run", "two-layer-sweep", "--scale", "tiny", "--seeds", "2", "--set", "steps=100"]
+    assert cli.main([*args, "--set", "ps=0,2", "--set", "multis=1", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert [(c["multi"], c["p"]) for c in data["cells"]] == [(1, 0.0), (1, 2.0)]
+    capsys.readouterr()
+    assert cli.main(["run", "two-layer-sweep", "--scale", "paper", "--estimate"]) == 0
+    text = capsys.readouterr().out
+    assert (
+        "estimated time" in text and "GiB" in text and "12 batched programs of 192 networks" in text
+    )
+    plan = lb.get_experiment("two-layer-sweep").plan(scale="paper")
+    small = lb.get_experiment("two-layer-sweep").plan(scale="tiny")
+    assert plan.seconds > 100 * small.seconds and plan.bytes > small.bytes
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"ms": ()}, "ms=()"),
+        ({"ms": (5, 5)}, "distinct"),
+        ({"multis": (0,)}, "multis=0"),
+        ({"ps": (-1.0,)}, "ps=-1.0"),
+        ({"tau": 1.0}, "tau=1.0"),
+        ({"early": 0.0}, "early=0.0"),
+        ({"activation": "tanh"}, "activation='tanh'"),
+        ({"n_snapshots": 10, "steps": 5}, "n_snapshots=10"),
+    ],
+)
+def test_bad_settings(overrides, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        lb.get_experiment("two-layer-sweep").settings("tiny", **overrides)
+
+
+def test_cli_bad_input_one_line(capsys):
+    assert cli.main(["run", "two-layer-sweep", "--scale", "tiny", "--set", "ms=5,x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "ms=" in err
