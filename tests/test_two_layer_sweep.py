@@ -178,6 +178,36 @@ def test_bad_settings(overrides, message):
         lb.get_experiment("two-layer-sweep").settings("tiny", **overrides)
 
 
+def test_divergence_is_explained():
+    with pytest.raises(lb.DivergenceError, match=r"lr=50.*sweep program m=5, multi=1"):
+        lb.run("two-layer-sweep", scale="tiny", seeds=1, multis=(1,), lr=50.0, cache=False)
+
+
+def test_live_panel_builds_without_running():
+    from luckbook import widgets
+
+    panel = widgets.explorer(
+        "two-layer-sweep",
+        {
+            "init_scale": {
+                "kind": "log",
+                "min": -4,
+                "max": 0,
+                "step": 0.5,
+                "description": "init_scale",
+            }
+        },
+        specialization.l_shape_grid,
+        scale="tiny",
+        seeds=2,
+        autorun=False,
+        ms=(5,),
+        multis=(1,),
+        ps=(0.0,),
+    )
+    assert "Run" in repr(panel.children[1].children[0].description)
+
+
 def test_cli_bad_input_one_line(capsys):
     assert cli.main(["run", "two-layer-sweep", "--scale", "tiny", "--set", "ms=5,x"]) == 2
     err = capsys.readouterr().err.strip()

@@ -31,7 +31,7 @@ from ..evaluate import Probe
 from ..metrics import best_per_student, best_per_teacher
 from ..student import make_student
 from ..teacher import make_teacher
-from ..train import SPACINGS, snapshot_steps, train
+from ..train import SPACINGS, DivergenceError, snapshot_steps, train
 from .base import Estimate, Experiment, Snapshots, register
 from .two_layer import RANDN_S, TwoLayerSettings, two_layer_cost
 
@@ -451,18 +451,24 @@ def compute(
                 }
                 return {k: v.detach().cpu() for k, v in rec.items()}
 
-            traj = train(
-                student,
-                train_set,
-                list(seeds) * n_p,
-                lr=settings.lr,
-                steps=settings.steps,
-                batch=settings.batch,
-                method="sgd",
-                snapshots=snaps,
-                on_snapshot=on_snapshot,
-                progress=progress,
-            )
+            try:
+                traj = train(
+                    student,
+                    train_set,
+                    list(seeds) * n_p,
+                    lr=settings.lr,
+                    steps=settings.steps,
+                    batch=settings.batch,
+                    method="sgd",
+                    snapshots=snaps,
+                    on_snapshot=on_snapshot,
+                    progress=progress,
+                )
+            except DivergenceError as err:
+                err.args = (
+                    f"{err} (sweep program m={m}, multi={multi}, which trains p in {list(settings.ps)})",
+                )
+                raise
             steps_taken = traj.steps
             stack = {k: torch.stack([r[k] for r in traj.records]).numpy() for k in traj.records[0]}
             for i, p in enumerate(settings.ps):
