@@ -291,8 +291,8 @@ class TwoLayerSweepResult(Snapshots):
         """One line per cell: mean teachers covered early and at the end, final eval loss."""
         s = self.settings
         lines = [
-            f"two-layer sweep (E4): d={s.d}, c={s.c}, {s.steps} SGD steps, {len(self.seeds)} seeds "
-            f"on {self.device}, {len(self.cells)} cells in {len(self.group_time_s)} batched programs, "
+            f"two-layer sweep (E4): d={s.d}, c={s.c}, {s.steps} SGD steps, {len(self.seeds)} seeds",
+            f"{len(self.cells)} cells in {len(self.group_time_s)} batched programs on {self.device}, "
             f"{self.wall_time_s:.1f} s",
             f"{'m':>3} {'multi':>5} {'p':>4} {'covered early':>14} {'covered final':>14} {'eval loss':>10}",
         ]
