@@ -26,6 +26,7 @@ import torch
 from ..config import DEFAULT_TAUS, check_choice, check_float, check_int, check_taus, resolve_dtype
 from ..data import CHUNK_VALUES, boundary_augmented, gaussian
 from ..ensemble import ACTIVATIONS, Net, with_ones
+from ..evaluate import SEED_GROUP
 from ..metrics import best_per_student, best_per_teacher
 from ..rng import generator
 from ..train import SPACINGS, snapshot_steps, train
@@ -50,9 +51,7 @@ class SampleComplexitySettings:
     c: int = 50  # output dimension
     p: float = 0.0  # teacher strength decay: fan-out of teacher node i divided by (i+1)^p
     bias: float = -0.1  # teacher hidden bias, after unit-normalising each node's weights
-    data_std: float = (
-        1.5  # Gaussian inputs x ~ N(0, data_std² I_d); augmented points get norm data_std·√d
-    )
+    data_std: float = 1.5  # Gaussian x ~ N(0, data_std² I); augmented x get norm data_std·√d
     init_scale: float = 0.005  # student weights ~ N(0, init_scale²), biases 0
     lr: float = 0.01  # SGD learning rate
     batch: int = 16  # minibatch size, drawn with replacement from the training set
@@ -407,8 +406,13 @@ def training_sets(
 
 
 def _loss(net: Net, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    diff = net(x) - y
-    return 0.5 * diff.square().sum(dim=(1, 2)) / x.shape[1]
+    """``[S]`` square loss of every member on its own set, two seeds at a time (small temporaries)."""
+    out = []
+    for lo in range(0, net.n_seeds, SEED_GROUP):
+        sl = slice(lo, lo + SEED_GROUP)
+        diff = net.select(sl)(x[sl]) - y[sl]
+        out.append(0.5 * diff.square().sum(dim=(1, 2)) / x.shape[1])
+    return torch.cat(out)
 
 
 def compute(
@@ -560,7 +564,7 @@ def estimate(settings: SampleComplexitySettings, n_seeds: int, device: torch.dev
     item = torch.empty((), dtype=resolve_dtype(s.dtype)).element_size()
     data = points * (s.d + 1 + s.c) * 2  # the sets and their stacked copy
     probe = n_seeds * s.n_eval * (2 * (s.d + 1) + 3 * s.m + s.c)
-    temps = 2 * s.n_eval * (3 * s.n + s.c) + max(s.n_trains) * n_seeds * (s.n + s.c) * 2
+    temps = SEED_GROUP * max(s.n_eval, max(s.n_trains)) * (3 * s.n + 2 * s.c)
     weights = 3 * members * _layer_flops(s)
     total = 1.15 * (data + probe + temps + weights) * item + 200 * 2**20
     return Estimate(
