@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 
 from .config import check_choice, check_int, provenance
 from .experiments import get_experiment
+from .train import DivergenceError
 
 KINDS = ("grid", "time")
 MAX_FRAMES = 200
@@ -234,18 +235,26 @@ def static_explorer(
     scale: str | None = None,
     seeds: int = 4,
     initial: Mapping[str, Any] | None = None,
+    on_divergence: Callable[[DivergenceError, dict[str, Any]], Figure] | None = None,
     **fixed: Any,
 ) -> StaticPanel:
     """A grid panel over ``experiment``: every grid point is run (cached) and drawn.
 
-    Every grid value is validated (as settings) before anything runs.
+    Every grid value is validated (as settings) before anything runs. With
+    ``on_divergence``, a grid point whose training diverges is drawn by
+    ``on_divergence(error, values)`` (its numbers say it diverged) instead of failing the page.
     """
     exp = get_experiment(experiment)
     for point in itertools.product(*grid.values()):
         exp.settings(scale, **fixed, **dict(zip(grid, point, strict=True)))
 
     def render(values: dict[str, Any]) -> tuple[Figure, str]:
-        result = exp.run(scale=scale, seeds=seeds, **fixed, **values)
+        try:
+            result = exp.run(scale=scale, seeds=seeds, **fixed, **values)
+        except DivergenceError as err:
+            if on_divergence is None:
+                raise
+            return on_divergence(err, values), f"diverged: {err}"
         return figure(result), numbers(result)
 
     panel = static_panel(render, grid, kind="grid", initial=initial)

@@ -7,19 +7,15 @@ Every function takes a
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..config import provenance
-from ..experiments import get_experiment
 from ..experiments.deep_specialization import HIGH, LOW, DeepSpecializationResult
-from ..train import DivergenceError
 from . import SPECIALIZED, UNSPECIALIZED, _with_alt, new_figure, styled
 from .luck_deep import divergence_figure
 
@@ -204,23 +200,6 @@ def frame_numbers(result: DeepSpecializationResult, step: int) -> str:
     return result.numbers(step)
 
 
-def grid_frame(
-    scale: str | None = None, seeds: int = 4, **fixed: Any
-) -> Callable[[dict[str, Any]], tuple[Figure, str]]:
-    """A render function for :func:`~luckbook.static.static_panel`: run (cached) and draw one
-    grid point; a diverging point is drawn as a message, not an error."""
-    exp = get_experiment(EXPERIMENT)
-
-    def render(values: dict[str, Any]) -> tuple[Figure, str]:
-        try:
-            result = exp.run(scale=scale, seeds=seeds, **fixed, **values)
-        except DivergenceError as err:
-            return divergence_figure(err, values), f"diverged: {err}"
-        return lshape_panels(result), result.numbers()
-
-    return render
-
-
 def static_grid(
     grid: Mapping[str, Sequence[Any]],
     *,
@@ -230,18 +209,21 @@ def static_grid(
     **fixed: Any,
 ) -> Any:
     """A static slider panel over every combination of ``grid`` (E6 settings); each point is a
-    cached run. Every grid value is validated before anything runs."""
-    from ..static import static_panel
+    cached run, a diverging one shows the divergence message. Every grid value is validated
+    before anything runs."""
+    from ..static import static_explorer
 
-    exp = get_experiment(EXPERIMENT)
-    for point in itertools.product(*grid.values()):
-        exp.settings(scale, **fixed, **dict(zip(grid, point, strict=True)))
-    panel = static_panel(grid_frame(scale, seeds, **fixed), grid, kind="grid", initial=initial)
-    panel.caption = (
-        f"{len(panel.frames)} settings × {seeds} seeds, run (or loaded from the results cache) and "
-        f"drawn in {panel.seconds:.0f} s when this page was built. {provenance(scale)}"
+    return static_explorer(
+        EXPERIMENT,
+        grid,
+        lshape_panels,
+        lambda result: result.numbers(),
+        scale=scale,
+        seeds=seeds,
+        initial=initial,
+        on_divergence=divergence_figure,
+        **fixed,
     )
-    return panel
 
 
 SLIDERS: dict[str, dict[str, Any]] = {

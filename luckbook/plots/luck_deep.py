@@ -2,21 +2,19 @@
 
 Every function takes a :class:`~luckbook.experiments.deep_teacher.DeepTeacherResult` and
 returns a :class:`~luckbook.plots.BookFigure` whose alt text states the measured numbers.
-:func:`grid_frame` and :func:`deep_static_grid` draw a static slider grid in which a diverging
+:func:`deep_static_grid` draws a static slider grid in which a diverging
 setting shows the divergence message instead of failing the page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..config import provenance
-from ..experiments import get_experiment
 from ..experiments.deep_teacher import DeepTeacherResult
 from ..train import DivergenceError
 from . import _with_alt, new_figure, styled
@@ -169,23 +167,6 @@ def divergence_figure(err: DivergenceError, values: Mapping[str, Any] | None = N
     return message_figure(title, str(err))
 
 
-def grid_frame(
-    scale: str | None = None, seeds: int = 4, **fixed: Any
-) -> Callable[[dict[str, Any]], tuple[Figure, str]]:
-    """A render function for :func:`~luckbook.static.static_panel`: run (cached) and draw one
-    grid point; a diverging point is drawn as :func:`divergence_figure`, not an error."""
-    exp = get_experiment(EXPERIMENT)
-
-    def render(values: dict[str, Any]) -> tuple[Figure, str]:
-        try:
-            result = exp.run(scale=scale, seeds=seeds, **fixed, **values)
-        except DivergenceError as err:
-            return divergence_figure(err, values), f"diverged: {err}"
-        return deep_overview(result), result.numbers()
-
-    return render
-
-
 def deep_static_grid(
     grid: Mapping[str, Sequence[Any]],
     *,
@@ -194,24 +175,21 @@ def deep_static_grid(
     initial: Mapping[str, Any] | None = None,
     **fixed: Any,
 ) -> Any:
-    """A static slider panel over the grid ``grid`` of E3 settings (every combination).
+    """A static slider panel over the grid ``grid`` of E3 settings (every combination); a
+    setting that diverges shows the divergence message. Every grid value is validated first."""
+    from ..static import static_explorer
 
-    Like :func:`~luckbook.static.static_explorer`, but a setting that diverges shows the
-    divergence message. Every grid value is validated before anything runs.
-    """
-    import itertools
-
-    from ..static import static_panel
-
-    exp = get_experiment(EXPERIMENT)
-    for point in itertools.product(*grid.values()):
-        exp.settings(scale, **fixed, **dict(zip(grid, point, strict=True)))
-    panel = static_panel(grid_frame(scale, seeds, **fixed), grid, kind="grid", initial=initial)
-    panel.caption = (
-        f"{len(panel.frames)} settings × {seeds} seeds, run (or loaded from the results cache) and "
-        f"drawn in {panel.seconds:.0f} s when this page was built. {provenance(scale)}"
+    return static_explorer(
+        EXPERIMENT,
+        grid,
+        deep_overview,
+        lambda result: result.numbers(),
+        scale=scale,
+        seeds=seeds,
+        initial=initial,
+        on_divergence=divergence_figure,
+        **fixed,
     )
-    return panel
 
 
 DEEP_SLIDERS: dict[str, dict[str, Any]] = {
