@@ -85,6 +85,18 @@ def test_l_shape():
     assert lo < hi / 4, (lo, hi)
 
 
+def test_l_shape_medians_by_seed():
+    """``seeds=`` pools only those seeds; all seeds is the default; unknown seeds are refused."""
+    r = _tiny()
+    assert r.l_shape_medians(5, seeds=r.seeds) == r.l_shape_medians(5)
+    half = r.l_shape_medians(5, seeds=r.seeds[:4])
+    other = r.l_shape_medians(5, seeds=r.seeds[4:])
+    assert half[2] + other[2] == r.l_shape_medians(5)[2]  # node counts add up
+    assert half != other
+    with pytest.raises(ValueError, match="seed=99"):
+        r.l_shape_medians(5, seeds=[99])
+
+
 def test_leaky_relu_sweep():
     """``activation="leaky_relu"`` runs through the sweep, differs from ReLU, and (tiny scale)
     shows the same strong-teachers-first ordering."""

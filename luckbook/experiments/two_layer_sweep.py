@@ -191,6 +191,11 @@ class TwoLayerSweepResult(Snapshots):
             )
         return self.cells[key]
 
+    def _seed_row(self, seed: int) -> int:
+        if seed not in self.seeds:
+            raise ValueError(f"seed={seed!r} is not in this sweep: seeds are {self.seeds}")
+        return self.seeds.index(seed)
+
     def _tau(self, tau: float | None) -> float:
         return (
             self.settings.tau
@@ -244,16 +249,20 @@ class TwoLayerSweepResult(Snapshots):
         step: int | None = None,
         low: float = 0.6,
         high: float = 0.95,
+        seeds: Sequence[int] | None = None,
     ) -> tuple[float, float, int, int]:
         """Claim (iii): median fan-out of student nodes with best correlation ``< low`` and of
-        those ``> high``, pooled over every multi and ``p`` in ``ps`` (default all), with their counts."""
+        those ``> high``, pooled over every multi, ``p`` in ``ps`` (default all) and the seeds in
+        ``seeds`` (default all of the sweep's), with their counts."""
         ps = self.settings.ps if ps is None else ps
+        rows = slice(None) if seeds is None else [self._seed_row(seed) for seed in seeds]
+        t = self.snapshot_index(step)
         corr, fan = [], []
         for multi in self.settings.multis:
             for p in ps:
-                c, f = self.l_shape(m, multi, p, step)
-                corr.append(c)
-                fan.append(f)
+                cell = self.cell(m, multi, p)
+                corr.append(cell.student_best[t][rows].ravel())
+                fan.append(cell.fanout[t][rows].ravel())
         c, f = np.concatenate(corr), np.concatenate(fan)
         lo, hi = f[c < low], f[c > high]
         med = lambda v: float(np.median(v)) if len(v) else float("nan")  # noqa: E731
