@@ -114,6 +114,24 @@ class Net:
     def clone(self) -> Net:
         return dataclasses.replace(self, weights=[w.clone() for w in self.weights])
 
+    @staticmethod
+    def concat(nets: Sequence[Net]) -> Net:
+        """Stack ensembles along the seed axis: member ``i`` of ``nets[k]`` comes after every
+        member of ``nets[:k]``. Widths, activation, slope and dtype must agree."""
+        if not nets:
+            raise ValueError("nets=[] is not allowed: expected at least one network")
+        first = nets[0]
+        for k, net in enumerate(nets[1:], start=1):
+            for name in ("widths", "activation", "slope", "dtype"):
+                mine, theirs = getattr(first, name), getattr(net, name)
+                if theirs != mine:
+                    raise ValueError(
+                        f"nets[{k}] has {name}={theirs!r} but nets[0] has {name}={mine!r}: "
+                        "Net.concat needs equal widths, activation, slope and dtype"
+                    )
+        weights = [torch.cat([net.weights[l] for net in nets]) for l in range(first.depth)]
+        return dataclasses.replace(first, weights=weights)
+
     def select(self, seeds: Sequence[int] | slice) -> Net:
         """The sub-ensemble at seed positions ``seeds``."""
         return dataclasses.replace(self, weights=[w[seeds] for w in self.weights])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -302,3 +303,39 @@ def test_calibrate_changes_activity():
     assert (before > 0.6).all(), "precondition: a positive bias makes nodes mostly active"
     after = (lb.calibrate(teacher, x).forward(x).pre[0] > 0).double().mean(dim=1)
     np.testing.assert_allclose(after.numpy(), 0.5, atol=2e-3)
+
+
+# ----------------------------------------------------------------------------- Net.concat
+
+
+def test_net_concat_stacks_along_the_seed_axis():
+    a = lb.make_teacher([4, 3, 2], [0, 1], activation="leaky_relu", slope=0.2)
+    b = lb.make_teacher([4, 3, 2], [5], activation="leaky_relu", slope=0.2)
+    both = lb.Net.concat([a, b])
+    assert both.n_seeds == 3 and both.widths == [4, 3, 2]
+    assert (both.activation, both.slope) == ("leaky_relu", 0.2)
+    for l in range(both.depth):
+        assert torch.equal(both.weights[l][:2], a.weights[l])
+        assert torch.equal(both.weights[l][2:], b.weights[l])
+    x = torch.randn(3, 7, 4, dtype=both.dtype)
+    assert torch.equal(both(x)[2:], b(x[2:]))
+
+
+@pytest.mark.parametrize(
+    "other, name",
+    [
+        (lambda: lb.make_teacher([4, 5, 2], [1]), "widths"),
+        (lambda: lb.make_teacher([4, 3, 2], [1], activation="leaky_relu"), "activation"),
+        (lambda: lb.make_teacher([4, 3, 2], [1], activation="leaky_relu", slope=0.1), "slope"),
+        (lambda: lb.make_teacher([4, 3, 2], [1], dtype=torch.float32), "dtype"),
+    ],
+)
+def test_net_concat_names_what_differs(other, name):
+    first = lb.make_teacher([4, 3, 2], [0], activation="leaky_relu" if name == "slope" else "relu")
+    with pytest.raises(ValueError, match=rf"nets\[1\] has {name}=.* but nets\[0\] has {name}="):
+        lb.Net.concat([first, other()])
+
+
+def test_net_concat_needs_a_network():
+    with pytest.raises(ValueError, match=re.escape("nets=[] is not allowed")):
+        lb.Net.concat([])

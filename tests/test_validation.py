@@ -253,3 +253,41 @@ def test_make_teacher_integral_float_width():
         assert "widths[1]=" in str(err)
         return
     assert teacher.widths == [4, 3, 2]
+
+
+# ----------------------------------------------------------------------------- E4 shared settings
+
+E4_EXPERIMENTS = ["two-layer", "two-layer-sweep", "sample-complexity"]
+BAD_COMMON = [
+    ({"d": 0}, "d=0"),
+    ({"c": -1}, "c=-1"),
+    ({"lr": -1.0}, "lr=-1.0"),
+    ({"init_scale": 0.0}, "init_scale=0.0"),
+    ({"data_std": -1.5}, "data_std=-1.5"),
+    ({"batch": 0}, "batch=0"),
+    ({"n_eval": 0}, "n_eval=0"),
+    ({"spacing": "cubic"}, "spacing='cubic'"),
+    ({"slope": 1.0}, "slope=1.0"),
+    ({"dtype": "float16"}, "dtype='float16'"),
+    ({"steps": 5, "n_snapshots": 6}, "n_snapshots=6"),
+]
+
+
+@pytest.mark.parametrize("experiment", E4_EXPERIMENTS)
+@pytest.mark.parametrize("overrides, text", BAD_COMMON, ids=[t for _, t in BAD_COMMON])
+def test_e4_shared_settings_are_checked_by_every_e4_experiment(experiment, overrides, text):
+    with pytest.raises(ValueError, match=re.escape(text)) as info:
+        lb.get_experiment(experiment).settings("tiny", **overrides)
+    assert "\n" not in str(info.value)
+
+
+def test_e4_settings_share_one_base_with_the_released_defaults():
+    common = two_layer.E4Common()
+    for experiment in E4_EXPERIMENTS:
+        cls = lb.get_experiment(experiment).settings_cls
+        assert issubclass(cls, two_layer.E4Common)
+        paper = cls().common()
+        if experiment == "sample-complexity":  # E5 evaluates less often
+            assert paper.pop("n_snapshots") == 20
+        assert paper == {k: v for k, v in common.common().items() if k in paper}
+    assert common.common()["steps"] == 100_000 and common.common()["lr"] == 0.01

@@ -25,13 +25,13 @@ import torch
 
 from ..config import DEFAULT_TAUS, check_choice, check_float, check_int, check_taus, resolve_dtype
 from ..data import CHUNK_VALUES, boundary_augmented, gaussian
-from ..ensemble import ACTIVATIONS, Net, with_ones
+from ..ensemble import Net, with_ones
 from ..evaluate import SEED_GROUP
 from ..metrics import best_per_student, best_per_teacher
 from ..rng import generator
-from ..train import SPACINGS, snapshot_steps, train
+from ..train import snapshot_steps, train
 from .base import Estimate, Experiment, Snapshots, register
-from .two_layer import TwoLayerSettings, build
+from .two_layer import E4Common, TwoLayerSettings, build, make_nets
 
 KINDS = ("gaussian", "augmented")
 NEAR = 0.1
@@ -42,29 +42,20 @@ SHIFT_POINTS = 1_000
 
 
 @dataclasses.dataclass(frozen=True)
-class SampleComplexitySettings:
-    """Settings of E5; the defaults are the ``paper`` scale (E4's released two-layer setting)."""
+class SampleComplexitySettings(E4Common):
+    """Settings of E5; the defaults are the ``paper`` scale (E4's released two-layer setting).
 
-    d: int = 100  # input dimension
+    Gaussian training and eval inputs are ``x ~ N(0, data_std² I)``; augmented inputs get norm
+    ``data_std·√d``.
+    """
+
     m: int = 10  # teacher hidden width
     multi: int = 5  # width multiplier: the student has n = multi·m hidden nodes
-    c: int = 50  # output dimension
     p: float = 0.0  # teacher strength decay: fan-out of teacher node i divided by (i+1)^p
-    bias: float = -0.1  # teacher hidden bias, after unit-normalising each node's weights
-    data_std: float = 1.5  # Gaussian x ~ N(0, data_std² I); augmented x get norm data_std·√d
-    init_scale: float = 0.005  # student weights ~ N(0, init_scale²), biases 0
-    lr: float = 0.01  # SGD learning rate
-    batch: int = 16  # minibatch size, drawn with replacement from the training set
-    steps: int = 100_000  # SGD steps in all (E4: 100 epochs × 1000 steps)
     n_trains: tuple[int, ...] = (1_000, 3_000, 10_000, 30_000)  # training-set sizes N
     data: str = "both"  # training-set kinds: "both", "gaussian" or "augmented"
-    n_eval: int = 10_000  # Gaussian eval-set size (correlations and eval loss)
     n_snapshots: int = 20  # evaluations after step 0
-    spacing: str = "linear"  # snapshot spacing: "linear" or "log"
-    activation: str = "relu"  # "relu" or "leaky_relu" (teacher and student)
-    slope: float = 0.01  # negative slope of the Leaky ReLU
     taus: tuple[float, ...] = DEFAULT_TAUS  # thresholds at which teachers count as covered
-    dtype: str = "float64"  # "float64" (as released) or "float32"
 
     @property
     def n(self) -> int:
@@ -78,12 +69,12 @@ class SampleComplexitySettings:
 
     def two_layer(self, n_train: int) -> TwoLayerSettings:
         """The E4 settings of one ``(N, gaussian)`` member (used to build teacher, student, eval set)."""
-        names = {f.name for f in dataclasses.fields(TwoLayerSettings)}
-        values = {k: v for k, v in dataclasses.asdict(self).items() if k in names}
-        return TwoLayerSettings(**values, n_train=n_train)
+        return TwoLayerSettings(
+            **self.common(), m=self.m, multi=self.multi, p=self.p, n_train=n_train, taus=self.taus
+        )
 
     def validate(self) -> None:
-        for name in ("d", "m", "multi", "c", "batch", "steps", "n_eval", "n_snapshots"):
+        for name in ("m", "multi"):
             check_int(name, getattr(self, name), minimum=1)
         if not isinstance(self.n_trains, tuple) or not self.n_trains:
             raise ValueError(
@@ -97,19 +88,8 @@ class SampleComplexitySettings:
             )
         check_choice("data", self.data, ("both", *KINDS))
         check_float("p", self.p, low=0.0)
-        check_float("bias", self.bias)
-        check_float("data_std", self.data_std, low=0.0, low_open=True)
-        check_float("init_scale", self.init_scale, low=0.0, low_open=True)
-        check_float("lr", self.lr, low=0.0, low_open=True)
-        check_choice("spacing", self.spacing, SPACINGS)
-        check_choice("activation", self.activation, ACTIVATIONS)
-        check_float("slope", self.slope, low=0.0, high=1.0, high_open=True)
         check_taus("taus", self.taus)
-        resolve_dtype(self.dtype)
-        if self.n_snapshots > self.steps:
-            raise ValueError(
-                f"n_snapshots={self.n_snapshots!r} is not allowed: expected at most steps={self.steps}"
-            )
+        self.validate_common()
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -537,7 +517,7 @@ def measure_rate(s: SampleComplexitySettings, device: torch.device, seconds: flo
 def measure_setup(s: SampleComplexitySettings, device: torch.device, points: int = 2_000) -> float:
     """Seconds per training point to build the training sets (one Gaussian and one augmented
     set of ``points`` points for one seed, labelled by the teacher, and stacked)."""
-    teacher = build(s.two_layer(1), [0], device)[0]
+    teacher = make_nets(s.two_layer(1), [0], device)[0]
     start = time.perf_counter()
     xs = [
         gaussian(points, s.d, [0], data_std=s.data_std).to(device, teacher.dtype),

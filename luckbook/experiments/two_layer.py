@@ -36,39 +36,37 @@ from .base import Estimate, Experiment, Snapshots, register
 
 
 @dataclasses.dataclass(frozen=True)
-class TwoLayerSettings:
-    """Settings of E4; the defaults are the released sweep's (``paper`` scale)."""
+class E4Common:
+    """The settings every E4-family experiment shares (``two-layer``, ``two-layer-sweep``,
+    ``sample-complexity``); the defaults are the released sweep's (``paper`` scale).
+
+    Subclasses add their own fields and extend :meth:`validate`, calling
+    :meth:`validate_common`.
+    """
 
     d: int = 100  # input dimension
-    m: int = 10  # teacher hidden width (released sweep: 5, 10, 20)
-    multi: int = 5  # width multiplier: the student has n = multi·m hidden nodes (1, 2, 5, 10)
     c: int = 50  # output dimension
-    p: float = 0.0  # teacher strength decay: fan-out of teacher node i divided by (i+1)^p
     bias: float = -0.1  # teacher hidden bias, after unit-normalising each node's weights
     data_std: float = 1.5  # inputs x ~ N(0, data_std² I_d)
     init_scale: float = 0.005  # student weights ~ N(0, init_scale²), biases 0
     lr: float = 0.01  # SGD learning rate
     batch: int = 16  # minibatch size, drawn with replacement from the training set
     steps: int = 100_000  # SGD steps in all (released: 100 epochs × 1000 steps)
-    n_train: int = 10_000  # training-set size
     n_eval: int = 10_000  # eval-set size (correlations and eval loss)
     n_snapshots: int = 100  # evaluations after step 0 (released: one per 1000-step epoch)
     spacing: str = "linear"  # snapshot spacing: "linear" or "log"
     activation: str = "relu"  # "relu" or "leaky_relu" (teacher and student)
     slope: float = 0.01  # negative slope of the Leaky ReLU
-    taus: tuple[float, ...] = DEFAULT_TAUS  # thresholds at which teachers count as covered
     dtype: str = "float64"  # "float64" (as released) or "float32"
 
-    @property
-    def n(self) -> int:
-        """Student hidden width ``multi · m``."""
-        return self.multi * self.m
+    def common(self) -> dict[str, Any]:
+        """The values of the shared fields, by name (to build another E4 settings object)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(E4Common)}
 
-    def validate(self) -> None:
-        for name in ("d", "m", "c", "batch", "steps", "n_train", "n_eval", "n_snapshots"):
+    def validate_common(self) -> None:
+        """Check the shared fields; raise ``ValueError`` naming the first bad one."""
+        for name in ("d", "c", "batch", "steps", "n_eval", "n_snapshots"):
             check_int(name, getattr(self, name), minimum=1)
-        check_int("multi", self.multi, minimum=1)
-        check_float("p", self.p, low=0.0)
         check_float("bias", self.bias)
         check_float("data_std", self.data_std, low=0.0, low_open=True)
         check_float("init_scale", self.init_scale, low=0.0, low_open=True)
@@ -76,12 +74,37 @@ class TwoLayerSettings:
         check_choice("spacing", self.spacing, SPACINGS)
         check_choice("activation", self.activation, ACTIVATIONS)
         check_float("slope", self.slope, low=0.0, high=1.0, high_open=True)
-        check_taus("taus", self.taus)
         resolve_dtype(self.dtype)
         if self.n_snapshots > self.steps:
             raise ValueError(
                 f"n_snapshots={self.n_snapshots!r} is not allowed: expected at most steps={self.steps}"
             )
+
+    def validate(self) -> None:
+        self.validate_common()
+
+
+@dataclasses.dataclass(frozen=True)
+class TwoLayerSettings(E4Common):
+    """Settings of E4; the defaults are the released sweep's (``paper`` scale)."""
+
+    m: int = 10  # teacher hidden width (released sweep: 5, 10, 20)
+    multi: int = 5  # width multiplier: the student has n = multi·m hidden nodes (1, 2, 5, 10)
+    p: float = 0.0  # teacher strength decay: fan-out of teacher node i divided by (i+1)^p
+    n_train: int = 10_000  # training-set size
+    taus: tuple[float, ...] = DEFAULT_TAUS  # thresholds at which teachers count as covered
+
+    @property
+    def n(self) -> int:
+        """Student hidden width ``multi · m``."""
+        return self.multi * self.m
+
+    def validate(self) -> None:
+        for name in ("m", "multi", "n_train"):
+            check_int(name, getattr(self, name), minimum=1)
+        check_float("p", self.p, low=0.0)
+        check_taus("taus", self.taus)
+        self.validate_common()
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -213,9 +236,10 @@ class TwoLayerResult(Snapshots):
         }
 
 
-def build(settings: TwoLayerSettings, seeds: Sequence[int], device: torch.device):
-    """Teacher, student, training set and eval probe for E4 (every tensor on ``device``)."""
-    dtype = resolve_dtype(settings.dtype)
+def make_nets(
+    settings: TwoLayerSettings, seeds: Sequence[int], device: torch.device
+) -> tuple[Net, Net]:
+    """E4's teacher and initial student for every seed (on ``device``, in ``settings.dtype``)."""
     teacher = make_teacher(
         [settings.d, settings.m, settings.c],
         seeds,
@@ -225,19 +249,36 @@ def build(settings: TwoLayerSettings, seeds: Sequence[int], device: torch.device
         p=settings.p,
         activation=settings.activation,
         slope=settings.slope,
-        dtype=dtype,
+        dtype=resolve_dtype(settings.dtype),
         device=device,
     )
     student = make_student(
         teacher, settings.multi, seeds, init="gaussian", init_scale=settings.init_scale
     )
-    x_train = gaussian(settings.n_train, settings.d, seeds, data_std=settings.data_std).to(
-        device, dtype
-    )
-    train_set = FixedSet(x_train, teacher(x_train))
+    return teacher, student
+
+
+def make_inputs(
+    settings: TwoLayerSettings, seeds: Sequence[int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training and eval inputs ``[S, N, d]`` (float64, CPU); they depend only on ``d``,
+    ``data_std``, ``n_train``, ``n_eval`` and the seed."""
+    x_train = gaussian(settings.n_train, settings.d, seeds, data_std=settings.data_std)
     x_eval = gaussian(
         settings.n_eval, settings.d, seeds, data_std=settings.data_std, stream="eval_data"
     )
+    return x_train, x_eval
+
+
+def build(
+    settings: TwoLayerSettings, seeds: Sequence[int], device: torch.device
+) -> tuple[Net, Net, FixedSet, Probe, Probe]:
+    """Teacher, student, training set, eval probe and train probe for E4 (:func:`make_nets`
+    and :func:`make_inputs`; the training set on ``device``)."""
+    teacher, student = make_nets(settings, seeds, device)
+    x_train, x_eval = make_inputs(settings, seeds)
+    x_train = x_train.to(device, teacher.dtype)
+    train_set = FixedSet(x_train, teacher(x_train))
     return teacher, student, train_set, Probe(teacher, x_eval), Probe(teacher, x_train)
 
 

@@ -24,45 +24,36 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..config import check_choice, check_float, check_int, resolve_dtype
-from ..data import FixedSet, gaussian
-from ..ensemble import ACTIVATIONS, Net
+from ..config import check_choice, check_float, check_int
+from ..data import FixedSet
+from ..ensemble import Net
 from ..evaluate import Probe
 from ..metrics import best_per_student, best_per_teacher
-from ..student import make_student
-from ..teacher import make_teacher
-from ..train import SPACINGS, DivergenceError, snapshot_steps, train
+from ..train import DivergenceError, snapshot_steps, train
 from .base import Estimate, Experiment, Snapshots, register
-from .two_layer import RANDN_S, TwoLayerSettings, two_layer_cost
+from .two_layer import (
+    RANDN_S,
+    E4Common,
+    TwoLayerSettings,
+    make_inputs,
+    make_nets,
+    two_layer_cost,
+)
 
 Cell = tuple[int, int, float]
 """``(m, multi, p)``."""
 
 
 @dataclasses.dataclass(frozen=True)
-class TwoLayerSweepSettings:
+class TwoLayerSweepSettings(E4Common):
     """Settings of the E4 sweep; the defaults are the released sweep's (``paper`` scale)."""
 
     ms: tuple[int, ...] = (5, 10, 20)  # teacher hidden widths m
     multis: tuple[int, ...] = (1, 2, 5, 10)  # width multipliers (student width n = multi·m)
     ps: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5)  # teacher strength decays p
-    d: int = 100  # input dimension
-    c: int = 50  # output dimension
-    bias: float = -0.1  # teacher hidden bias, after unit-normalising each node's weights
-    data_std: float = 1.5  # inputs x ~ N(0, data_std² I_d)
-    init_scale: float = 0.005  # student weights ~ N(0, init_scale²), biases 0
-    lr: float = 0.01  # SGD learning rate
-    batch: int = 16  # minibatch size, drawn with replacement from the training set
-    steps: int = 100_000  # SGD steps in all (released: 100 epochs × 1000 steps)
     n_train: int = 10_000  # training-set size
-    n_eval: int = 10_000  # eval-set size (correlations and eval loss)
-    n_snapshots: int = 100  # evaluations after step 0 (released: one per 1000-step epoch)
-    spacing: str = "linear"  # snapshot spacing: "linear" or "log"
     early: float = 0.05  # "early" success rate: at the snapshot nearest this fraction of steps
     tau: float = 0.95  # a teacher node counts as covered when its best correlation exceeds tau
-    activation: str = "relu"  # "relu" or "leaky_relu" (teacher and student)
-    slope: float = 0.01  # negative slope of the Leaky ReLU
-    dtype: str = "float64"  # "float64" (as released) or "float32"
 
     def validate(self) -> None:
         for name, values, kind in (
@@ -79,22 +70,10 @@ class TwoLayerSweepSettings:
                     check_int(name, v, minimum=1)
                 else:
                     check_float(name, v, low=0.0)
-        for name in ("d", "c", "batch", "steps", "n_train", "n_eval", "n_snapshots"):
-            check_int(name, getattr(self, name), minimum=1)
-        check_float("bias", self.bias)
-        check_float("data_std", self.data_std, low=0.0, low_open=True)
-        check_float("init_scale", self.init_scale, low=0.0, low_open=True)
-        check_float("lr", self.lr, low=0.0, low_open=True)
-        check_choice("spacing", self.spacing, SPACINGS)
+        check_int("n_train", self.n_train, minimum=1)
         check_float("early", self.early, low=0.0, high=1.0, low_open=True)
         check_float("tau", self.tau, low=0.0, high=1.0, low_open=True, high_open=True)
-        check_choice("activation", self.activation, ACTIVATIONS)
-        check_float("slope", self.slope, low=0.0, high=1.0, high_open=True)
-        resolve_dtype(self.dtype)
-        if self.n_snapshots > self.steps:
-            raise ValueError(
-                f"n_snapshots={self.n_snapshots!r} is not allowed: expected at most steps={self.steps}"
-            )
+        self.validate_common()
 
     @property
     def cells(self) -> list[Cell]:
@@ -104,12 +83,8 @@ class TwoLayerSweepSettings:
     def cell_settings(self, m: int, multi: int, p: float) -> TwoLayerSettings:
         """The :class:`TwoLayerSettings` of one cell (``lb.run("two-layer", **that)`` is the same run)."""
         return TwoLayerSettings(
-            d=self.d, m=m, multi=multi, c=self.c, p=float(p), bias=self.bias,
-            data_std=self.data_std, init_scale=self.init_scale, lr=self.lr, batch=self.batch,
-            steps=self.steps, n_train=self.n_train, n_eval=self.n_eval,
-            n_snapshots=self.n_snapshots, spacing=self.spacing, activation=self.activation,
-            slope=self.slope, taus=(self.tau,), dtype=self.dtype,
-        )  # fmt: skip
+            **self.common(), m=m, multi=multi, p=float(p), n_train=self.n_train, taus=(self.tau,)
+        )
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -362,29 +337,13 @@ class TwoLayerSweepResult(Snapshots):
 # ---------------------------------------------------------------------- batching helpers
 
 
-def concat_nets(nets: Sequence[Net]) -> Net:
-    """Stack ensembles of the same shape and activation along the seed axis."""
-    first = nets[0]
-    for net in nets[1:]:
-        if net.widths != first.widths or (net.activation, net.slope) != (
-            first.activation,
-            first.slope,
-        ):
-            raise ValueError("concat_nets needs networks of equal widths and activation")
-    weights = [torch.cat([net.weights[l] for net in nets]) for l in range(first.depth)]
-    return Net(weights, activation=first.activation, slope=first.slope)
-
-
 def sweep_data(
     settings: TwoLayerSweepSettings, seeds: Sequence[int]
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Training and eval inputs ``[S, N, d]`` (float64, CPU), drawn as :func:`two_layer.build`
-    draws them; they depend on the seed only, so one draw serves every cell of the sweep."""
-    x_train = gaussian(settings.n_train, settings.d, seeds, data_std=settings.data_std)
-    x_eval = gaussian(
-        settings.n_eval, settings.d, seeds, data_std=settings.data_std, stream="eval_data"
-    )
-    return x_train, x_eval
+    """Training and eval inputs ``[S, N, d]`` (float64, CPU) of :func:`two_layer.make_inputs`;
+    they depend on the seed only (not on ``m``, ``multi``, ``p``), so one draw serves every
+    cell of the sweep."""
+    return make_inputs(settings.cell_settings(*settings.cells[0]), seeds)
 
 
 def build_group(
@@ -398,34 +357,16 @@ def build_group(
     """Teacher, student, training set and eval probe of every ``p`` at ``(m, multi)``, stacked
     along the seed axis ``p``-major: position ``i·S + s`` is ``(ps[i], seeds[s])``.
 
-    The same pieces as :func:`two_layer.build` per cell (the tests check that a cell's seed
-    gives the single run's numbers), except that the inputs ``data`` (from :func:`sweep_data`)
-    are drawn once for the whole sweep.
+    Each ``p``'s teacher and student are :func:`two_layer.make_nets` of that cell's settings
+    (the tests check that a cell's seed gives the single run's numbers); the inputs ``data``
+    (from :func:`sweep_data`) are drawn once for the whole sweep.
     """
-    dtype = resolve_dtype(settings.dtype)
+    nets = [make_nets(settings.cell_settings(m, multi, p), seeds, device) for p in settings.ps]
+    teacher = Net.concat([t for t, _ in nets])
+    student = Net.concat([s for _, s in nets])
     x_train, x_eval = sweep_data(settings, seeds) if data is None else data
     n_p = len(settings.ps)
-    teacher = concat_nets(
-        [
-            make_teacher(
-                [settings.d, m, settings.c],
-                seeds,
-                bias=settings.bias,
-                normalize="weights",
-                output_bias=0.0,
-                p=float(p),
-                activation=settings.activation,
-                slope=settings.slope,
-                dtype=dtype,
-                device=device,
-            )
-            for p in settings.ps
-        ]
-    )
-    student = make_student(
-        teacher, multi, list(seeds) * n_p, init="gaussian", init_scale=settings.init_scale
-    )
-    x = x_train.to(device, dtype).repeat(n_p, 1, 1)
+    x = x_train.to(device, teacher.dtype).repeat(n_p, 1, 1)
     return teacher, student, FixedSet(x, teacher(x)), Probe(teacher, x_eval.repeat(n_p, 1, 1))
 
 
