@@ -16,7 +16,9 @@ import hashlib
 import json
 import os
 import pickle
+import sys
 import tempfile
+import types
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -76,6 +78,42 @@ def source_fingerprint() -> str:
 def file_fingerprint(path: str) -> str:
     """sha256 of one source file (an experiment's module)."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def experiment_modules(module: types.ModuleType) -> list[str]:
+    """The experiment modules whose code ``module``'s results depend on: ``module`` itself and,
+    transitively, every other module of ``luckbook.experiments`` it uses (through an imported
+    module, function, class or constant); sorted by name. (``experiments/base.py`` is core.)"""
+    prefix = f"{__package__}.experiments."
+    seen: set[str] = set()
+    stack = [module]
+    while stack:
+        mod = stack.pop()
+        if mod.__name__ in seen:
+            continue
+        seen.add(mod.__name__)
+        for value in vars(mod).values():
+            if isinstance(value, types.ModuleType):
+                name = value.__name__
+            else:
+                try:
+                    name = getattr(value, "__module__", None)
+                except Exception:  # noqa: BLE001 - an exotic object: not ours
+                    name = None
+            if isinstance(name, str) and name.startswith(prefix) and name in sys.modules:
+                stack.append(sys.modules[name])
+    return sorted(seen)
+
+
+def experiment_fingerprint(module: types.ModuleType) -> str:
+    """sha256 over the sources of :func:`experiment_modules`: editing an experiment, or another
+    experiment module it builds on (e.g. the sweep on ``two_layer``), invalidates its results."""
+    h = hashlib.sha256()
+    for name in experiment_modules(module):
+        path = sys.modules[name].__file__
+        h.update(name.encode())
+        h.update(file_fingerprint(path).encode() if path else b"?")
+    return h.hexdigest()
 
 
 def _jsonable(value: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import sys
 
 import numpy as np
 import pytest
@@ -243,6 +244,27 @@ def test_experiment_key_includes_its_own_module_only(monkeypatch):
     lb.run("two-layer", **kwargs)
     lb.run("two-layer", **kwargs)
     assert len(calls) == 1
-    monkeypatch.setattr("luckbook.experiments.base.file_fingerprint", lambda path: "edited")
+    monkeypatch.setattr(cache_mod, "file_fingerprint", lambda path: "edited")
     lb.run("two-layer", **kwargs)
     assert len(calls) == 2
+
+
+def test_experiment_key_follows_the_experiment_modules_it_builds_on(monkeypatch):
+    """An experiment that builds on another experiment's module (the E4 sweep and E5 on
+    ``two_layer``, E6 on ``deep_teacher``) is keyed on both; unrelated ones are not."""
+    import luckbook.experiments.deep_specialization as e6
+    import luckbook.experiments.directional as e9
+    import luckbook.experiments.two_layer_sweep as sweep
+
+    prefix = "luckbook.experiments."
+    assert prefix + "two_layer" in cache_mod.experiment_modules(sweep)
+    assert prefix + "deep_teacher" in cache_mod.experiment_modules(e6)
+    assert prefix + "two_layer" not in cache_mod.experiment_modules(e9)
+    before = {m: cache_mod.experiment_fingerprint(m) for m in (sweep, e9)}
+    real = cache_mod.file_fingerprint
+    edited = sys.modules[prefix + "two_layer"].__file__
+    monkeypatch.setattr(
+        cache_mod, "file_fingerprint", lambda path: "edited" if path == edited else real(path)
+    )
+    assert cache_mod.experiment_fingerprint(sweep) != before[sweep]
+    assert cache_mod.experiment_fingerprint(e9) == before[e9]

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..cache import cached, file_fingerprint
+from ..cache import cached, experiment_fingerprint
 from ..config import SCALES, check_int, default_scale, field_names, make_settings, resolve_device
 
 REGISTRY: dict[str, Experiment] = {}
@@ -147,12 +147,12 @@ class Experiment:
 
         if not cache:
             return compute()
-        module = inspect.getsourcefile(self.compute)
+        module = inspect.getmodule(self.compute)
         key = {
             "settings": settings,
             "seeds": seed_list,
             "device": dev.type,
-            "module": file_fingerprint(module) if module else None,
+            "module": experiment_fingerprint(module) if module else None,
         }
         return cached(self.name, key, compute)
 
