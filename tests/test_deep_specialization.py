@@ -160,6 +160,14 @@ def test_lshape_groups_by_hand():
     assert first["n_high"] == 0 and np.isnan(first["ratio"])
     with pytest.raises(ValueError, match="layer=5"):
         result.lshape(5)
+    one = result.seeds[:1]  # seeds= pools only those seeds
+    b1, f1 = result.student_best[0][-1][0], result.fanout[0][-1][0]
+    q1 = result.lshape(0, seeds=one)
+    assert q1["n"] == b1.size and q1["n_low"] == int((b1 < 0.6).sum())
+    assert q1["median_low"] == pytest.approx(np.median(f1[b1 < 0.6]))
+    assert result.lshape(0, seeds=result.seeds) == q
+    with pytest.raises(ValueError, match="seed=99"):
+        result.lshape(0, seeds=[99])
 
 
 def test_same_seed_same_numbers():

@@ -85,8 +85,9 @@ def test_l_shape():
     assert lo < hi / 4, (lo, hi)
 
 
-def test_l_shape_medians_by_seed():
-    """``seeds=`` pools only those seeds; all seeds is the default; unknown seeds are refused."""
+def test_l_shape_medians_by_seed_and_multi():
+    """``seeds=`` / ``multis=`` pool only those seeds / multipliers (default all); unknown ones
+    are refused."""
     r = _tiny()
     assert r.l_shape_medians(5, seeds=r.seeds) == r.l_shape_medians(5)
     half = r.l_shape_medians(5, seeds=r.seeds[:4])
@@ -95,6 +96,10 @@ def test_l_shape_medians_by_seed():
     assert half != other
     with pytest.raises(ValueError, match="seed=99"):
         r.l_shape_medians(5, seeds=[99])
+    narrow, wide = r.l_shape_medians(5, multis=(1,)), r.l_shape_medians(5, multis=(5,))
+    assert narrow[2] + wide[2] == r.l_shape_medians(5)[2]
+    with pytest.raises(ValueError, match="multi=3"):
+        r.l_shape_medians(5, multis=(3,))
 
 
 def test_leaky_relu_sweep():

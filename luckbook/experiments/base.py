@@ -60,6 +60,19 @@ class Snapshots:
             )
         return int(hits[0])
 
+    def seed_rows(self, seeds: Sequence[int] | None = None) -> slice | list[int]:
+        """Indices into the seed axis of ``seeds`` (default: every seed, as a slice); the
+        result must have a ``seeds`` list."""
+        have: list[int] = self.seeds  # type: ignore[attr-defined]
+        if seeds is None:
+            return slice(None)
+        rows = []
+        for seed in seeds:
+            if seed not in have:
+                raise ValueError(f"seed={seed!r} is not in this result: seeds are {have}")
+            rows.append(have.index(seed))
+        return rows
+
 
 def resolve_seeds(seeds: int | Sequence[int]) -> list[int]:
     """``8 -> [0, …, 7]``; a list of distinct non-negative integers is kept as given."""

@@ -166,11 +166,6 @@ class TwoLayerSweepResult(Snapshots):
             )
         return self.cells[key]
 
-    def _seed_row(self, seed: int) -> int:
-        if seed not in self.seeds:
-            raise ValueError(f"seed={seed!r} is not in this sweep: seeds are {self.seeds}")
-        return self.seeds.index(seed)
-
     def _tau(self, tau: float | None) -> float:
         return (
             self.settings.tau
@@ -225,15 +220,17 @@ class TwoLayerSweepResult(Snapshots):
         low: float = 0.6,
         high: float = 0.95,
         seeds: Sequence[int] | None = None,
+        multis: Sequence[int] | None = None,
     ) -> tuple[float, float, int, int]:
         """Claim (iii): median fan-out of student nodes with best correlation ``< low`` and of
-        those ``> high``, pooled over every multi, ``p`` in ``ps`` (default all) and the seeds in
-        ``seeds`` (default all of the sweep's), with their counts."""
+        those ``> high``, pooled over the multipliers in ``multis``, the ``p`` in ``ps`` and the
+        seeds in ``seeds`` (each default: all of the sweep's), with their counts."""
         ps = self.settings.ps if ps is None else ps
-        rows = slice(None) if seeds is None else [self._seed_row(seed) for seed in seeds]
+        multis = self.settings.multis if multis is None else multis
+        rows = self.seed_rows(seeds)
         t = self.snapshot_index(step)
         corr, fan = [], []
-        for multi in self.settings.multis:
+        for multi in multis:
             for p in ps:
                 cell = self.cell(m, multi, p)
                 corr.append(cell.student_best[t][rows].ravel())
