@@ -102,6 +102,24 @@ def test_l_shape_medians_by_seed_and_multi():
         r.l_shape_medians(5, multis=(3,))
 
 
+def test_l_shape_check_report():
+    """The full claim-(iii) report agrees with :meth:`l_shape_medians` group by group."""
+    r = _tiny()
+    text, ratios = r.l_shape_check(5)
+    lo, hi, _, _ = r.l_shape_medians(5)
+    assert ratios["pooled"] == pytest.approx(lo / hi) == pytest.approx(ratios["end"])
+    lo_w, hi_w, _, _ = r.l_shape_medians(5, multis=(5,))
+    assert ratios["over-realized"] == pytest.approx(lo_w / hi_w)
+    lo_h, hi_h, _, _ = r.l_shape_medians(5, seeds=r.seeds[:4])
+    assert ratios["seeds 0-3"] == pytest.approx(lo_h / hi_h)
+    mid = r.l_shape_medians(5, step=int(r.steps[10]))
+    assert ratios["mid"] == pytest.approx(mid[0] / mid[1])
+    assert "narrow students (multi 1)" in text and "over-realized students (multi 5)" in text
+    assert ("holds" if lo / hi < 0.25 else "does NOT hold") in text.splitlines()[1]
+    with pytest.raises(ValueError, match="wide_from=0"):
+        r.l_shape_check(5, wide_from=0)
+
+
 def test_leaky_relu_sweep():
     """``activation="leaky_relu"`` runs through the sweep, differs from ReLU, and (tiny scale)
     shows the same strong-teachers-first ordering."""

@@ -240,6 +240,64 @@ class TwoLayerSweepResult(Snapshots):
         med = lambda v: float(np.median(v)) if len(v) else float("nan")  # noqa: E731
         return med(lo), med(hi), int(len(lo)), int(len(hi))
 
+    def l_shape_check(
+        self, m: int, wide_from: int = 5, quarter: float = 0.25
+    ) -> tuple[str, dict[str, float]]:
+        """Claim (iii) in full: the ratio of medians (:meth:`l_shape_medians`) pooled over
+        everything, over each half of the seeds, for the narrow (multi < ``wide_from``) and the
+        over-realized (multi ≥ ``wide_from``) students, and over training.
+
+        Returns printable lines (each ratio with its verdict against ``quarter``) and the
+        ratios by name: ``pooled``, ``seeds a-b`` per half, ``narrow``, ``over-realized``
+        (``nan`` for an empty group), and ``tenth`` / ``mid`` / ``end``: the pooled ratio at
+        the snapshots nearest 10 % and 50 % of training and at the end.
+        """
+        check_int("wide_from", wide_from, minimum=1)
+        check_float("quarter", quarter, low=0.0, low_open=True)
+
+        def ratio(**kw: Any) -> tuple[float, int]:
+            lo, hi, n_lo, _ = self.l_shape_medians(m, **kw)
+            return (lo / hi if n_lo and hi > 0 else float("nan")), n_lo
+
+        def verdict(r: float) -> str:
+            return "holds" if r < quarter else "does NOT hold"
+
+        lo, hi, n_lo, n_hi = self.l_shape_medians(m)
+        end = int(self.steps[-1])
+        out = {"pooled": lo / hi}
+        lines = [
+            f"(iii) step {end}: median fan-out {lo:.3f} over {n_lo} nodes with corr < 0.6, "
+            f"{hi:.3f} over {n_hi} nodes with corr > 0.95",
+            f"    ratio {lo / hi:.3f} (claim: < {quarter:g}): {verdict(lo / hi)}",
+        ]
+        half = len(self.seeds) // 2
+        groups = [self.seeds[:half], self.seeds[half:]] if half else []
+        for group in groups:
+            r, n = ratio(seeds=group)
+            name = f"seeds {group[0]}-{group[-1]}"
+            out[name] = r
+            lines.append(f"    {name}: ratio {r:.3f} ({n} nodes below 0.6): {verdict(r)}")
+        multis = self.settings.multis
+        for name, group in (
+            ("narrow", [k for k in multis if k < wide_from]),
+            ("over-realized", [k for k in multis if k >= wide_from]),
+        ):
+            r, n = ratio(multis=group) if group else (float("nan"), 0)
+            out[name] = r
+            lines.append(
+                f"    {name} students (multi {', '.join(map(str, group)) or '-'}): "
+                f"ratio {r:.3f} ({n} nodes below 0.6): {verdict(r)}"
+            )
+        over_time = {int(t): ratio(step=int(t))[0] for t in self.steps[1:]}
+        last = len(self.steps) - 1
+        for name, frac in (("tenth", 0.1), ("mid", 0.5)):
+            out[name] = over_time[int(self.steps[max(1, round(frac * last))])]
+        out["end"] = over_time[end]
+        every = max(1, len(over_time) // 10)
+        shown = {k: round(v, 3) for k, v in list(over_time.items())[every - 1 :: every]}
+        lines.append(f"    ratio over training: {shown}")
+        return "\n".join(lines), out
+
     # ------------------------------------------------------------------ text and JSON
 
     def numbers(
