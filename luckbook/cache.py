@@ -10,6 +10,7 @@ disables caching.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
 import hashlib
@@ -80,10 +81,35 @@ def file_fingerprint(path: str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def _experiment_imports(module: types.ModuleType, prefix: str) -> set[str]:
+    """Names of the ``prefix…`` modules that ``module``'s source imports, at any depth of the
+    file (module level or inside functions): ``from .x import …``, ``from . import x``,
+    ``from ..experiments.x import …`` and absolute ``luckbook.experiments.x`` imports."""
+    path = getattr(module, "__file__", None)
+    if not path:
+        return set()
+    tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    package = module.__name__.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                anchor = ".".join(parts[: len(parts) - node.level + 1])
+                base = f"{anchor}.{base}" if base else anchor
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name.startswith(prefix) and name in sys.modules}
+
+
 def experiment_modules(module: types.ModuleType) -> list[str]:
     """The experiment modules whose code ``module``'s results depend on: ``module`` itself and,
-    transitively, every other module of ``luckbook.experiments`` it uses (through an imported
-    module, function, class or constant); sorted by name. (``experiments/base.py`` is core.)"""
+    transitively, every other module of ``luckbook.experiments`` whose code its source imports
+    (found by parsing the imports, wherever they are in the file); sorted by name.
+    (``experiments/base.py`` may be among them; it is also part of the core fingerprint.)"""
     prefix = f"{__package__}.experiments."
     seen: set[str] = set()
     stack = [module]
@@ -92,16 +118,7 @@ def experiment_modules(module: types.ModuleType) -> list[str]:
         if mod.__name__ in seen:
             continue
         seen.add(mod.__name__)
-        for value in vars(mod).values():
-            if isinstance(value, types.ModuleType):
-                name = value.__name__
-            else:
-                try:
-                    name = getattr(value, "__module__", None)
-                except Exception:  # noqa: BLE001 - an exotic object: not ours
-                    name = None
-            if isinstance(name, str) and name.startswith(prefix) and name in sys.modules:
-                stack.append(sys.modules[name])
+        stack.extend(sys.modules[name] for name in _experiment_imports(mod, prefix))
     return sorted(seen)
 
 

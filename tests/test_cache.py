@@ -268,3 +268,16 @@ def test_experiment_key_follows_the_experiment_modules_it_builds_on(monkeypatch)
     )
     assert cache_mod.experiment_fingerprint(sweep) != before[sweep]
     assert cache_mod.experiment_fingerprint(e9) == before[e9]
+
+
+def test_experiment_modules_follow_imports_inside_functions(tmp_path):
+    """Imports are found by parsing the source: a function-level import counts too."""
+    import types
+
+    source = tmp_path / "probe.py"
+    source.write_text("def f():\n    from .two_layer import make_nets\n    return make_nets\n")
+    probe = types.ModuleType("luckbook.experiments.probe")
+    probe.__file__ = str(source)
+    found = cache_mod.experiment_modules(probe)
+    assert "luckbook.experiments.probe" in found and "luckbook.experiments.two_layer" in found
+    assert "luckbook.experiments.directional" not in found

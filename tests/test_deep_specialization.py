@@ -170,6 +170,22 @@ def test_lshape_groups_by_hand():
         result.lshape(0, seeds=[99])
 
 
+def test_lshape_check_report():
+    """The claim-check report agrees with :meth:`lshape` layer by layer and seed half by half."""
+    result = _tiny()
+    text, check = result.lshape_check()
+    assert check["ratio"] == pytest.approx([result.lshape(l)["ratio"] for l in range(2)], nan_ok=True)
+    assert check["n_high"] == [result.lshape(l)["n_high"] for l in range(2)]
+    halves = result.seed_halves()
+    assert check["second half"] == pytest.approx(result.lshape(0, seeds=halves[1])["ratio"], nan_ok=True)
+    step = check["early step"]
+    assert step >= 0.1 * result.steps[-1]
+    assert check["early"] == pytest.approx(result.lshape_ratio(0, step))
+    assert f"seeds {halves[0]}" in text and "paper's criterion r_0 < 0.25" in text
+    with pytest.raises(ValueError, match="quarter"):
+        result.lshape_check(quarter=0.0)
+
+
 def test_same_seed_same_numbers():
     a = lb.run("deep-specialization", scale="tiny", seeds=[1], epochs=2, cache=False)
     b = lb.run("deep-specialization", scale="tiny", seeds=[3, 1], epochs=2, cache=False)

@@ -110,14 +110,40 @@ def test_l_shape_check_report():
     assert ratios["pooled"] == pytest.approx(lo / hi) == pytest.approx(ratios["end"])
     lo_w, hi_w, _, _ = r.l_shape_medians(5, multis=(5,))
     assert ratios["over-realized"] == pytest.approx(lo_w / hi_w)
+    assert ratios["over-realized end"] == pytest.approx(lo_w / hi_w)
     lo_h, hi_h, _, _ = r.l_shape_medians(5, seeds=r.seeds[:4])
-    assert ratios["seeds 0-3"] == pytest.approx(lo_h / hi_h)
+    assert ratios["first half"] == pytest.approx(lo_h / hi_h)
     mid = r.l_shape_medians(5, step=int(r.steps[10]))
     assert ratios["mid"] == pytest.approx(mid[0] / mid[1])
+    mid_w = r.l_shape_medians(5, step=int(r.steps[2]), multis=(5,))
+    assert ratios["over-realized tenth"] == pytest.approx(mid_w[0] / mid_w[1])
     assert "narrow students (multi 1)" in text and "over-realized students (multi 5)" in text
+    assert "seeds [0, 1, 2, 3]" in text
     assert ("holds" if lo / hi < 0.25 else "does NOT hold") in text.splitlines()[1]
     with pytest.raises(ValueError, match="wide_from=0"):
         r.l_shape_check(5, wide_from=0)
+    # no over-realized students at all: an empty group is reported as undefined, not as a failure
+    text, ratios = r.l_shape_check(5, wide_from=10)
+    assert np.isnan(ratios["over-realized"]) and "multi -" in text
+    assert "undefined (empty group)" in text and "over-realized end" not in ratios
+
+
+def test_l_shape_check_one_seed():
+    one = lb.run(
+        "two-layer-sweep", scale="tiny", seeds=1, steps=400, n_snapshots=4, ps=(0.0,), cache=False
+    )
+    text, ratios = one.l_shape_check(5)
+    assert "one seed: no halves" in text and "first half" not in ratios
+
+
+def test_seed_and_multi_filters_refuse_bad_lists():
+    r = _tiny()
+    for bad in ([0, 0], [], 3, "0"):
+        with pytest.raises(ValueError, match="seeds="):
+            r.l_shape_medians(5, seeds=bad)
+    for bad in ([], 5):
+        with pytest.raises(ValueError, match="multis="):
+            r.l_shape_medians(5, multis=bad)
 
 
 def test_leaky_relu_sweep():

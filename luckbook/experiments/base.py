@@ -62,16 +62,37 @@ class Snapshots:
 
     def seed_rows(self, seeds: Sequence[int] | None = None) -> slice | list[int]:
         """Indices into the seed axis of ``seeds`` (default: every seed, as a slice); the
-        result must have a ``seeds`` list."""
+        result must have a ``seeds`` list. ``seeds`` must be a non-empty list of distinct
+        seeds of this result."""
         have: list[int] = self.seeds  # type: ignore[attr-defined]
         if seeds is None:
             return slice(None)
+        allowed = f"expected a non-empty list of distinct seeds from {have}"
+        if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
+            raise ValueError(f"seeds={seeds!r} is not allowed: {allowed}")
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds={list(seeds)!r} is not allowed: {allowed}")
         rows = []
         for seed in seeds:
             if seed not in have:
                 raise ValueError(f"seed={seed!r} is not in this result: seeds are {have}")
             rows.append(have.index(seed))
         return rows
+
+    def seed_halves(self) -> list[list[int]]:
+        """The first and the second half of the seeds (the first has the smaller half when the
+        count is odd); no halves (``[]``) for a single seed."""
+        have: list[int] = self.seeds  # type: ignore[attr-defined]
+        half = len(have) // 2
+        return [have[:half], have[half:]] if half else []
+
+
+def verdict(value: float, below: float) -> str:
+    """``"holds"`` if ``value < below``, ``"does NOT hold"`` if not, and ``"undefined (empty
+    group)"`` for NaN: the wording of every printed claim check against a threshold."""
+    if not np.isfinite(value):
+        return "undefined (empty group)"
+    return "holds" if value < below else "does NOT hold"
 
 
 def resolve_seeds(seeds: int | Sequence[int]) -> list[int]:

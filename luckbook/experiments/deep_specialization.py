@@ -28,7 +28,8 @@ with the ``book`` network and 8 seeds, pooled: the lowest layer's ratio is 0.37 
 steps, 0.29 after 15 000 and 0.265 after the ``book`` run's 40 000 (0.238 with the learning
 rate dropped at epoch 6 instead of 13); pairs of seeds range from 0.22 to 0.36. So at ``book``
 scale the lowest layer sits at about the ¼ of the criterion rather than clearly below it,
-while the upper layers stay at 0.46–0.56 (the L is sharpest at the bottom, as in the paper).
+while the upper layers are at 0.46–0.56 and still falling (at this length the L is sharpest at
+the bottom, as in the paper).
 Trained twice as long (80 000 steps, 4 seeds) the lowest layer's ratio rises again, to 0.46,
 while the upper layers keep sharpening (0.36–0.51); at twice the width it is 0.30 after
 40 000 steps, still falling.
@@ -71,7 +72,7 @@ from ..metrics import best_per_student, best_per_teacher
 from ..student import make_student
 from ..teacher import calibrate, make_teacher
 from ..train import sgd_step, train
-from .base import Estimate, Experiment, Snapshots, register
+from .base import Estimate, Experiment, Snapshots, register, verdict
 from .deep_teacher import unit_weight_columns
 
 TEACHER_HIDDEN = (50, 75, 100, 125)
@@ -311,6 +312,51 @@ class DeepSpecializationResult(Snapshots):
     def lshape_ratio(self, layer: int, step: int | None = None, **kwargs: Any) -> float:
         """``median √E[β_kk] (best < 0.6) / median √E[β_kk] (best > 0.95)`` (see :meth:`lshape`)."""
         return self.lshape(layer, step, **kwargs)["ratio"]
+
+    def lshape_check(self, quarter: float = 0.25) -> tuple[str, dict[str, Any]]:
+        """The chapter's claim check: every layer's L-shape numbers at the end, the lowest
+        layer's ratio ``r_0`` pooled and over each half of the seeds with its
+        :func:`~.base.verdict` against ``quarter``, and ``r_0`` early in training.
+
+        Returns printable lines and the numbers: ``ratio`` / ``n_high`` per layer (lists),
+        ``first half`` / ``second half`` (``r_0`` over each half of the seeds; absent for one
+        seed), and ``early`` = ``r_0`` at ``early step``, the first snapshot at or after 10 %
+        of training where ``r_0`` is defined (``nan`` if there is none).
+        """
+        check_float("quarter", quarter, low=0.0, low_open=True)
+        rows = [self.lshape(l) for l in range(self.n_layers)]
+        lines = [
+            f"layer {l}: median √E[β] {q['median_low']:.3f} over {q['n_low']} nodes with corr < "
+            f"{LOW} ({q['n_dead']} dead), {q['median_high']:.3f} over {q['n_high']} nodes with "
+            f"corr > {HIGH}; ratio r = {q['ratio']:.3f}"
+            for l, q in enumerate(rows)
+        ]
+        r0 = rows[0]["ratio"]
+        out: dict[str, Any] = {
+            "ratio": [q["ratio"] for q in rows],
+            "n_high": [q["n_high"] for q in rows],
+        }
+        lines.append(
+            f"paper's criterion r_0 < {quarter:g}, {len(self.seeds)} seeds pooled: "
+            f"{verdict(r0, quarter)} (r_0 = {r0:.3f})"
+        )
+        halves = self.seed_halves()
+        if not halves:
+            lines.append("    (one seed: no halves to compare)")
+        for name, group in zip(("first half", "second half"), halves, strict=False):
+            out[name] = self.lshape(0, seeds=group)["ratio"]
+            lines.append(f"    seeds {group}: r_0 = {out[name]:.3f}, {verdict(out[name], quarter)}")
+        out["early"], out["early step"] = math.nan, None
+        for step in self.steps[self.steps >= 0.1 * self.steps[-1]]:
+            value = self.lshape_ratio(0, int(step))
+            if np.isfinite(value):
+                out["early"], out["early step"] = value, int(step)
+                break
+        lines.append(
+            f"r_0 over training: {out['early']:.3f} at step {out['early step']}, "
+            f"{r0:.3f} at step {int(self.steps[-1])}"
+        )
+        return "\n".join(lines), out
 
     def teacher_mean(self) -> np.ndarray:
         """``[L, T, S]``: mean over each layer's teacher nodes of their best correlation."""

@@ -30,7 +30,7 @@ from ..ensemble import Net
 from ..evaluate import Probe
 from ..metrics import best_per_student, best_per_teacher
 from ..train import DivergenceError, snapshot_steps, train
-from .base import Estimate, Experiment, Snapshots, register
+from .base import Estimate, Experiment, Snapshots, register, verdict
 from .two_layer import (
     RANDN_S,
     E4Common,
@@ -226,7 +226,13 @@ class TwoLayerSweepResult(Snapshots):
         those ``> high``, pooled over the multipliers in ``multis``, the ``p`` in ``ps`` and the
         seeds in ``seeds`` (each default: all of the sweep's), with their counts."""
         ps = self.settings.ps if ps is None else ps
-        multis = self.settings.multis if multis is None else multis
+        if multis is None:
+            multis = self.settings.multis
+        elif isinstance(multis, (str, bytes)) or not isinstance(multis, Sequence) or not multis:
+            raise ValueError(
+                f"multis={multis!r} is not allowed: expected a non-empty list from "
+                f"{list(self.settings.multis)}"
+            )
         rows = self.seed_rows(seeds)
         t = self.snapshot_index(step)
         corr, fan = [], []
@@ -247,55 +253,65 @@ class TwoLayerSweepResult(Snapshots):
         everything, over each half of the seeds, for the narrow (multi < ``wide_from``) and the
         over-realized (multi ≥ ``wide_from``) students, and over training.
 
-        Returns printable lines (each ratio with its verdict against ``quarter``) and the
-        ratios by name: ``pooled``, ``seeds a-b`` per half, ``narrow``, ``over-realized``
-        (``nan`` for an empty group), and ``tenth`` / ``mid`` / ``end``: the pooled ratio at
-        the snapshots nearest 10 % and 50 % of training and at the end.
+        Returns printable lines (each ratio with its :func:`~.base.verdict` against
+        ``quarter``) and the ratios by name: ``pooled``; ``first half`` / ``second half`` of
+        the seeds (absent for one seed); ``narrow`` and ``over-realized``; and, for the pooled
+        and the over-realized students, the ratio at the snapshots nearest 10 % and 50 % of
+        training and at the end (``tenth`` / ``mid`` / ``end`` and ``over-realized tenth`` …).
+        A ratio is ``nan`` when its group has no node below 0.6 or none above 0.95.
         """
         check_int("wide_from", wide_from, minimum=1)
         check_float("quarter", quarter, low=0.0, low_open=True)
 
-        def ratio(**kw: Any) -> tuple[float, int]:
-            lo, hi, n_lo, _ = self.l_shape_medians(m, **kw)
-            return (lo / hi if n_lo and hi > 0 else float("nan")), n_lo
+        def ratio(**kw: Any) -> tuple[float, int, int]:
+            lo, hi, n_lo, n_hi = self.l_shape_medians(m, **kw)
+            return (lo / hi if n_lo and n_hi and hi > 0 else float("nan")), n_lo, n_hi
 
-        def verdict(r: float) -> str:
-            return "holds" if r < quarter else "does NOT hold"
-
-        lo, hi, n_lo, n_hi = self.l_shape_medians(m)
+        pooled, n_lo, n_hi = ratio()
+        lo, hi, _, _ = self.l_shape_medians(m)
         end = int(self.steps[-1])
-        out = {"pooled": lo / hi}
+        out = {"pooled": pooled}
         lines = [
             f"(iii) step {end}: median fan-out {lo:.3f} over {n_lo} nodes with corr < 0.6, "
             f"{hi:.3f} over {n_hi} nodes with corr > 0.95",
-            f"    ratio {lo / hi:.3f} (claim: < {quarter:g}): {verdict(lo / hi)}",
+            f"    ratio {pooled:.3f} (claim: < {quarter:g}): {verdict(pooled, quarter)}",
         ]
-        half = len(self.seeds) // 2
-        groups = [self.seeds[:half], self.seeds[half:]] if half else []
-        for group in groups:
-            r, n = ratio(seeds=group)
-            name = f"seeds {group[0]}-{group[-1]}"
+        halves = self.seed_halves()
+        if not halves:
+            lines.append("    (one seed: no halves to compare)")
+        for name, group in zip(("first half", "second half"), halves, strict=False):
+            r, n, _ = ratio(seeds=group)
             out[name] = r
-            lines.append(f"    {name}: ratio {r:.3f} ({n} nodes below 0.6): {verdict(r)}")
+            lines.append(
+                f"    seeds {group}: ratio {r:.3f} ({n} nodes below 0.6): {verdict(r, quarter)}"
+            )
         multis = self.settings.multis
-        for name, group in (
-            ("narrow", [k for k in multis if k < wide_from]),
-            ("over-realized", [k for k in multis if k >= wide_from]),
-        ):
-            r, n = ratio(multis=group) if group else (float("nan"), 0)
+        groups = {
+            "narrow": [k for k in multis if k < wide_from],
+            "over-realized": [k for k in multis if k >= wide_from],
+        }
+        for name, group in groups.items():
+            r, n, _ = ratio(multis=group) if group else (float("nan"), 0, 0)
             out[name] = r
             lines.append(
                 f"    {name} students (multi {', '.join(map(str, group)) or '-'}): "
-                f"ratio {r:.3f} ({n} nodes below 0.6): {verdict(r)}"
+                f"ratio {r:.3f} ({n} nodes below 0.6): {verdict(r, quarter)}"
             )
-        over_time = {int(t): ratio(step=int(t))[0] for t in self.steps[1:]}
         last = len(self.steps) - 1
-        for name, frac in (("tenth", 0.1), ("mid", 0.5)):
-            out[name] = over_time[int(self.steps[max(1, round(frac * last))])]
-        out["end"] = over_time[end]
-        every = max(1, len(over_time) // 10)
-        shown = {k: round(v, 3) for k, v in list(over_time.items())[every - 1 :: every]}
-        lines.append(f"    ratio over training: {shown}")
+        marks = {
+            "tenth": int(self.steps[max(1, round(0.1 * last))]),
+            "mid": int(self.steps[max(1, round(0.5 * last))]),
+            "end": end,
+        }
+        for prefix, kw in (("", {}), ("over-realized ", {"multis": groups["over-realized"]})):
+            if kw and not groups["over-realized"]:
+                continue
+            for name, step in marks.items():
+                out[prefix + name] = ratio(step=step, **kw)[0]
+            lines.append(
+                f"    {prefix or 'pooled '}ratio at steps "
+                + ", ".join(f"{step}: {out[prefix + name]:.3f}" for name, step in marks.items())
+            )
         return "\n".join(lines), out
 
     # ------------------------------------------------------------------ text and JSON
