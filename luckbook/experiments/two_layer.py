@@ -199,17 +199,13 @@ class TwoLayerResult(Snapshots):
     def numbers(self, step: int | None = None, tau: float = 0.95) -> str:
         """Three lines of the key numbers at snapshot ``step``: coverage, loss, fan-out medians."""
         t = self.snapshot_index(step)
-        m = self.settings.m
-        cov = (self.teacher_best[t] > tau).sum(-1)
-        special = self.student_best[t] >= tau
-        fan = self.fanout[t]
-        spec = f"{np.median(fan[special]):.3f}" if special.any() else "-"
-        rest = f"{np.median(fan[~special]):.3f}" if (~special).any() else "-"
-        return (
-            f"step {int(self.steps[t])}: teachers covered at {tau} per seed {cov.tolist()} of {m} "
-            f"(mean {cov.mean():.2f})\n"
-            f"eval loss (mean over {len(self.seeds)} seeds) {self.eval_loss[t].mean():.3g}\n"
-            f"median fan-out: specialized students {spec}, others {rest}"
+        return snapshot_numbers(
+            f"step {int(self.steps[t])}",
+            self.teacher_best[t],
+            self.student_best[t],
+            self.fanout[t],
+            self.eval_loss[t],
+            tau,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -234,6 +230,29 @@ class TwoLayerResult(Snapshots):
                 for s, seed in enumerate(self.seeds)
             ],
         }
+
+
+def snapshot_numbers(
+    label: str,
+    teacher_best: np.ndarray,
+    student_best: np.ndarray,
+    fanout: np.ndarray,
+    eval_loss: np.ndarray,
+    tau: float,
+) -> str:
+    """The three lines every E4 result prints for one snapshot (``[S, m]``, ``[S, n]``,
+    ``[S, n]``, ``[S]`` arrays): teachers covered at ``tau`` per seed, the mean eval loss, and
+    the median fan-out of specialized (best correlation ≥ ``tau``) and other student nodes."""
+    cov = (teacher_best > tau).sum(-1)
+    special = student_best >= tau
+    spec = f"{np.median(fanout[special]):.3f}" if special.any() else "-"
+    rest = f"{np.median(fanout[~special]):.3f}" if (~special).any() else "-"
+    return (
+        f"{label}: teachers covered at {tau} per seed {cov.tolist()} of {teacher_best.shape[-1]} "
+        f"(mean {cov.mean():.2f})\n"
+        f"eval loss (mean over {len(eval_loss)} seeds) {eval_loss.mean():.3g}\n"
+        f"median fan-out: specialized student nodes {spec}, others {rest}"
+    )
 
 
 def make_nets(

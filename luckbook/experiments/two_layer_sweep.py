@@ -37,6 +37,7 @@ from .two_layer import (
     TwoLayerSettings,
     make_inputs,
     make_nets,
+    snapshot_numbers,
     two_layer_cost,
 )
 
@@ -263,12 +264,15 @@ class TwoLayerSweepResult(Snapshots):
         check_int("wide_from", wide_from, minimum=1)
         check_float("quarter", quarter, low=0.0, low_open=True)
 
+        def quotient(lo: float, hi: float, n_lo: int, n_hi: int) -> float:
+            return lo / hi if n_lo and n_hi and hi > 0 else float("nan")
+
         def ratio(**kw: Any) -> tuple[float, int, int]:
             lo, hi, n_lo, n_hi = self.l_shape_medians(m, **kw)
-            return (lo / hi if n_lo and n_hi and hi > 0 else float("nan")), n_lo, n_hi
+            return quotient(lo, hi, n_lo, n_hi), n_lo, n_hi
 
-        pooled, n_lo, n_hi = ratio()
-        lo, hi, _, _ = self.l_shape_medians(m)
+        lo, hi, n_lo, n_hi = self.l_shape_medians(m)
+        pooled = quotient(lo, hi, n_lo, n_hi)
         end = int(self.steps[-1])
         out = {"pooled": pooled}
         lines = [
@@ -330,16 +334,13 @@ class TwoLayerSweepResult(Snapshots):
         p = max(s.ps) if p is None else p
         t = self.snapshot_index(step)
         cell = self.cell(m, multi, p)
-        cov = self.covered(m, multi, p, int(self.steps[t]))
-        special = cell.student_best[t] > s.tau
-        fan = cell.fanout[t]
-        spec = f"{np.median(fan[special]):.3f}" if special.any() else "-"
-        rest = f"{np.median(fan[~special]):.3f}" if (~special).any() else "-"
-        return (
-            f"m={m}, multi={multi}, p={p:g}, step {int(self.steps[t])}: teachers covered at {s.tau} per seed "
-            f"{cov.tolist()} of {m} (mean {cov.mean():.2f})\n"
-            f"eval loss (mean over {len(self.seeds)} seeds) {cell.eval_loss[t].mean():.3g}\n"
-            f"median fan-out: specialized student nodes {spec}, others {rest}"
+        return snapshot_numbers(
+            f"m={m}, multi={multi}, p={p:g}, step {int(self.steps[t])}",
+            cell.teacher_best[t],
+            cell.student_best[t],
+            cell.fanout[t],
+            cell.eval_loss[t],
+            s.tau,
         )
 
     def summary(self) -> str:
