@@ -6,6 +6,17 @@ Flat public API: ``import luckbook as lb``; ``lb.run("two-layer", seeds=8, p=1)`
 __version__ = "0.1.0"
 
 from .cache import CacheWarning, cached
+from .claims import (
+    CLAIMS,
+    HELD_OUT_START,
+    Claim,
+    ClaimReport,
+    Stat,
+    bootstrap,
+    get_claim,
+    glue,
+    held_out_seeds,
+)
 from .config import DEFAULT_TAUS, SCALES, default_scale, provenance, resolve_device, resolve_dtype
 from .data import FixedSet, FreshGaussian, boundary_augmented, gaussian, unit_sphere
 from .ensemble import Forward, Net, with_ones
@@ -16,6 +27,7 @@ from .experiments import (
     Experiment,
     TwoLayerResult,
     TwoLayerSettings,
+    claims,
     get_experiment,
     resolve_seeds,
     run,
@@ -36,6 +48,16 @@ from .teacher import apply_strength_decay, calibrate, make_teacher, separated_co
 from .train import DivergenceError, Trajectory, project_columns, sgd_step, snapshot_steps, train
 
 __all__ = [
+    "CLAIMS",
+    "HELD_OUT_START",
+    "Claim",
+    "ClaimReport",
+    "Stat",
+    "bootstrap",
+    "claims",
+    "get_claim",
+    "glue",
+    "held_out_seeds",
     "DEFAULT_TAUS",
     "REGISTRY",
     "SCALES",

@@ -45,7 +45,9 @@ def cache_enabled() -> bool:
     return os.environ.get("LUCKBOOK_CACHE", "on").strip().lower() not in ("0", "off", "false", "no")
 
 
-PRESENTATION = frozenset({"widgets.py", "static.py", "cli.py", "__main__.py"})
+PRESENTATION = frozenset(
+    {"widgets.py", "static.py", "cli.py", "__main__.py", "claims.py", "reproducibility.py"}
+)
 """Modules that only draw or parse (and everything under ``plots/``): changing them does not
 invalidate computed results."""
 

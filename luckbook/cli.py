@@ -1,6 +1,7 @@
-"""Command line: ``python -m luckbook list`` and ``python -m luckbook run <experiment> ...``.
+"""Command line: ``python -m luckbook list | run <experiment> ... | claims <experiment> ...``.
 
-Exit codes: 0 success, 2 bad input (one line on stderr, no traceback), 3 training diverged.
+Exit codes: 0 success (for ``claims``: every claim holds), 1 (``claims`` only) a claim does not
+hold or is inconclusive, 2 bad input (one line on stderr, no traceback), 3 training diverged.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from .config import SCALES, coerce, default_scale, field_names
-from .experiments import REGISTRY, get_experiment
+from .experiments import REGISTRY, get_experiment, resolve_seeds
 from .train import DivergenceError
 
 ANNOUNCE_S = 10.0
@@ -125,7 +126,78 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the estimated time and memory of the run and exit without running it",
     )
+    claims = sub.add_parser(
+        "claims",
+        help="check an experiment's pre-registered claims (exit 0 if all hold, 1 if not)",
+    )
+    claims.add_argument("experiment", help="experiment name (see `luckbook list`)")
+    claims.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="override a setting"
+    )
+    claims.add_argument(
+        "--scale",
+        default=None,
+        help=f"preset: {', '.join(SCALES)} (default $LUCKBOOK_SCALE or book)",
+    )
+    claims.add_argument(
+        "--seeds",
+        default=None,
+        help="number of seeds, or a comma-separated list (default: the held-out block from 1000)",
+    )
+    claims.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, mps")
+    claims.add_argument(
+        "--control",
+        default=None,
+        metavar="NAME",
+        help="evaluate the claims on a negative control instead (e.g. frozen); it should fail",
+    )
+    claims.add_argument(
+        "--json", default=None, metavar="PATH", help="write the report as JSON ('-' for stdout)"
+    )
+    claims.add_argument(
+        "--no-cache", action="store_true", help="recompute even if a cached result exists"
+    )
+    claims.add_argument("--progress", action="store_true", help="show a progress bar")
     return parser
+
+
+def _claims(args: argparse.Namespace, scale: str, overrides: dict[str, Any]) -> int:
+    """``luckbook claims``: print the report (or write its JSON); exit 0 iff every claim holds."""
+    from .claims import claims_of
+
+    experiment = get_experiment(args.experiment)
+    if not claims_of(experiment.name):
+        raise UsageError(
+            f"experiment={experiment.name!r} has no registered claims; "
+            "see the reproducibility page for those that do"
+        )
+    seeds = _parse_seeds(args.seeds) if args.seeds is not None else None
+    if seeds is not None:
+        seeds = resolve_seeds(seeds)
+    if args.json and args.json != "-":
+        _check_writable(Path(args.json))
+    plan = experiment.plan(scale=scale, seeds=seeds, device=args.device, **overrides)
+    if plan is not None and plan.seconds >= ANNOUNCE_S:
+        print(f"luckbook: {plan.describe()}", file=sys.stderr)
+    report = experiment.claims(
+        scale=scale,
+        seeds=seeds,
+        device=args.device,
+        control=args.control,
+        progress=args.progress,
+        cache=not args.no_cache,
+        **overrides,
+    )
+    code = 0 if report.all_hold else 1
+    if args.json == "-":
+        json.dump(report.to_json(), sys.stdout, indent=1)
+        print()
+        return code
+    print(report)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_json(), indent=1))
+        print(f"wrote {args.json}")
+    return code
 
 
 def _summary(result: Any) -> str:
@@ -159,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"--scale={scale!r} is not allowed: expected one of {', '.join(SCALES)}"
             )
         overrides = _parse_sets(args.experiment, args.set)
+        if args.command == "claims":
+            return _claims(args, scale, overrides)
         seeds = _parse_seeds(args.seeds) if args.seeds is not None else None
         if args.json and args.json != "-":
             _check_writable(Path(args.json))

@@ -17,7 +17,10 @@ from .ensemble import Net, activate, check_widths, with_ones
 from .rng import generator
 
 DEFAULT_CHOICES = (-0.5, -0.25, 0.0, 0.25, 0.5)
-"""Value set of the released two-layer and E1/E3 teachers."""
+"""Value set of the released E1/E3 teachers (5 values in [-0.5, 0.5])."""
+
+NINE_CHOICES = (-1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0)
+"""Value set of the released two-layer sweep (SS/OC, E4) and multilayer (E6) teachers."""
 
 NORMALIZE = ("none", "weights", "all")
 

@@ -7,7 +7,7 @@ adding a file that calls :func:`~luckbook.experiments.base.register`.
 import importlib
 import pkgutil
 
-from .base import REGISTRY, Estimate, Experiment, get_experiment, resolve_seeds, run
+from .base import REGISTRY, Estimate, Experiment, claims, get_experiment, resolve_seeds, run
 from .two_layer import TwoLayerResult, TwoLayerSettings
 
 for _module in pkgutil.iter_modules(__path__):
@@ -18,6 +18,7 @@ __all__ = [
     "REGISTRY",
     "Estimate",
     "Experiment",
+    "claims",
     "TwoLayerResult",
     "TwoLayerSettings",
     "get_experiment",

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..cache import cached, experiment_fingerprint
+from ..claims import ClaimReport, held_out_seeds
 from ..config import SCALES, check_int, default_scale, field_names, make_settings, resolve_device
 
 REGISTRY: dict[str, Experiment] = {}
@@ -126,6 +127,11 @@ class Experiment:
         compute: ``compute(settings, seeds, device, progress) -> result``.
         estimate: optional ``estimate(settings, n_seeds, device) -> Estimate``; the CLI prints
             it before a run starts (and ``--estimate`` prints only it).
+        report: optional ``report(experiment, *, scale, seeds, device, control, progress,
+            cache, **overrides) -> ClaimReport`` for experiments whose claims need more than
+            one run; by default :meth:`claims` runs once and calls ``result.claims()``.
+        controls: the negative controls its claims can be evaluated on (the first is the one
+            printed beside the values); ``luckbook claims --control`` takes one of them.
     """
 
     name: str
@@ -136,6 +142,8 @@ class Experiment:
     default_seeds: Mapping[str, int]
     compute: Callable[..., Any]
     estimate: Callable[..., Estimate] | None = None
+    report: Callable[..., ClaimReport] | None = None
+    controls: tuple[str, ...] = ("frozen",)
 
     def plan(
         self,
@@ -190,6 +198,44 @@ class Experiment:
         }
         return cached(self.name, key, compute)
 
+    def claim_seeds(self, scale: str | None = None) -> list[int]:
+        """The held-out seeds the book's claim cells use at ``scale``: the first
+        ``default_seeds[scale]`` seeds from :data:`~luckbook.claims.HELD_OUT_START`."""
+        scale = default_scale() if scale is None else scale
+        if scale not in SCALES:
+            raise ValueError(f"scale={scale!r} is not allowed: expected one of {', '.join(SCALES)}")
+        return held_out_seeds(self.default_seeds[scale])
+
+    def claims(
+        self,
+        *,
+        scale: str | None = None,
+        seeds: int | Sequence[int] | None = None,
+        device: str | torch.device | None = None,
+        control: str | None = None,
+        progress: bool = False,
+        cache: bool = True,
+        **overrides: Any,
+    ) -> ClaimReport:
+        """Run (or load from the cache) the experiment on the held-out seeds (default) and
+        return its claim report; ``control="frozen"`` reports the negative control instead."""
+        scale = default_scale() if scale is None else scale
+        if control is not None and control not in self.controls:
+            raise ValueError(
+                f"control={control!r} is not allowed: expected one of {', '.join(self.controls)}"
+            )
+        seed_list = self.claim_seeds(scale) if seeds is None else seeds
+        if self.report is not None:
+            return self.report(
+                self, scale=scale, seeds=seed_list, device=device, control=control,
+                progress=progress, cache=cache, **overrides,
+            )
+        result = self.run(
+            scale=scale, seeds=seed_list, device=device, progress=progress, cache=cache,
+            **overrides,
+        )
+        return result.claims(control=control)
+
     def describe(self) -> str:
         """Multi-line help: summary, then every parameter with its default at each scale."""
         lines = [f"{self.name} ({self.key}): {self.summary}"]
@@ -221,3 +267,8 @@ def get_experiment(name: str) -> Experiment:
 def run(name: str, **kwargs: Any) -> Any:
     """``run("two-layer", scale="book", seeds=8, multi=5, p=1)``: see :meth:`Experiment.run`."""
     return get_experiment(name).run(**kwargs)
+
+
+def claims(name: str, **kwargs: Any) -> ClaimReport:
+    """``claims("two-layer")``: the claim report on the held-out seeds; see :meth:`Experiment.claims`."""
+    return get_experiment(name).claims(**kwargs)

@@ -30,9 +30,14 @@ from ..ensemble import ACTIVATIONS, Net
 from ..evaluate import SEED_GROUP, Probe
 from ..metrics import best_per_student, best_per_teacher, observability
 from ..student import make_student
-from ..teacher import make_teacher
+from ..teacher import DEFAULT_CHOICES, NINE_CHOICES, make_teacher
 from ..train import SPACINGS, snapshot_steps, train
 from .base import Estimate, Experiment, Snapshots, register
+
+
+CODE_SETS = {9: NINE_CHOICES, 5: DEFAULT_CHOICES}
+"""``n_codes`` → the teacher's code values: 9 as released for the two-layer sweep
+(``catalyst/recon_two_layer.py``), 5 as in the book's first version."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +52,8 @@ class E4Common:
     d: int = 100  # input dimension
     c: int = 50  # output dimension
     bias: float = -0.1  # teacher hidden bias, after unit-normalising each node's weights
+    output_bias: float = -0.1  # teacher output bias (released: -0.1, like the hidden one)
+    n_codes: int = 9  # code values: 9 in [-1, 1] (released sweep) or 5 in [-0.5, 0.5] (older book)
     data_std: float = 1.5  # inputs x ~ N(0, data_std² I_d)
     init_scale: float = 0.005  # student weights ~ N(0, init_scale²), biases 0
     lr: float = 0.01  # SGD learning rate
@@ -68,6 +75,8 @@ class E4Common:
         for name in ("d", "c", "batch", "steps", "n_eval", "n_snapshots"):
             check_int(name, getattr(self, name), minimum=1)
         check_float("bias", self.bias)
+        check_float("output_bias", self.output_bias)
+        check_choice("n_codes", self.n_codes, tuple(CODE_SETS))
         check_float("data_std", self.data_std, low=0.0, low_open=True)
         check_float("init_scale", self.init_scale, low=0.0, low_open=True)
         check_float("lr", self.lr, low=0.0, low_open=True)
@@ -262,9 +271,10 @@ def make_nets(
     teacher = make_teacher(
         [settings.d, settings.m, settings.c],
         seeds,
+        choices=CODE_SETS[settings.n_codes],
         bias=settings.bias,
         normalize="weights",
-        output_bias=0.0,
+        output_bias=settings.output_bias,
         p=settings.p,
         activation=settings.activation,
         slope=settings.slope,
