@@ -34,7 +34,6 @@ from ..teacher import DEFAULT_CHOICES, NINE_CHOICES, make_teacher
 from ..train import SPACINGS, snapshot_steps, train
 from .base import Estimate, Experiment, Snapshots, register
 
-
 CODE_SETS = {9: NINE_CHOICES, 5: DEFAULT_CHOICES}
 """``n_codes`` → the teacher's code values: 9 as released for the two-layer sweep
 (``catalyst/recon_two_layer.py``), 5 as in the book's first version."""
