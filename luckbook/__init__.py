@@ -43,6 +43,7 @@ from .metrics import (
     observability,
     square_loss,
 )
+from .reproducibility import claims_overview, reproducibility_report
 from .student import make_student, student_widths
 from .teacher import apply_strength_decay, calibrate, make_teacher, separated_codes
 from .train import DivergenceError, Trajectory, project_columns, sgd_step, snapshot_steps, train
@@ -55,6 +56,8 @@ __all__ = [
     "Stat",
     "bootstrap",
     "claims",
+    "claims_overview",
+    "reproducibility_report",
     "get_claim",
     "glue",
     "held_out_seeds",

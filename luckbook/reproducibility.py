@@ -1,0 +1,225 @@
+"""The reproducibility report: every pre-registered claim, evaluated, on one page.
+
+:func:`collect` evaluates each experiment's claims on its held-out seeds (the same runs the
+chapters make, so in a book build they come from the results cache); :func:`report_html`
+renders the detailed page and :func:`claims_map` the short map of the introduction. Nothing
+here computes a statistic: the numbers are the :class:`~luckbook.claims.ClaimReport` rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import time
+from collections.abc import Sequence
+
+from .claims import CLAIMS, ClaimReport, badge, claims_of, fmt_interval
+from .claims import _fmt as fmt
+
+CHAPTERS: dict[str, tuple[str, str]] = {
+    "gradient-relation": ("notebooks/gradient_relation", "The gradient relation"),
+    "fanout": ("notebooks/fanout", "Zero fan-out for unlucky nodes"),
+    "lucky": ("notebooks/lucky", "Luck matters"),
+    "deep-teacher": ("notebooks/deep_teacher", "A deep teacher"),
+    "two-layer": ("notebooks/setting", "The teacher–student setting"),
+    "two-layer-sweep": ("notebooks/two_layer_sweep", "Student specialization, two layers"),
+    "sample-complexity": ("notebooks/sample_complexity", "Sample complexity"),
+    "deep-specialization": ("notebooks/deep_specialization", "Specialization in every layer"),
+    "directional": ("notebooks/directional", "Small initialisation"),
+}
+"""Experiment → (chapter docname, chapter title), in the book's order."""
+
+PLANNED: list[tuple[str, str, str]] = [
+    ("E7", "Most BatchNorm biases of trained networks are negative", "LM (arXiv:1905.13405)"),
+    ("E8", "Specialization with a teacher trained on real data", "LM; SS (arXiv:1909.13458)"),
+]
+"""Claims of the papers that no chapter tests yet (key, claim, source)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One experiment's report (or why there is none) and how long getting it took."""
+
+    experiment: str
+    report: ClaimReport | None
+    seconds: float
+    error: str = ""
+
+
+def collect(
+    scale: str | None = None,
+    device: str | None = None,
+    experiments: Sequence[str] | None = None,
+) -> list[Entry]:
+    """Every experiment's claim report on its held-out seeds, in the book's order.
+
+    A run that fails is reported as an entry with its error, never raised: the page shows it.
+    """
+    from .experiments import get_experiment
+
+    names = [n for n in CHAPTERS if claims_of(n)] if experiments is None else list(experiments)
+    out = []
+    for name in names:
+        start = time.perf_counter()
+        try:
+            report = get_experiment(name).claims(scale=scale, device=device)
+            out.append(Entry(name, report, time.perf_counter() - start))
+        except Exception as err:  # noqa: BLE001 - the page reports any failure
+            out.append(Entry(name, None, time.perf_counter() - start, f"{type(err).__name__}: {err}"))
+    return out
+
+
+def _href(experiment: str, base: str) -> str:
+    doc, _ = CHAPTERS.get(experiment, ("", experiment))
+    return f"{base}{doc}.html" if doc else "#"
+
+
+def _chapter_link(experiment: str, base: str) -> str:
+    _, title = CHAPTERS.get(experiment, ("", experiment))
+    return f'<a href="{_href(experiment, base)}">{html.escape(title)}</a>'
+
+
+STYLE = """<style>
+.lb-repro table{border-collapse:collapse;width:100%;font-size:0.9em}
+.lb-repro th,.lb-repro td{border-bottom:1px solid rgba(127,127,127,.35);padding:.3em .45em;
+vertical-align:top;text-align:left}
+.lb-repro td.num{white-space:nowrap;font-variant-numeric:tabular-nums}
+.lb-repro details{margin:.2em 0 1.2em}
+.lb-repro .muted{opacity:.75;font-size:.9em}
+</style>"""
+
+
+def counts(entries: Sequence[Entry]) -> dict[str, int]:
+    """How many claims have each verdict (plus ``"error"`` for claims whose run failed)."""
+    out: dict[str, int] = {}
+    for e in entries:
+        if e.report is None:
+            out["error"] = out.get("error", 0) + len(claims_of(e.experiment))
+            continue
+        for row in e.report.rows:
+            out[row.verdict] = out.get(row.verdict, 0) + 1
+    return out
+
+
+def report_html(entries: Sequence[Entry], base: str = "../") -> str:
+    """The reproducibility page: per experiment, a table with one row per claim (the paper's
+    statement and source, the book's value with its 90 % interval, the rule, the control's
+    value, the verdict), then the statistics, notes, seeds, scale and time in a drop-down."""
+    esc = html.escape
+    parts = [STYLE, '<div class="lb-repro">']
+    tally = counts(entries)
+    summary = ", ".join(f"{n} {v}" for v, n in tally.items())
+    parts.append(f"<p><b>{sum(tally.values())} claims:</b> {esc(summary)}.</p>")
+    for e in entries:
+        key = claims_of(e.experiment)[0].key if claims_of(e.experiment) else ""
+        parts.append(
+            f"<h3>{esc(key)} · <code>{esc(e.experiment)}</code> — "
+            f"{_chapter_link(e.experiment, base)}</h3>"
+        )
+        if e.report is None:
+            parts.append(f"<p><b>The run failed:</b> <code>{esc(e.error)}</code></p>")
+            continue
+        r = e.report
+        parts.append(f'<p class="muted">{esc(r.header())}</p>')
+        parts.append(
+            "<table><thead><tr><th>claim</th><th>paper</th><th>book value [90 % interval]</th>"
+            "<th>rule</th><th>control</th><th>verdict</th></tr></thead><tbody>"
+        )
+        for row in r.rows:
+            c = row.claim
+            ctrl = "—" if row.control is None else fmt(row.control.value)
+            if row.control is not None and not row.control_fails:
+                ctrl += " (passes!)"
+            parts.append(
+                "<tr>"
+                f"<td><code>{esc(c.id)}</code><br>{esc(c.statement)}</td>"
+                f"<td>{esc(c.source)}</td>"
+                f'<td class="num">{esc(fmt(row.stat.value))} {esc(fmt_interval(row.stat))}</td>'
+                f'<td class="num">{esc(c.rule())}</td>'
+                f'<td class="num">{esc(ctrl)}</td>'
+                f"<td>{badge(row.verdict)}</td>"
+                "</tr>"
+            )
+        parts.append("</tbody></table>")
+        details = []
+        for row in r.rows:
+            c = row.claim
+            bits = [f"<b>statistic:</b> {esc(c.statistic)}"]
+            if row.stat.detail:
+                bits.append(f"<b>measured:</b> {esc(row.stat.detail)}")
+            if c.control:
+                bits.append(f"<b>control:</b> {esc(c.control)}")
+            if c.note:
+                bits.append(f"<b>note:</b> {esc(c.note)}")
+            details.append(f"<li><code>{esc(c.id)}</code> — " + "; ".join(bits) + "</li>")
+        parts.append(
+            "<details><summary>statistics, controls and notes</summary><ul>"
+            + "".join(details)
+            + f"</ul><p class='muted'>Report obtained in {e.seconds:.1f} s "
+            "(a results-cache hit when the chapter ran first).</p></details>"
+        )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def claims_map(entries: Sequence[Entry], base: str = "../", report_doc: str = "book/reproducibility") -> str:
+    """The introduction's short map: claim → chapter → verdict badge, one line per claim,
+    with the planned experiments last; the detail is on the reproducibility page."""
+    esc = html.escape
+    rows = []
+    for e in entries:
+        for c in claims_of(e.experiment):
+            verdict = "error" if e.report is None else e.report[c.id].verdict
+            rows.append(
+                f"<tr><td>{esc(c.key)}</td><td>{esc(c.statement)}</td>"
+                f"<td>{_chapter_link(e.experiment, base)}</td><td>{badge(verdict)}</td></tr>"
+            )
+    for key, claim, _source in PLANNED:
+        rows.append(
+            f"<tr><td>{esc(key)}</td><td>{esc(claim)}</td><td>—</td><td>{badge('planned')}</td></tr>"
+        )
+    return (
+        STYLE
+        + '<div class="lb-repro"><table><thead><tr><th>key</th><th>claim</th><th>chapter</th>'
+        "<th>verdict</th></tr></thead><tbody>"
+        + "".join(rows)
+        + f'</tbody></table><p class="muted">Values, intervals, controls and seeds: '
+        f'<a href="{base}{report_doc}.html">reproducibility report</a>.</p></div>'
+    )
+
+
+def registered_ids() -> list[str]:
+    """Every claim id, in registry order (the page lists each exactly once)."""
+    return list(CLAIMS)
+
+
+class Page:
+    """HTML that a notebook displays (``_repr_html_``), with the entries it was made from."""
+
+    def __init__(self, html_text: str, entries: Sequence[Entry]) -> None:
+        self.html = html_text
+        self.entries = list(entries)
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        lines = []
+        for e in self.entries:
+            if e.report is None:
+                lines.append(f"{e.experiment}: run failed: {e.error}")
+            else:
+                lines += [f"{r.claim.id}: {r.verdict}" for r in e.report.rows]
+        return "\n".join(lines)
+
+
+def reproducibility_report(scale: str | None = None, device: str | None = None) -> Page:
+    """The reproducibility page of the book (see :func:`report_html`)."""
+    entries = collect(scale=scale, device=device)
+    return Page(report_html(entries), entries)
+
+
+def claims_overview(scale: str | None = None, device: str | None = None) -> Page:
+    """The introduction's map of claims with verdict badges (see :func:`claims_map`)."""
+    entries = collect(scale=scale, device=device)
+    return Page(claims_map(entries), entries)
