@@ -1,8 +1,11 @@
 """Results cached on disk, keyed by every setting, the package version and its source code.
 
-An entry is ``MAGIC + sha256(payload) + payload``; it is written to a temporary file in the
-same folder and renamed into place (atomic on POSIX), so readers never see half an entry. A
-truncated or corrupted entry fails its checksum, is reported with a warning and recomputed.
+An entry is ``MAGIC + sha256(payload) + payload``, where the payload is the result *as data*
+(:mod:`luckbook.codec`: arrays and JSON, read with pickling disabled), so a cache folder can
+be shared between workers and users: loading a crafted entry cannot run code. It is written
+to a temporary file in the same folder and renamed into place (atomic on POSIX), so readers
+never see half an entry. A truncated, corrupted or tampered entry fails its checksum or its
+decoding, is reported with a warning and recomputed.
 
 The folder is ``$LUCKBOOK_CACHE_DIR`` (default ``~/.cache/luckbook``); ``LUCKBOOK_CACHE=off``
 disables caching.
@@ -16,7 +19,6 @@ import functools
 import hashlib
 import json
 import os
-import pickle
 import sys
 import tempfile
 import types
@@ -25,10 +27,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import __version__
+from . import __version__, codec
 
-MAGIC = b"LUCKBOOK-CACHE-1\n"
+MAGIC = b"LUCKBOOK-CACHE-2\n"
 T = TypeVar("T")
+SUFFIX = ".entry"
 
 
 class CacheWarning(UserWarning):
@@ -56,7 +59,10 @@ def _is_core(rel: str) -> bool:
     """Computing modules shared by every experiment (an experiment's own module is keyed apart)."""
     if rel in PRESENTATION or rel.startswith("plots/"):
         return False
-    return not rel.startswith("experiments/") or rel in ("experiments/base.py", "experiments/__init__.py")
+    return not rel.startswith("experiments/") or rel in (
+        "experiments/base.py",
+        "experiments/__init__.py",
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -162,12 +168,13 @@ def cache_key(namespace: str, key: Mapping[str, Any]) -> str:
 
 
 def entry_path(namespace: str, key: Mapping[str, Any]) -> Path:
-    return cache_dir() / namespace / f"{cache_key(namespace, key)}.pkl"
+    return cache_dir() / namespace / f"{cache_key(namespace, key)}{SUFFIX}"
 
 
 def write_entry(path: Path, value: Any) -> None:
-    """Atomically write ``value`` (pickled, with a checksum) to ``path``."""
-    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    """Atomically write ``value`` (as data, with a checksum) to ``path``; raise
+    :class:`~luckbook.codec.CodecError` if it is not data."""
+    payload = codec.dumps(value)
     blob = MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
@@ -190,7 +197,7 @@ def read_entry(path: Path) -> Any:
     digest, sep, payload = blob[len(MAGIC) :].partition(b"\n")
     if not sep or hashlib.sha256(payload).hexdigest().encode() != digest:
         raise ValueError("checksum mismatch (truncated or corrupted)")
-    return pickle.loads(payload)
+    return codec.loads(payload)
 
 
 def cached(

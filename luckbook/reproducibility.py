@@ -65,7 +65,9 @@ def collect(
             report = get_experiment(name).claims(scale=scale, device=device)
             out.append(Entry(name, report, time.perf_counter() - start))
         except Exception as err:  # noqa: BLE001 - the page reports any failure
-            out.append(Entry(name, None, time.perf_counter() - start, f"{type(err).__name__}: {err}"))
+            out.append(
+                Entry(name, None, time.perf_counter() - start, f"{type(err).__name__}: {err}")
+            )
     return out
 
 
@@ -162,7 +164,9 @@ def report_html(entries: Sequence[Entry], base: str = "../") -> str:
     return "".join(parts)
 
 
-def claims_map(entries: Sequence[Entry], base: str = "../", report_doc: str = "book/reproducibility") -> str:
+def claims_map(
+    entries: Sequence[Entry], base: str = "../", report_doc: str = "book/reproducibility"
+) -> str:
     """The introduction's short map: claim → chapter → verdict badge, one line per claim,
     with the planned experiments last; the detail is on the reproducibility page."""
     esc = html.escape
@@ -179,8 +183,7 @@ def claims_map(entries: Sequence[Entry], base: str = "../", report_doc: str = "b
             f"<tr><td>{esc(key)}</td><td>{esc(claim)}</td><td>—</td><td>{badge('planned')}</td></tr>"
         )
     return (
-        STYLE
-        + '<div class="lb-repro"><table><thead><tr><th>key</th><th>claim</th><th>chapter</th>'
+        STYLE + '<div class="lb-repro"><table><thead><tr><th>key</th><th>claim</th><th>chapter</th>'
         "<th>verdict</th></tr></thead><tbody>"
         + "".join(rows)
         + f'</tbody></table><p class="muted">Values, intervals, controls and seeds: '

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import io
+import json
+import os
 import pickle
 import sys
 
@@ -12,6 +17,7 @@ import torch
 import luckbook as lb
 import luckbook.experiments.two_layer as two_layer
 from luckbook import cache as cache_mod
+from luckbook import codec
 
 
 class Counter:
@@ -93,7 +99,7 @@ def _damage_truncate(path):
 
 def _damage_flip_byte(path):
     blob = bytearray(path.read_bytes())
-    blob[-3] ^= 0x01  # inside the pickled payload
+    blob[-3] ^= 0x01  # inside the payload
     path.write_bytes(bytes(blob))
 
 
@@ -128,7 +134,7 @@ def test_damaged_entry_warns_recomputes_and_rewrites(cache_dir, damage):
 
 
 def test_read_entry_detects_corruption(tmp_path):
-    path = tmp_path / "e.pkl"
+    path = tmp_path / "e.entry"
     cache_mod.write_entry(path, [1, 2, 3])
     assert cache_mod.read_entry(path) == [1, 2, 3]
     _damage_flip_byte(path)
@@ -144,11 +150,11 @@ def test_no_tmp_files_left_behind(cache_dir):
     assert not [p for p in files if p.name.endswith(".tmp")]
 
 
-def test_unpicklable_value_keeps_old_entry(cache_dir):
+def test_value_that_is_not_data_keeps_old_entry(cache_dir):
     lb.cached("ns", {"a": 1}, Counter("old"))
     (path,) = _entries(cache_dir)
     old = path.read_bytes()
-    with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
+    with pytest.raises(codec.CodecError, match="cannot store"):
         lb.cached("ns", {"a": 1}, Counter(lambda: None), refresh=True)
     assert _entries(cache_dir) == [path], "no temporary file left behind"
     assert path.read_bytes() == old
@@ -281,3 +287,84 @@ def test_experiment_modules_follow_imports_inside_functions(tmp_path):
     found = cache_mod.experiment_modules(probe)
     assert "luckbook.experiments.probe" in found and "luckbook.experiments.two_layer" in found
     assert "luckbook.experiments.directional" not in found
+
+
+# --- results are stored as data: a shared cache folder cannot run code -------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Outside:  # a dataclass of the test module, not of luckbook
+    x: int
+
+
+def test_codec_round_trip_of_a_result_tree():
+    from luckbook.claims import Stat
+
+    value = {
+        "arr": np.arange(6.0).reshape(2, 3),
+        "ints": np.array([1, 2], dtype=np.int64),
+        "tensor": torch.tensor([[1.5, float("nan")]], dtype=torch.float64),
+        (10, 5): [np.float32(2.5), np.int64(3), float("inf"), None, True, "s"],
+        "tuple": (1, (2.0, "x")),
+        "stat": Stat(0.5, 0.25, 0.75, 4, "detail"),
+        "device": torch.device("cpu"),
+        "dtype": torch.float32,
+    }
+    back = codec.loads(codec.dumps(value))
+    assert back.keys() == value.keys()
+    np.testing.assert_array_equal(back["arr"], value["arr"])
+    assert back["ints"].dtype == np.int64
+    assert torch.equal(back["tensor"].nan_to_num(), value["tensor"].nan_to_num())
+    assert back[(10, 5)][0].dtype == np.float32 and back[(10, 5)][2] == float("inf")
+    assert back[(10, 5)][3:] == [None, True, "s"]
+    assert back["tuple"] == (1, (2.0, "x"))
+    assert back["stat"] == value["stat"] and back["device"] == value["device"]
+    assert back["dtype"] is torch.float32
+
+
+def test_codec_refuses_what_is_not_data():
+    for bad in (lambda: None, object(), _Outside(1), np.array([object()])):
+        with pytest.raises(codec.CodecError, match="cannot store"):
+            codec.dumps(bad)
+
+
+def _rewrite_with_valid_checksum(path, payload):
+    path.write_bytes(
+        cache_mod.MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+    )
+
+
+class _Boom:
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def test_a_crafted_pickle_entry_is_refused_and_recomputed_not_executed(
+    cache_dir, tmp_path, monkeypatch
+):
+    """An attacker who can write the shared cache folder writes a pickle (with a valid
+    checksum): it is refused as invalid data, recomputed, and never executed."""
+    monkeypatch.chdir(tmp_path)
+    c = Counter("good")
+    lb.cached("ns", {"a": 1}, c)
+    (path,) = _entries(cache_dir)
+    _rewrite_with_valid_checksum(path, pickle.dumps(_Boom()))
+    with pytest.warns(lb.CacheWarning, match="unreadable"):
+        assert lb.cached("ns", {"a": 1}, c) == "good"
+    assert c.calls == 2
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_a_crafted_entry_naming_a_foreign_class_is_refused(cache_dir):
+    """Valid data that names a class outside luckbook (e.g. os.system's module) is refused."""
+    c = Counter("good")
+    lb.cached("ns", {"a": 1}, c)
+    (path,) = _entries(cache_dir)
+    meta = json.dumps({"format": codec.FORMAT, "tree": {"__dc__": "os:system", "fields": {}}})
+    buf = io.BytesIO()
+    np.savez(buf, __meta__=np.frombuffer(meta.encode(), dtype=np.uint8))
+    _rewrite_with_valid_checksum(path, buf.getvalue())
+    with pytest.raises(codec.CodecError, match="refusing"):
+        cache_mod.read_entry(path)
+    with pytest.warns(lb.CacheWarning, match="unreadable"):
+        assert lb.cached("ns", {"a": 1}, c) == "good"

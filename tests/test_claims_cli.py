@@ -24,16 +24,27 @@ def test_claims_json_and_frozen_control(name, capsys):
     ids = [c["id"] for c in data["claims"]]
     assert ids == [c.id for c in claims_of(name)]
     for row in data["claims"]:
-        assert {"id", "statistic", "value", "ci_low", "ci_high", "threshold", "direction",
-                "verdict"} <= set(row)
+        assert {
+            "id",
+            "statistic",
+            "value",
+            "ci_low",
+            "ci_high",
+            "threshold",
+            "direction",
+            "verdict",
+        } <= set(row)
     control = data.get("control_name", "")
     assert control
     # the control, from the same (cached) run: no claim holds for it
-    ctrl = cli.main(["claims", name, "--scale", "tiny", "--control", _first_control(name),
-                     "--json", "-"])
+    ctrl = cli.main(
+        ["claims", name, "--scale", "tiny", "--control", _first_control(name), "--json", "-"]
+    )
     cdata = json.loads(capsys.readouterr().out)
     assert ctrl == 1
-    holding = [c["id"] for c in cdata["claims"] if c["verdict"] == "holds" and _has_control(c["id"])]
+    holding = [
+        c["id"] for c in cdata["claims"] if c["verdict"] == "holds" and _has_control(c["id"])
+    ]
     assert not holding, f"the control passes {holding}"
 
 

@@ -195,7 +195,7 @@ def test_run_uses_cache(capsys, cache_dir, monkeypatch):
     assert first["seeds"] == second["seeds"]
     assert cli.main([*RUN, "--json", "-", "--no-cache"]) == 0
     assert len(calls) == 2
-    assert any(cache_dir.rglob("*.pkl"))
+    assert any(cache_dir.rglob("*.entry"))
 
 
 def test_scale_from_env(capsys, monkeypatch):
