@@ -592,6 +592,16 @@ def _register(*claims: Claim) -> None:
 # --- end E6 ---
 
 
+# --- E7: BatchNorm biases mostly negative (experiment "bn-bias") -------------------- E7 ---
+# (claims of E7 go here)
+# --- end E7 ---
+
+
+# --- E8: a teacher trained on real data (experiment "real-teacher") ------------------ E8 ---
+# (claims of E8 go here)
+# --- end E8 ---
+
+
 # --- E9: early directional convergence (experiment "directional") -------------------- E9 ---
 # (claims of E9 go here)
 # --- end E9 ---
