@@ -25,6 +25,24 @@ ANNOUNCE_S = 10.0
 """Runs expected to take at least this long announce their estimated time and memory first."""
 
 
+THREADS_HELP = (
+    "torch threads (default: 1 for a run estimated under 10 s, else torch's default; "
+    "or $LUCKBOOK_THREADS)"
+)
+
+
+def _parse_threads(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UsageError(f"--threads={text!r} is not allowed: expected an integer >= 1")
+    return value
+
+
 class UsageError(Exception):
     """Bad command-line input; reported in one line with exit code 2."""
 
@@ -121,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-cache", action="store_true", help="recompute even if a cached result exists"
     )
     run.add_argument("--progress", action="store_true", help="show a progress bar")
+    run.add_argument("--threads", default=None, help=THREADS_HELP)
     run.add_argument(
         "--estimate",
         action="store_true",
@@ -158,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-cache", action="store_true", help="recompute even if a cached result exists"
     )
     claims.add_argument("--progress", action="store_true", help="show a progress bar")
+    claims.add_argument("--threads", default=None, help=THREADS_HELP)
     return parser
 
 
@@ -186,6 +206,7 @@ def _claims(args: argparse.Namespace, scale: str, overrides: dict[str, Any]) -> 
         control=args.control,
         progress=args.progress,
         cache=not args.no_cache,
+        threads=_parse_threads(args.threads),
         **overrides,
     )
     code = 0 if report.all_hold else 1
@@ -242,12 +263,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if plan is not None and plan.seconds >= ANNOUNCE_S:
             print(f"luckbook: {plan.describe()}", file=sys.stderr)
+        threads = _parse_threads(args.threads)
         result = experiment.run(
             scale=scale,
             seeds=seeds,
             device=args.device,
             progress=args.progress,
             cache=not args.no_cache,
+            threads=threads,
             **overrides,
         )
     except (UsageError, ValueError) as err:

@@ -13,6 +13,7 @@ import torch
 from ..cache import cached, experiment_fingerprint
 from ..claims import ClaimReport, held_out_seeds
 from ..config import SCALES, check_int, default_scale, field_names, make_settings, resolve_device
+from ..resources import check_memory, resolve_threads, torch_threads
 
 REGISTRY: dict[str, Experiment] = {}
 
@@ -128,7 +129,7 @@ class Experiment:
         estimate: optional ``estimate(settings, n_seeds, device) -> Estimate``; the CLI prints
             it before a run starts (and ``--estimate`` prints only it).
         report: optional ``report(experiment, *, scale, seeds, device, control, progress,
-            cache, **overrides) -> ClaimReport`` for experiments whose claims need more than
+            cache, threads, **overrides) -> ClaimReport`` for experiments whose claims need more than
             one run; by default :meth:`claims` runs once and calls ``result.claims()``.
         controls: the negative controls its claims can be evaluated on (the first is the one
             printed beside the values); ``luckbook claims --control`` takes one of them.
@@ -176,16 +177,28 @@ class Experiment:
         device: str | torch.device | None = None,
         progress: bool = False,
         cache: bool = True,
+        threads: int | None = None,
         **overrides: Any,
     ) -> Any:
-        """Validate everything, then compute (or load from the cache) the result."""
+        """Validate everything, then compute (or load from the cache) the result.
+
+        Before computing, the run's estimated memory is checked against what ``device`` has
+        free (a one-line ``ValueError`` naming the sizes to lower); ``threads`` sets the torch
+        thread count (default: one for a run estimated under 10 s, else torch's default; see
+        :mod:`luckbook.resources`). Neither affects the cache key.
+        """
         scale = default_scale() if scale is None else scale
         settings = self.settings(scale, **overrides)
         seed_list = resolve_seeds(self.default_seeds[scale] if seeds is None else seeds)
         dev = resolve_device(device)
+        plan = self.estimate(settings, len(seed_list), dev) if self.estimate else None
+        n_threads = resolve_threads(threads, plan.seconds if plan else None)
 
         def compute() -> Any:
-            return self.compute(settings, seed_list, dev, progress)
+            if plan is not None:
+                check_memory(plan.bytes, dev, settings, len(seed_list))
+            with torch_threads(n_threads):
+                return self.compute(settings, seed_list, dev, progress)
 
         if not cache:
             return compute()
@@ -215,6 +228,7 @@ class Experiment:
         control: str | None = None,
         progress: bool = False,
         cache: bool = True,
+        threads: int | None = None,
         **overrides: Any,
     ) -> ClaimReport:
         """Run (or load from the cache) the experiment on the held-out seeds (default) and
@@ -227,11 +241,23 @@ class Experiment:
         seed_list = self.claim_seeds(scale) if seeds is None else seeds
         if self.report is not None:
             return self.report(
-                self, scale=scale, seeds=seed_list, device=device, control=control,
-                progress=progress, cache=cache, **overrides,
+                self,
+                scale=scale,
+                seeds=seed_list,
+                device=device,
+                control=control,
+                progress=progress,
+                cache=cache,
+                threads=threads,
+                **overrides,
             )
         result = self.run(
-            scale=scale, seeds=seed_list, device=device, progress=progress, cache=cache,
+            scale=scale,
+            seeds=seed_list,
+            device=device,
+            progress=progress,
+            cache=cache,
+            threads=threads,
             **overrides,
         )
         return result.claims(control=control)
