@@ -179,45 +179,56 @@ def test_kkt_points_satisfy_the_kkt_condition(depth):
 # ----------------------------------------------------------------------------- claims
 
 
+E9_IDS = [
+    "E9.loss-flat",
+    "E9.direction-first",
+    "E9.low-rank",
+    "E9.norm-scale",
+    "E9.time-L2",
+    "E9.time-L3",
+]
+
+
+@functools.cache
+def _report(control: str | None = None):
+    return _run(1e-4).claims(control=control)
+
+
 @pytest.mark.claim
-def test_loss_flat_and_direction_converges_before_growth():
-    """E9 (DC) at tiny scale, δ = 1e-4. Measured (seeds 0–2): loss change while ‖θ‖ ≤ 2‖θ(0)‖
-    ≈ 1e-5; the growing neurons' mean cosine to the nearest KKT direction reaches 0.99 at a
-    norm ratio 9.3–18.6 with the loss changed by ≤ 1.0e-3; effective rank 9.7 → 4.8–5.0 there.
-    At the norm doubling itself the cosine is only 0.82–0.89 (the issue's 2× claim does not
-    hold; the notebook prints it)."""
-    c = _run(1e-4).claims()
-    assert (c["loss_change_2x"] < 0.01).all(), c
-    assert np.isfinite(c["norm_at_cos99"]).all(), c
-    assert (c["loss_change_at_cos99"] < 0.01).all(), c
-    assert (1 - c["erank_at_cos99"] / c["erank_0"] >= 0.2).all(), c
-    assert (c["cos_flat"] >= 0.99).all(), c
-    # the cosine starts far from 1: the alignment is learned
+@pytest.mark.parametrize("claim_id", E9_IDS)
+def test_registered_claim_holds_at_tiny_scale(claim_id):
+    """Every E9 claim holds on the 3 tiny seeds (δ = 1e-4, depth 2; the δ sweep at depths 2
+    and 3 for the δ-dependence) and the large initialisation beside it fails it."""
+    _report().assert_holds([claim_id])
+
+
+@pytest.mark.claim
+@pytest.mark.parametrize("claim_id", E9_IDS)
+def test_large_initialisation_fails_the_claim(claim_id):
+    """δ = 0.1: the loss moves before the norm doubles, the directions have not settled, the
+    rank has not fallen, and the time-scale laws do not describe δ ∈ {0.1, 0.01}."""
+    row = _report("large-init")[claim_id]
+    assert row.verdict in ("does not hold", "undefined"), row
+    assert _report()[claim_id].control_fails is True
+
+
+def test_descriptive_numbers_behind_the_claims():
+    """The cosine starts far from 1 (the alignment is learned); at the norm doubling it is not
+    yet 0.99 (why E9.direction-first is measured at the end of the loss plateau); doubling the
+    norm takes a δ-independent time at depth 2 and the loss change at alignment scales like δ²."""
+    a, b = _run(1e-4).seed_numbers(), _run(1e-5).seed_numbers()
     assert (_run(1e-4).growing_cos()[0] < 0.7).all()
-
-
-@pytest.mark.claim
-def test_alignment_happens_at_a_delta_independent_norm():
-    """‖θ‖ = O(δ): the norm ratio at which the cosine reaches 0.99 is the same for δ = 1e-4 and
-    1e-5 (measured: equal to 3 digits), and the loss change there scales like δ²."""
-    a, b = _run(1e-4).claims(), _run(1e-5).claims()
-    np.testing.assert_allclose(a["norm_at_cos99"], b["norm_at_cos99"], rtol=0.05)
+    assert (a["cos_2x"] < 0.99).all(), a["cos_2x"]
+    np.testing.assert_allclose(a["t_double"], b["t_double"], rtol=0.05)
     np.testing.assert_allclose(
         b["loss_change_at_cos99"] / a["loss_change_at_cos99"], 1e-2, rtol=0.2
     )
 
 
-@pytest.mark.claim
-def test_phase_lengthens_as_delta_shrinks():
-    """Depth 2: t_escape linear in ln(1/δ) with slope ≈ 1/(2N*) (tiny: fitted 0.135 vs 0.125;
-    book: 0.125 vs 0.119); depth 3: t_double ∝ δ^-1 (log–log slope 0.999); both monotone."""
+def test_phase_lengths_fit_and_monotone():
     shallow = phase_lengths([1e-2, 1e-3, 1e-4], scale="tiny", depth=2)
-    deep = phase_lengths([1e-2, 1e-3, 1e-4], scale="tiny", depth=3)
-    assert shallow.monotone() and deep.monotone(), (shallow.describe(), deep.describe())
-    assert shallow.slope == pytest.approx(shallow.theory_slope, rel=0.15), shallow.describe()
-    assert deep.slope == pytest.approx(1.0, abs=0.05), deep.describe()
-    # depth 2: doubling the norm takes a δ-independent time (exponential growth has no scale)
-    np.testing.assert_allclose(shallow.t_double[1:], shallow.t_double[:1].repeat(2, 0), rtol=0.05)
+    assert shallow.monotone(), shallow.describe()
+    assert shallow.slope_error().n_seeds == 3
 
 
 # ----------------------------------------------------------------------------- result, figures, CLI

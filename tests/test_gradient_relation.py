@@ -90,6 +90,46 @@ def test_aligned_student_has_a_concentrated_beta_star():
     assert (conc[0] > conc[-1]).all(), conc
 
 
+CONTROLLED = ["E0.relation-exact", "E0.matrix-drift", "E0.beta-concentration"]
+HOLDING = [
+    "E0.relation-exact",
+    "E0.matrix-batch1",
+    "E0.matrix-output",
+    "E0.matrix-drift",
+    "E0.matrix-no-shrink",
+    "E0.beta-concentration",
+    "E0.overlap-first",
+]
+
+
+@pytest.mark.claim
+@pytest.mark.parametrize("claim_id", HOLDING)
+def test_registered_claim_holds_at_tiny_scale(claim_id):
+    """Every registered E0 claim that the book asserts holds on 8 tiny seeds, and its null
+    variant (where it has one) fails it."""
+    report = _tiny().claims()
+    report.assert_holds([claim_id])
+    row = report[claim_id]
+    assert row.control_fails is (True if claim_id in CONTROLLED else None), row
+
+
+@pytest.mark.claim
+def test_null_variants_fail_their_claims():
+    """Gates dropped, batch of one, random student: each fails the claim it is the control of;
+    the identities and teacher properties have no control (undefined, never 'holds')."""
+    report = _tiny().claims(control="null")
+    report.assert_fails()
+    for cid in CONTROLLED:
+        assert report[cid].verdict == "does not hold", report
+    assert report["E0.relation-exact"].stat.value > 0.1
+
+
+def test_deep_overlap_claim_is_registered_and_reported():
+    """E0.overlap-deep is expected not to hold (the chapter's finding); its value is defined."""
+    row = _tiny().claims()["E0.overlap-deep"]
+    assert row.stat.defined and row.control is None
+
+
 # ----------------------------------------------------------------------------- engine pieces
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..cache import cached, file_fingerprint
+from ..claims import ClaimsMixin, Stat, bootstrap, seed_mean
 from ..config import check_choice, check_float, check_int, resolve_dtype
 from ..correlation_function import KKTSet, kkt_directions, nearest_cosine
 from ..data import unit_sphere
@@ -101,9 +102,20 @@ SEEDS = {"paper": 16, "book": 4, "tiny": 3}
 LOSS_FLAT = 0.01
 """The small-norm phase as seen by the loss: it ends when the loss has fallen by 1 %."""
 
+SWEEP = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5)
+"""The init scales of the time-scale study (the book's figure and the claims)."""
+
+FIT_BELOW = 1e-2
+"""Only ``δ <= FIT_BELOW`` enter the time-scale fits: ``δ = 0.1`` is not a small initialisation."""
+
+LARGE_DELTA = 1e-1
+"""The negative control's init scale: at ``δ = 0.1`` the loss falls before the norm doubles.
+(``δ = 1`` diverges at the chapter's step ``lr = 5e-3``; ``δ = 0.1`` breaks the small-init
+premise without changing the step, and its run is already part of :data:`SWEEP`.)"""
+
 
 @dataclasses.dataclass
-class DirectionalResult(Snapshots):
+class DirectionalResult(ClaimsMixin, Snapshots):
     """Everything E9 measures, as NumPy arrays (``T`` records, ``S`` seeds, ``n`` = width).
 
     Attributes:
@@ -116,7 +128,21 @@ class DirectionalResult(Snapshots):
             effective rank (:func:`luckbook.metrics.effective_rank`).
         n_kkt: ``[S]`` distinct KKT neuron directions found; n_star: ``[S]`` the largest ``N`` on
             the unit sphere; kkt_residual: ``[S]`` median relative KKT residual.
+
+    :meth:`claims` (the pre-registered claims of DC, registry section E9) evaluates this run
+    and, for the δ-dependence and the time-scale law, the same seeds and settings at every
+    ``δ`` of :data:`SWEEP` and depths 2 and 3 (cached runs: the book's figure uses them too).
+    Its negative control is a large initialisation, ``δ =`` :data:`LARGE_DELTA`.
     """
+
+    CONTROLS = ("large-init",)
+    CONTROL_NAMES = {
+        "large-init": (
+            "large initialisation: the same seeds and settings at δ = 0.1, where the loss moves "
+            "before the norm doubles (time-scale laws: the fit over δ ∈ {0.1, 0.01}); no extra "
+            "compute — these runs are part of the δ sweep"
+        )
+    }
 
     settings: DirectionalSettings
     seeds: list[int]
@@ -191,8 +217,10 @@ class DirectionalResult(Snapshots):
             self.at(idx, self.erank),
         )
 
-    def claims(self) -> dict[str, np.ndarray]:
-        """Per-seed numbers of the book's claim checks (see the notebook)."""
+    def seed_numbers(self) -> dict[str, np.ndarray]:
+        """Per-seed numbers (descriptive; the claims are :meth:`claims`): at the norm doubling
+        (``_2x``), at the end of the loss plateau (``_flat``), where the growing neurons' mean
+        cosine first reaches 0.99 (``_at_cos99``), and the two phase lengths."""
         p = self.phase_index(2.0)
         f = self.flat_index()
         ratio99, loss99, erank99 = self.cos_reached(0.99)
@@ -211,6 +239,57 @@ class DirectionalResult(Snapshots):
             "t_escape": self.t_escape(),
         }
 
+    # ---- claims ----------------------------------------------------------------------------
+    def sibling(self, **changes: Any) -> DirectionalResult:
+        """The run (cached) with the same seeds and settings as this one except ``changes``."""
+        if all(getattr(self.settings, k) == v for k, v in changes.items()):
+            return self
+        fields = {**dataclasses.asdict(self.settings), **changes}
+        return DIRECTIONAL.run(scale="paper", seeds=self.seeds, device=self.device, **fields)
+
+    def time_scales(self, depth: int) -> PhaseLengths:
+        """Phase lengths over :data:`SWEEP` at ``depth`` (same seeds and other settings), fitted
+        on ``δ <= FIT_BELOW``."""
+        return fit_phase_lengths([self.sibling(delta=d, depth=depth) for d in SWEEP], FIT_BELOW)
+
+    def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
+        """Every E9 claim on this run (``control=None``) or on the large initialisation."""
+        if control not in (None, "large-init"):
+            raise ValueError(f"control={control!r} is not allowed: expected None or 'large-init'")
+        large = control is not None
+        run = self.sibling(delta=LARGE_DELTA) if large else self
+        c = run.seed_numbers()
+        where = f"δ = {run.settings.delta:g}, depth {run.settings.depth}"
+        out = {
+            "E9.loss-flat": seed_mean(
+                c["loss_change_2x"],
+                detail=f"{where}; per seed {_short(c['loss_change_2x'])}",
+            ),
+            "E9.direction-first": seed_mean(
+                c["cos_flat"],
+                detail=f"{where}; per seed {_short(c['cos_flat'])} (at t = 0: "
+                f"{_short(run.growing_cos()[0])})",
+            ),
+        }
+        drop = 1 - c["erank_flat"] / c["erank_0"]
+        out["E9.low-rank"] = seed_mean(
+            drop,
+            detail=f"{where}; effective rank {_short(c['erank_0'])} → {_short(c['erank_flat'])}",
+        )
+        small, smaller = (SWEEP[0], SWEEP[1]) if large else (SWEEP[-2], SWEEP[-1])
+        a = self.sibling(delta=small).seed_numbers()["norm_at_cos99"]
+        b = self.sibling(delta=smaller).seed_numbers()["norm_at_cos99"]
+        out["E9.norm-scale"] = seed_mean(
+            np.abs(np.log(b / a)),
+            detail=f"‖θ‖/‖θ(0)‖ when the cosine reaches 0.99: δ = {small:g} {_short(a)}, "
+            f"δ = {smaller:g} {_short(b)} (nan: never)",
+        )
+        for cid, depth in (("E9.time-L2", 2), ("E9.time-L3", 3)):
+            pl = self.time_scales(depth)
+            use = pl.deltas >= FIT_BELOW if large else pl.deltas <= FIT_BELOW
+            out[cid] = pl.slope_error(use)
+        return out
+
     def numbers(self, step: int | None = None) -> str:
         """Key numbers at record ``step`` (default: the last), means over seeds."""
         t = self.snapshot_index(step)
@@ -225,7 +304,7 @@ class DirectionalResult(Snapshots):
     def summary(self) -> str:
         """A small per-seed table of the phase lengths and the claim numbers."""
         s = self.settings
-        c = self.claims()
+        c = self.seed_numbers()
         lines = [
             f"directional (E9): depth {s.depth}, {s.activation} (degree {s.degree}), width {s.width}, "
             f"delta={s.delta:g}, {int(self.steps[-1])} Euler steps, {len(self.seeds)} seeds on {self.device}, "
@@ -243,7 +322,7 @@ class DirectionalResult(Snapshots):
 
     def to_json(self) -> dict[str, Any]:
         """The CLI's JSON: settings, timing, per-seed claim numbers and curves."""
-        c = self.claims()
+        c = self.seed_numbers()
         return {
             "experiment": "directional",
             "settings": dataclasses.asdict(self.settings),
@@ -452,6 +531,34 @@ class PhaseLengths:
         vals = vals[np.isfinite(vals)]
         return bool(len(vals) >= 2 and np.all(np.diff(vals) > 0))
 
+    def slope_error(self, use: np.ndarray | None = None) -> Stat:
+        """``|slope / theory − 1|`` of the fit on the ``δ`` in ``use`` (default: every ``δ``),
+        with a 90 % interval from a bootstrap over seeds: each resample of the seeds is
+        averaged per ``δ`` and fitted again (claims E9.time-L2 and E9.time-L3)."""
+        use = np.ones(len(self.deltas), dtype=bool) if use is None else np.asarray(use)
+
+        def stat(cols: list[int]) -> float:
+            slope, _, theory = fit_slope(
+                self.deltas,
+                self.t_double[:, cols],
+                self.t_escape[:, cols],
+                self.n_star[cols],
+                self.degree,
+                use,
+            )
+            return abs(slope / theory - 1)
+
+        slope, _, theory = fit_slope(
+            self.deltas, self.t_double, self.t_escape, self.n_star, self.degree, use
+        )
+        what = "t_escape vs ln(1/δ)" if self.degree == 2 else "ln t_double vs ln(1/δ)"
+        detail = (
+            f"depth {self.depth} (degree {self.degree}), δ ∈ "
+            f"{{{', '.join(f'{d:g}' for d in self.deltas[use])}}}: slope of {what} "
+            f"{slope:.4g}, theory {theory:.4g}"
+        )
+        return bootstrap(list(range(self.t_double.shape[1])), stat, detail=detail)
+
     def describe(self) -> str:
         what = "t_escape (loss down 1 %)" if self.degree == 2 else "t_double (‖θ‖ = 2‖θ(0)‖)"
         rows = ", ".join(
@@ -463,6 +570,48 @@ class PhaseLengths:
             f"  {law}: fitted {self.slope:.3g}, theory {self.theory_slope:.3g}; "
             f"lengthens monotonically: {self.monotone()}"
         )
+
+
+def _short(values: np.ndarray) -> str:
+    return "[" + ", ".join(f"{v:.3g}" for v in np.asarray(values, dtype=float)) + "]"
+
+
+def fit_slope(
+    deltas: np.ndarray,
+    t_double: np.ndarray,
+    t_escape: np.ndarray,
+    n_star: np.ndarray,
+    degree: int,
+    use: np.ndarray,
+) -> tuple[float, float, float]:
+    """``(slope, intercept, theory)`` of the time-scale law on the means over seeds (columns).
+
+    Degree 2: ``t_escape`` against ``ln(1/δ)``, theory ``mean(1/(2 N*))``. Degree ``K > 2``:
+    ``ln t_double`` against ``ln(1/δ)``, theory ``K − 2``. Only ``δ`` in ``use`` enter; nan
+    when fewer than two of them have a finite mean.
+    """
+    u = np.log(1 / deltas[use])
+    if degree == 2:
+        t, theory = t_escape[use].mean(1), float(np.mean(1 / (2 * n_star)))
+    else:
+        t, theory = np.log(t_double[use].mean(1)), float(degree - 2)
+    ok = np.isfinite(t)
+    if ok.sum() < 2:
+        return math.nan, math.nan, theory
+    slope, intercept = np.polyfit(u[ok], t[ok], 1)
+    return float(slope), float(intercept), theory
+
+
+def fit_phase_lengths(runs: Sequence[DirectionalResult], fit_below: float = 1.0) -> PhaseLengths:
+    """:class:`PhaseLengths` of runs that differ only in ``δ`` (fit on ``δ <= fit_below``)."""
+    s = runs[0].settings
+    dl = np.asarray([r.settings.delta for r in runs], dtype=float)
+    t2 = np.stack([r.t_double() for r in runs])
+    te = np.stack([r.t_escape() for r in runs])
+    slope, intercept, theory = fit_slope(dl, t2, te, runs[0].n_star, s.degree, dl <= fit_below)
+    return PhaseLengths(
+        s.depth, s.activation, s.degree, dl, t2, te, runs[0].n_star, slope, intercept, theory
+    )
 
 
 def phase_lengths(
@@ -482,30 +631,7 @@ def phase_lengths(
     if len(deltas) < 2:
         raise ValueError(f"deltas={list(deltas)!r} is not allowed: give at least two values")
     runs = [DIRECTIONAL.run(scale=scale, seeds=seeds, delta=float(dl), **fixed) for dl in deltas]
-    s = runs[0].settings
-    dl = np.asarray(deltas, dtype=float)
-    t2 = np.stack([r.t_double() for r in runs])
-    te = np.stack([r.t_escape() for r in runs])
-    use = dl <= fit_below
-    u = np.log(1 / dl[use])
-    if s.degree == 2:
-        slope, intercept = np.polyfit(u, te[use].mean(1), 1)
-        theory = float(np.mean(1 / (2 * runs[0].n_star)))
-    else:
-        slope, intercept = np.polyfit(u, np.log(t2[use].mean(1)), 1)
-        theory = float(s.degree - 2)
-    return PhaseLengths(
-        s.depth,
-        s.activation,
-        s.degree,
-        dl,
-        t2,
-        te,
-        runs[0].n_star,
-        float(slope),
-        float(intercept),
-        theory,
-    )
+    return fit_phase_lengths(runs, fit_below)
 
 
 def estimate(settings: DirectionalSettings, n_seeds: int, device: torch.device) -> Estimate:
@@ -556,5 +682,6 @@ DIRECTIONAL = register(
         default_seeds=SEEDS,
         compute=compute,
         estimate=estimate,
+        controls=("large-init",),
     )
 )

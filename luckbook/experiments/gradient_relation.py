@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..claims import ClaimsMixin, Stat, bootstrap, seed_mean
 from ..config import check_choice, check_float, check_int, resolve_dtype
 from ..data import gaussian
 from ..ensemble import ACTIVATIONS, Net, activate, gate, with_ones
@@ -318,6 +319,36 @@ def relation_errors(teacher: Net, student: Net, x: torch.Tensor) -> torch.Tensor
     return torch.cat(out)
 
 
+def ungated_delta(teacher: Net, student: Net, x: torch.Tensor) -> list[torch.Tensor]:
+    """The relation's gradient with the student's gates dropped from ``g_l`` (``D_l = I``):
+    ``ΔW_l = E[f_{l-1} [A_l f*_l − B_l f_l]ᵀ_{1:n_l}]`` (the output layer is left exact). The
+    negative control of claim E0.relation-exact: without the gates it is not the gradient."""
+    ft, fs = teacher.forward(x), student.forward(x)
+    vt, vs = jacobians(teacher, ft), jacobians(student, fs)
+    n = x.shape[1]
+    deltas = []
+    for l in range(student.depth - 1):
+        a = vs[l].transpose(-1, -2) @ vt[l]
+        b = vs[l].transpose(-1, -2) @ vs[l]
+        g = (a @ ft.inputs[l + 1].unsqueeze(-1) - b @ fs.inputs[l + 1].unsqueeze(-1)).squeeze(-1)
+        deltas.append(fs.inputs[l].transpose(1, 2) @ g[..., :-1] / n)
+    deltas.append(fs.inputs[-1].transpose(1, 2) @ (ft.out - fs.out) / n)
+    return deltas
+
+
+def ungated_errors(teacher: Net, student: Net, x: torch.Tensor) -> torch.Tensor:
+    """``[S, L]``: relative distance of :func:`ungated_delta` to autograd's gradient."""
+    n = x.shape[1]
+    per_seed = n * max(w.shape[2] + 1 for w in student.weights) ** 2
+    out = []
+    for sl in _seed_groups(student.n_seeds, per_seed):
+        t, s = teacher.select(sl), student.select(sl)
+        rel = ungated_delta(t, s, x[sl])
+        auto = autograd_delta(t, s, x[sl])
+        out.append(torch.stack([relative_error(r, a) for r, a in zip(rel, auto, strict=True)], -1))
+    return torch.cat(out)
+
+
 def _repeat(net: Net, r: int) -> Net:
     return dataclasses.replace(net, weights=[w.repeat_interleave(r, dim=0) for w in net.weights])
 
@@ -463,7 +494,7 @@ def activation_overlap(teacher: Net, x: torch.Tensor) -> tuple[list[torch.Tensor
 
 
 @dataclasses.dataclass
-class GradientRelationResult:
+class GradientRelationResult(ClaimsMixin):
     """Everything E0 measures, as NumPy arrays (``S`` seeds, ``L`` weight layers, ``K`` batch sizes).
 
     Attributes:
@@ -479,7 +510,22 @@ class GradientRelationResult:
         aligned_concentration: ``[S, Bi, L-1]`` concentration of β* for an aligned student of
             the teacher with each bias of ``biases`` (links (c) and (d)).
         loss: per kind ``[S]``, ½·mean‖y* − y‖² on the check samples.
+        ungated_error: per kind ``[S, L]``, as ``relation_error`` with the gates dropped from
+            the relation (the negative control of E0.relation-exact).
+
+    :meth:`claims` evaluates the pre-registered claims (registry section E0). E0 trains
+    nothing, so there is no frozen student: each claim about a mechanism has its own *null
+    variant* that removes the mechanism (``CONTROL_NAMES``); numerical identities have
+    none.
     """
+
+    CONTROLS = ("null",)
+    CONTROL_NAMES = {
+        "null": (
+            "each claim's null variant: the relation without its gates (D = I); the matrix "
+            "gradient on a batch of one sample; the random student's β*"
+        )
+    }
 
     settings: GradientRelationSettings
     seeds: list[int]
@@ -500,6 +546,7 @@ class GradientRelationResult:
     dead: np.ndarray
     aligned_concentration: np.ndarray
     loss: dict[str, np.ndarray]
+    ungated_error: dict[str, np.ndarray]
 
     def mean_drift(self, kind: str = "random") -> np.ndarray:
         """``[S, K, L]``: mean over the ``R`` batches of each size."""
@@ -516,6 +563,98 @@ class GradientRelationResult:
         if not len(hits):
             return math.nan
         return float(max(d[:, :, hits[0]].max() for d in self.drift.values()))
+
+    # ---- claims ----------------------------------------------------------------------------
+    def _hidden_drift(self, k: int) -> np.ndarray:
+        """``[S]``: mean over both students, the hidden layers and the repeats of the
+        matrix-gradient relative distance at batch-size index ``k``."""
+        return np.mean([self.drift[kind][:, :, k, :-1].mean((1, 2)) for kind in STUDENTS], 0)
+
+    def _overlap_ratio(self, layer: int) -> np.ndarray:
+        """``[S]``: overlap at the most negative bias over the overlap at bias 0 (nan without 0)."""
+        zero = np.flatnonzero(self.biases == 0.0)
+        if not len(zero):
+            return np.full(len(self.seeds), math.nan)
+        return self.overlap[:, 0, layer] / self.overlap[:, zero[0], layer]
+
+    def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
+        """Every E0 claim (``control=None``) or its null variant (``control="null"``)."""
+        if control not in (None, "null"):
+            raise ValueError(f"control={control!r} is not allowed: expected None or 'null'")
+        null = control is not None
+
+        def worst(per_seed: np.ndarray, detail: str) -> Stat:
+            return bootstrap(list(per_seed), lambda xs: float(np.max(xs)), detail=detail)
+
+        def none(detail: str) -> Stat:
+            return Stat(math.nan, math.nan, math.nan, len(self.seeds), detail)
+
+        errors = self.ungated_error if null else self.relation_error
+        per_seed = np.max([e.max(1) for e in errors.values()], 0)
+        out = {
+            "E0.relation-exact": worst(
+                per_seed,
+                ("gates dropped" if null else "relation vs autograd")
+                + f": worst per seed {_short(per_seed)}",
+            )
+        }
+        b1 = np.flatnonzero(self.batch_sizes == 1)
+        if null:
+            out["E0.matrix-batch1"] = none("an identity: no control")
+            out["E0.matrix-output"] = none("an identity: no control")
+        else:
+            at1 = (
+                np.max([d[:, :, b1[0]].max((1, 2)) for d in self.drift.values()], 0)
+                if len(b1)
+                else np.full(len(self.seeds), math.nan)
+            )
+            out["E0.matrix-batch1"] = worst(at1, f"worst per seed {_short(at1)}")
+            top = np.max([d[..., -1].max((1, 2)) for d in self.drift.values()], 0)
+            out["E0.matrix-output"] = worst(top, f"worst per seed {_short(top)}")
+        if null:
+            k = b1[0] if len(b1) else None
+        else:
+            k = len(self.batch_sizes) - 1
+        if k is None:
+            out["E0.matrix-drift"] = none("no batch of one sample in this run")
+        else:
+            hd = self._hidden_drift(k)
+            out["E0.matrix-drift"] = seed_mean(
+                hd, detail=f"batch {int(self.batch_sizes[k])}: per seed {_short(hd)}"
+            )
+        above = np.flatnonzero(self.batch_sizes > 1)
+        if null or len(above) < 2:
+            out["E0.matrix-no-shrink"] = none(
+                "no control (a property of the approximation)"
+                if null
+                else "needs two batch sizes above 1"
+            )
+        else:
+            lo, hi = above[0], len(self.batch_sizes) - 1
+            ratio = self._hidden_drift(hi) / self._hidden_drift(lo)
+            out["E0.matrix-no-shrink"] = seed_mean(
+                ratio,
+                detail=f"batch {int(self.batch_sizes[hi])} over batch "
+                f"{int(self.batch_sizes[lo])}: per seed {_short(ratio)}; a sampling error "
+                f"would give {math.sqrt(self.batch_sizes[lo] / self.batch_sizes[hi]):.3g}",
+            )
+        kind = "random" if null else "aligned"
+        conc = self.concentration[kind].mean(1)
+        out["E0.beta-concentration"] = seed_mean(
+            conc, detail=f"{kind} student, mean over hidden layers: per seed {_short(conc)}"
+        )
+        hidden = self.overlap.shape[-1]
+        for cid, layer in (("E0.overlap-first", 0), ("E0.overlap-deep", hidden - 1)):
+            if null:
+                out[cid] = none("no control (a property of the teacher)")
+                continue
+            ratio = self._overlap_ratio(layer)
+            out[cid] = seed_mean(
+                ratio,
+                detail=f"hidden layer {layer + 1}, bias {self.biases[0]:g} over bias 0: "
+                f"per seed {_short(ratio)}",
+            )
+        return out
 
     def numbers(self) -> str:
         """Key numbers: relation error, drift at batch 1 and at the largest batch, overlaps."""
@@ -582,6 +721,10 @@ class GradientRelationResult:
         }
 
 
+def _short(values: np.ndarray) -> str:
+    return "[" + ", ".join(f"{v:.3g}" for v in np.asarray(values, dtype=float)) + "]"
+
+
 # ----------------------------------------------------------------------------- compute
 
 
@@ -613,10 +756,11 @@ def compute(
     x_calibrate = calibration_inputs(s, seeds)
     teacher, students = build(s, seeds, device, x_calibrate)
     x_check = data(s.n_check, "e0_check")
-    relation_error, loss = {}, {}
+    relation_error, ungated, loss = {}, {}, {}
     y_t = teacher(x_check)
     for kind, student in students.items():
         relation_error[kind] = relation_errors(teacher, student, x_check).cpu().numpy()
+        ungated[kind] = ungated_errors(teacher, student, x_check).cpu().numpy()
         loss[kind] = square_loss(y_t, student(x_check)).cpu().numpy()
     tick()
 
@@ -678,6 +822,7 @@ def compute(
         dead=torch.stack(dead, 1).cpu().numpy(),
         aligned_concentration=torch.stack(aligned_conc, 1).cpu().numpy(),
         loss=loss,
+        ungated_error=ungated,
     )
 
 

@@ -103,7 +103,7 @@ def overview(result: DirectionalResult, seed: int | None = None) -> Figure:
     ax[1, 1].set_xlabel("flow time t")
     ax[1, 1].set_ylabel("‖w_j(t)‖/‖w_j(0)‖")
     ax[1, 1].set_title(f"{int(grow.sum())} of {result.settings.width} neurons grow (orange)")
-    c = result.claims()
+    c = result.seed_numbers()
     fig.suptitle(
         f"depth {result.settings.depth}, {result.settings.activation}, δ = {result.settings.delta:g}, "
         f"seed {result.seeds[s]}",
@@ -181,7 +181,7 @@ def panel(result: DirectionalResult) -> Figure:
     ax[2].set_title("effective rank of W₁", fontsize=9)
     for a in ax:
         a.set_xlabel("flow time t")
-    c = result.claims()
+    c = result.seed_numbers()
     st = result.settings
     return _with_alt(
         fig,
