@@ -26,6 +26,12 @@ convention), and the result records which nodes were dead.
 **Epochs.** One epoch is ``ceil(n_train / batch)`` SGD steps with minibatches drawn *with
 replacement* from the training set (the released loader shuffles without replacement; over
 an epoch the two differ only in which samples repeat).
+
+**Claims.** :meth:`DeepTeacherResult.claim_stats` computes the pre-registered claims of
+:mod:`luckbook.claims` (``E3.*``): the final level of layers 0 and 1, and "layer 0 first" as
+the gap between the epochs at which layers 0 and 1 first reach
+:data:`~luckbook.claims.E3_CROSSING_LEVEL`. The frozen control is the step-0 snapshot repeated
+at every time: it never crosses (or crosses at epoch 0 in both layers), so it cannot pass.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..claims import E3_CROSSING_LEVEL as CROSSING_LEVEL
+from ..claims import ClaimsMixin, Stat, seed_mean
 from ..config import check_choice, check_float, check_int, resolve_dtype
 from ..data import FixedSet, gaussian
 from ..ensemble import ACTIVATIONS, Net
@@ -145,7 +153,7 @@ SEEDS = {"paper": 8, "book": 4, "tiny": 3}
 
 
 @dataclasses.dataclass
-class DeepTeacherResult(Snapshots):
+class DeepTeacherResult(ClaimsMixin, Snapshots):
     """Everything E3 measures, as NumPy arrays (``T`` snapshots, ``S`` seeds, ``L`` hidden layers).
 
     Attributes:
@@ -178,17 +186,27 @@ class DeepTeacherResult(Snapshots):
         """Number of hidden layers (``depth − 1``)."""
         return len(self.teacher_best)
 
-    def layer_mean(self, include_dead: bool = False) -> np.ndarray:
+    def layer_mean(self, include_dead: bool = False, control: str | None = None) -> np.ndarray:
         """``[L, T, S]``: mean over a layer's live teacher nodes of their best correlation
-        (``include_dead=True``: over all of them, dead ones counting 0, as released)."""
+        (``include_dead=True``: over all of them, dead ones counting 0, as released).
+
+        ``control="frozen"``: the frozen student, i.e. the step-0 snapshot repeated at every
+        snapshot (the same run evaluated at its initial weights; nothing is retrained).
+        """
         if include_dead:
-            return np.stack([b.mean(-1) for b in self.teacher_best])
-        return np.stack(
-            [
-                (b * live).sum(-1) / live.sum(-1)
-                for b, live in zip(self.teacher_best, self.teacher_live, strict=True)
-            ]
-        )
+            mean = np.stack([b.mean(-1) for b in self.teacher_best])
+        else:
+            mean = np.stack(
+                [
+                    (b * live).sum(-1) / live.sum(-1)
+                    for b, live in zip(self.teacher_best, self.teacher_live, strict=True)
+                ]
+            )
+        if control is None:
+            return mean
+        if control != "frozen":
+            raise ValueError(f"control={control!r} is not allowed: expected None or 'frozen'")
+        return np.broadcast_to(mean[:, :1], mean.shape).copy()
 
     def layer_min(self, include_dead: bool = False) -> np.ndarray:
         """``[L, T, S]``: the worst-recovered live teacher node of each layer."""
@@ -205,15 +223,89 @@ class DeepTeacherResult(Snapshots):
         """``[L, S]``: number of dead teacher nodes per layer and seed."""
         return np.stack([(~live).sum(-1) for live in self.teacher_live])
 
-
-    def first_epoch_reaching(self, threshold: float) -> np.ndarray:
-        """``[L, S]``: first snapshot epoch at which a layer's mean best correlation ≥ ``threshold``
-        (``nan`` if never)."""
+    def first_epoch_reaching(self, threshold: float, control: str | None = None) -> np.ndarray:
+        """``[L, S]``: first snapshot epoch at which a layer's mean best correlation (live
+        teacher nodes) is ≥ ``threshold`` (``nan`` if never; the frozen control never moves,
+        so it crosses, at epoch 0, only if it starts above ``threshold``)."""
         threshold = check_float("threshold", threshold, low=-1.0, high=1.0)
-        mean = self.layer_mean()  # [L, T, S]
+        mean = self.layer_mean(control=control)  # [L, T, S]
         hit = mean >= threshold
         first = np.where(hit.any(1), hit.argmax(1), -1)  # [L, S]
         return np.where(first >= 0, self.epochs[np.maximum(first, 0)], np.nan)
+
+    def crossing_order(self, level: float = CROSSING_LEVEL) -> dict[str, Any]:
+        """Descriptive (not a claim): when each layer first reaches ``level``, and in how many
+        seeds the layers do so bottom-up.
+
+        Returns ``first`` (``[L, S]`` epochs, ``nan`` = never), ``mean_first`` (``[L]``, mean
+        over the seeds that cross), ``never`` (``[L]`` seeds that never cross), ``strictly_before``
+        (``[L − 1]``: seeds where layer ``l`` crosses strictly before layer ``l + 1``; a
+        layer that never crosses is never before anything), ``bottom_up`` (seeds where every
+        layer crosses strictly after the one below) and ``n_seeds``.
+        """
+        first = self.first_epoch_reaching(level)
+        never = np.isnan(first)
+        lower, upper = first[:-1], first[1:]
+        with np.errstate(invalid="ignore"):
+            before = ~np.isnan(lower) & (np.isnan(upper) | (lower < upper))
+        crossed = np.where(never, np.nan, first)
+        mean_first = np.array(
+            [np.nanmean(row) if np.isfinite(row).any() else np.nan for row in crossed]
+        )
+        return {
+            "level": level,
+            "first": first,
+            "mean_first": mean_first,
+            "never": never.sum(-1),
+            "strictly_before": before.sum(-1),
+            "bottom_up": int((before.all(0) & ~never.any(0)).sum()),
+            "n_seeds": len(self.seeds),
+        }
+
+    def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
+        """The E3 claims (registered in :mod:`luckbook.claims`) on the trained student, or on
+        the frozen student (``control="frozen"``).
+
+        ``E3.layer0-level`` / ``E3.layer1-level``: mean over seeds of the layer's final mean
+        best correlation (live teacher nodes). ``E3.layer0-first``: mean over seeds of
+        ``t_1 − t_0``, the epochs between layer 0 and layer 1 first reaching
+        :data:`CROSSING_LEVEL`; a seed in which either layer never reaches it makes the
+        statistic undefined (so a never-crossing layer cannot make the claim hold).
+        """
+        if control not in (None, *self.CONTROLS):
+            raise ValueError(
+                f"control={control!r} is not allowed: expected None or one of {self.CONTROLS}"
+            )
+        final = self.layer_mean(control=control)[:, -1]  # [L, S]
+        final_all = self.layer_mean(include_dead=True, control=control)[:, -1]
+
+        def level(l: int) -> Stat:
+            if l >= self.n_layers:
+                return Stat(math.nan, math.nan, math.nan, len(self.seeds), "no such layer")
+            return seed_mean(
+                final[l],
+                detail=f"per seed {_nums(final[l])}; counting dead teacher nodes as 0 (released "
+                f"convention) {final_all[l].mean():.4f}",
+            )
+
+        stats = {"E3.layer0-level": level(0), "E3.layer1-level": level(1)}
+        if self.n_layers < 2:
+            stats["E3.layer0-first"] = Stat(
+                math.nan, math.nan, math.nan, len(self.seeds), "no second layer"
+            )
+            return stats
+        first = self.first_epoch_reaching(CROSSING_LEVEL, control)[:2]  # [2, S]
+        gap = first[1] - first[0]  # nan where either layer never crosses
+        with np.errstate(invalid="ignore"):
+            ahead = int((first[0] < first[1]).sum())
+        never = np.isnan(first).sum(-1)
+        stats["E3.layer0-first"] = seed_mean(
+            gap,
+            detail=f"first epoch at >= {CROSSING_LEVEL:g}: layer 0 {_nums(first[0], '.3g')}, "
+            f"layer 1 {_nums(first[1], '.3g')} (nan = never: {never[0]}, {never[1]} seeds); "
+            f"layer 0 strictly first in {ahead} of {len(self.seeds)} seeds",
+        )
+        return stats
 
     def numbers(self, step: int | None = None) -> str:
         """The key numbers at snapshot ``step``: per layer, mean (seed range) and min best correlation."""
@@ -281,6 +373,10 @@ class DeepTeacherResult(Snapshots):
                 for s, seed in enumerate(self.seeds)
             ],
         }
+
+
+def _nums(values: np.ndarray, spec: str = ".3f") -> str:
+    return "[" + ", ".join(format(float(v), spec) for v in values) + "]"
 
 
 def unit_weight_columns(w: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ..claims import E3_CROSSING_LEVEL as CROSSING_LEVEL
+from ..claims import get_claim
 from ..experiments.deep_teacher import DeepTeacherResult
 from ..train import DivergenceError
 from . import _with_alt, new_figure, styled
@@ -27,6 +29,16 @@ EXPERIMENT = "deep-teacher"
 
 def _color(layer: int) -> str:
     return LAYER_COLORS[layer % len(LAYER_COLORS)]
+
+
+LEVEL0 = get_claim("E3.layer0-level").threshold
+LEVEL1 = get_claim("E3.layer1-level").threshold
+
+
+def _threshold_lines(ax: Axes) -> None:
+    """The registered level claims: dotted at layer 0's threshold, dashed at layer 1's."""
+    ax.axhline(LEVEL0, color="k", lw=0.7, ls=":")
+    ax.axhline(LEVEL1, color="k", lw=0.7, ls="--", alpha=0.6)
 
 
 def _layer_label(result: DeepTeacherResult, layer: int) -> str:
@@ -52,8 +64,8 @@ def layer_curves(
         m = mean[l, : shown + 1]
         ax.plot(x, m.mean(-1), color=_color(l), lw=1.8, label=_layer_label(result, l))
         ax.fill_between(x, m.min(-1), m.max(-1), color=_color(l), alpha=0.2, lw=0)
-    ax.axhline(0.99, color="k", lw=0.7, ls=":")
-    ax.axhline(0.9, color="k", lw=0.7, ls="--", alpha=0.6)
+    _threshold_lines(ax)
+    ax.axhline(CROSSING_LEVEL, color="k", lw=0.7, ls="-.", alpha=0.5)
     ax.set_xlim(0, float(result.epochs[-1]))
     low = float(mean.min())
     ax.set_ylim(min(0.5, low - 0.02), 1.01)
@@ -69,7 +81,9 @@ def layer_curves(
         fig,
         f"Line chart of each hidden layer's mean best teacher-student correlation against epoch, "
         f"mean over {len(result.seeds)} seeds with the seed range shaded; at epoch "
-        f"{result.epochs[t]:g} the layers reach {layers}. Dotted line at 0.99, dashed at 0.9.",
+        f"{result.epochs[t]:g} the layers reach {layers}. Dotted line at {LEVEL0:g} (claimed level of "
+        f"layer 0), dashed at {LEVEL1:g} (of layer 1), dash-dotted at {CROSSING_LEVEL:g} (the level "
+        f"whose first crossing times are compared).",
     )
 
 
@@ -94,8 +108,7 @@ def layer_summary(
         jitter = rng.uniform(-0.25, 0.25, size=best.size)
         ax.scatter(l + jitter, best, s=7, color=_color(l), alpha=0.8, lw=0)
         ax.plot([l - 0.35, l + 0.35], [best.min()] * 2, color="k", lw=1)
-    ax.axhline(0.99, color="k", lw=0.7, ls=":")
-    ax.axhline(0.9, color="k", lw=0.7, ls="--", alpha=0.6)
+    _threshold_lines(ax)
     ax.set_xticks(range(result.n_layers), [f"{l}" for l in range(result.n_layers)])
     ax.set_xlabel("hidden layer (0 = lowest)")
     ax.set_ylabel("best correlation of each teacher node")
