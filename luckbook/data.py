@@ -50,18 +50,35 @@ def unit_sphere(
 
 
 def boundary_augmented(
-    teacher: Net, n: int, seeds: Sequence[int], *, data_std: float = 1.0, stream: str = "train_data"
+    teacher: Net,
+    n: int,
+    seeds: Sequence[int],
+    *,
+    data_std: float = 1.0,
+    alpha_mean: float = 1.0,
+    alpha_sigma: float = 1.0,
+    stream: str = "train_data",
 ) -> torch.Tensor:
-    """Points near and on both sides of every first-layer teacher boundary (SS, E5).
+    """Points on and on both sides of every first-layer teacher boundary (SS, E5).
 
-    For teacher node ``i`` with weights ``w_i`` and bias ``b_i``: draw ``⌈n/(3m)⌉`` Gaussian
-    points, project them onto the hyperplane ``w_iᵀx + b_i = 0``, keep them plus copies shifted
-    by ``±α w_i`` with ``α ~ U[1, 2]``; finally rescale every point to norm ``data_std·√d``.
-    The rescale moves points slightly off the boundary when ``b_i ≠ 0`` (as in the released
-    augmentation). Returns ``[S, n, d]`` float64 on the CPU.
+    The released ``theory_suggest_train`` construction. For teacher node ``i`` with weights
+    ``w_i`` and bias ``b_i``: draw ``k = ⌈n/(3m)⌉`` Gaussian points ``x ~ N(0, data_std² I)``
+    and project them onto the boundary **in homogeneous coordinates**: ``(x, 1)`` is projected
+    onto the hyperplane through the origin orthogonal to ``(w_i, b_i)``, and the result is
+    divided by its last coordinate ``q = 1 − b_i (w_iᵀx + b_i)/‖(w_i, b_i)‖²``. The point lies
+    exactly on ``w_iᵀx + b_i = 0`` but its norm is scaled by ``1/q`` (``q`` varies by about
+    ±15 % per standard deviation at the released setting). Keep the projected points plus copies
+    shifted by ``±α w_i`` with ``α = alpha_mean + alpha_sigma·U[0, 1]`` (released defaults
+    ``U[1, 2]``; SS's supplementary Fig. 9 uses ``U[2, 4]``); pool the ``3km`` points of all
+    teacher nodes, keep ``n`` of them at random, and finally rescale every point to norm
+    ``data_std·√d``. The rescale moves the projected points off their boundary by
+    ``|b_i|·|1 − c|`` with ``c = data_std·√d/‖x‖`` (zero when ``b_i = 0``). Returns
+    ``[S, n, d]`` float64 on the CPU.
     """
     n = check_int("n", n)
     data_std = check_float("data_std", data_std, low=0.0, low_open=True)
+    alpha_mean = check_float("alpha_mean", alpha_mean)
+    alpha_sigma = check_float("alpha_sigma", alpha_sigma, low=0.0)
     if len(seeds) != teacher.n_seeds:
         raise ValueError(f"seeds has {len(seeds)} entries; the teacher has {teacher.n_seeds} seeds")
     w1 = teacher.weights[0].detach().to("cpu", torch.float64)  # [S, d + 1, m]
@@ -72,10 +89,13 @@ def boundary_augmented(
         gen = generator(seed, stream)
         points = []
         for i in range(m):
-            w, b = w1[s, :d, i], w1[s, d, i]
+            wt = w1[s, :, i]  # (w_i, b_i): the node in homogeneous coordinates
+            w = wt[:d]
             x = data_std * torch.randn(k, d, generator=gen, dtype=torch.float64)
-            x = x - ((x @ w + b) / w.dot(w))[:, None] * w
-            alpha = 1 + torch.rand(k, 1, generator=gen, dtype=torch.float64)
+            xt = with_ones(x)
+            xt = xt - ((xt @ wt) / wt.dot(wt))[:, None] * wt  # onto (w_i, b_i)ᵀ(x, 1) = 0
+            x = xt[:, :d] / xt[:, d:]
+            alpha = alpha_mean + alpha_sigma * torch.rand(k, 1, generator=gen, dtype=torch.float64)
             points += [x, x + alpha * w, x - alpha * w]
         x = torch.cat(points)
         x = x[torch.randperm(len(x), generator=gen)[:n]]
@@ -116,7 +136,9 @@ class FixedSet:
         done = 0
         while done < steps:
             k = min(chunk, steps - done)
-            idx = torch.stack([torch.randint(n, (chunk, batch), generator=g) for g in gens], dim=1)[:k]
+            idx = torch.stack([torch.randint(n, (chunk, batch), generator=g) for g in gens], dim=1)[
+                :k
+            ]
             idx = (idx + offset).reshape(k, n_seeds * batch).to(self.x1.device)
             for i in range(k):
                 yield (

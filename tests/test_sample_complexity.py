@@ -28,24 +28,54 @@ def _tiny(**overrides):
     return lb.run("sample-complexity", scale="tiny", cache=False, **overrides)
 
 
-# ----------------------------------------------------------------------------- claim
+# ----------------------------------------------------------------------------- claims
 
 
-def test_augmented_data_cover_at_least_as_many_teachers_at_the_smallest_n():
+def test_claims_hold_on_tiny_and_the_frozen_control_fails():
+    # The registered claims at tiny scale (N = 50, 4 development seeds): the augmented runs
+    # cover more teacher nodes than the Gaussian ones (paired by seed), and a fair share.
     result = _tiny()
-    s = result.settings
-    g_small = int(np.argmin(s.n_trains))
-    frac = result.fraction_covered(0.95)  # [G, K, S]
-    gauss = frac[g_small, s.kinds.index("gaussian")]
-    aug = frac[g_small, s.kinds.index("augmented")]
-    print(f"N={s.n_trains[g_small]}: covered gaussian {gauss.tolist()}, augmented {aug.tolist()}")
-    assert aug.mean() >= gauss.mean(), (
-        f"at N={s.n_trains[g_small]} augmented data covered {aug.mean():.2f} of the teachers "
-        f"on average, Gaussian data {gauss.mean():.2f}"
+    report = result.claims()
+    print(report)
+    assert report.ids == ["E5.aug-gain", "E5.aug-coverage"]
+    assert "registered for scale tiny" in report["E5.aug-gain"].stat.detail
+    report.assert_holds()
+
+
+def test_frozen_control_fails_every_claim():
+    # A frozen student covers no teacher node with either kind: 0 − 0 must not pass the gain.
+    control = _tiny().claims(control="frozen")
+    control.assert_fails()
+    assert control["E5.aug-gain"].stat.value == 0.0
+    assert control["E5.aug-coverage"].stat.value == 0.0
+
+
+def test_claims_need_both_kinds_and_fall_back_to_the_smallest_n():
+    result = _tiny(n_trains=(40, 80), steps=200, data="augmented")
+    stats = result.claim_stats()
+    assert not stats["E5.aug-gain"].defined and "data='both'" in stats["E5.aug-gain"].detail
+    both = _tiny(n_trains=(40, 80), steps=200)
+    n, where = both.claim_n()
+    assert n == 40 and "smallest of this run" in where
+
+
+def test_registered_grids_are_the_presets():
+    from luckbook.claims import E5_CLAIM_N, E5_GRIDS
+
+    exp = lb.get_experiment("sample-complexity")
+    for scale in ("paper", "book", "tiny"):
+        settings = exp.settings(scale)
+        assert settings.n_trains == E5_GRIDS[scale]
+        assert E5_CLAIM_N[scale] in settings.n_trains
+    paper = exp.settings("paper")  # SS supplementary Fig. 9
+    assert (paper.d, paper.m, paper.p, paper.alpha_mean, paper.alpha_sigma) == (
+        100,
+        5,
+        1.0,
+        2.0,
+        2.0,
     )
-    # At the largest N both kinds have enough data: every teacher is covered.
-    g_big = int(np.argmax(s.n_trains))
-    assert (frac[g_big] >= 0.8).all(), frac[g_big]
+    assert paper.n_trains[0] == 30 and paper.n_trains[-1] == 1110 and len(paper.n_trains) == 20
 
 
 # ----------------------------------------------------------------------------- machinery
@@ -101,7 +131,8 @@ def test_stacked_sets_draw_the_fixed_set_indices():
 def test_augmentation_diagnostics():
     result = _tiny()
     s = result.settings
-    # The rescale moves boundary points off the boundary, but only a little: |b| · O(1/√d).
+    # The rescale moves boundary points off the boundary, but only a little: |b| times the
+    # spread of the homogeneous projection's scale factor (about 0.11 |b| at the released setting).
     assert result.shift.shape == (len(result.seeds), s.m)
     assert (result.shift > 0).all() and (result.shift < 0.2 * abs(s.bias)).all(), result.shift
     k_aug, k_gauss = s.kinds.index("augmented"), s.kinds.index("gaussian")
@@ -115,6 +146,29 @@ def test_augmentation_diagnostics():
     assert ((result.positive[big] > 0.1) & (result.positive[big] < 0.9)).all()
     text = result.augmentation_numbers()
     assert f"{np.median(result.shift):.4f}" in text
+
+
+def test_projection_is_homogeneous_as_released():
+    # The released augmentation projects (x, 1) onto (w, b)ᵀ(x, 1) = 0 and divides by the last
+    # coordinate: before the rescale the point is exactly on the boundary. After the rescale to
+    # norm 1.5·√d the median |wᵀx + b| is about 0.011 at d = 100, b = −0.1 (not |b|·0.674/√(2d)
+    # ≈ 0.0048, which a projection in input space would give).
+    teacher = lb.make_teacher([100, 5, 3], [0, 1], bias=-0.1, normalize="weights")
+    shift = rescale_shift(teacher, [0, 1], data_std=1.5, points=2_000)
+    assert 0.009 < float(shift.median()) < 0.013, shift
+    # α's range is a setting: α = alpha_mean + alpha_sigma·U[0, 1].
+    single = lb.Net([teacher.weights[0][:, :, :1], torch.zeros(2, 2, 1, dtype=torch.float64)])
+    w = teacher.weights[0][:, :, :1].double()
+    for (mean, sigma), low in (((2.0, 2.0), 1.2), ((1.0, 1.0), 0.6)):
+        x = lb.boundary_augmented(
+            single, 300, [0, 1], data_std=1.5, alpha_mean=mean, alpha_sigma=sigma
+        )
+        z = torch.bmm(lb.with_ones(x), w)[..., 0].abs().sort(dim=1).values  # [2, 300]
+        shifted = z[:, 100:]  # the ±α copies: two thirds of the points
+        assert float(shifted.min()) > low and float(z[:, :100].max()) < 0.1
+    assert float(shifted.min()) < 1.2  # U[1, 2] reaches closer than U[2, 4]
+    with pytest.raises(ValueError, match="alpha_sigma"):
+        lb.boundary_augmented(teacher, 30, [0, 1], alpha_sigma=-1.0)
 
 
 def test_rescale_shift_is_zero_without_bias():
@@ -243,7 +297,7 @@ def test_estimate_counts_flops():
     small = exp.plan(scale="tiny", seeds=2)
     big = exp.plan(scale="paper")
     assert 0 < small.seconds < big.seconds and 0 < small.bytes < big.bytes
-    assert "GFLOP" in big.basis and "256 students" in big.basis
+    assert "GFLOP" in big.basis and "1280 students" in big.basis  # 20 sizes × 2 kinds × 32 seeds
 
 
 def test_live_explorer_runs():

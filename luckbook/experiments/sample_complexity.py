@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..claims import E5_CLAIM_N, E5_GRIDS, E5_TAU, ClaimsMixin, Stat, bootstrap, seed_mean
 from ..config import DEFAULT_TAUS, check_choice, check_float, check_int, check_taus, resolve_dtype
 from ..data import CHUNK_VALUES, boundary_augmented, gaussian
 from ..ensemble import Net, with_ones
@@ -43,18 +44,22 @@ SHIFT_POINTS = 1_000
 
 @dataclasses.dataclass(frozen=True)
 class SampleComplexitySettings(E4Common):
-    """Settings of E5; the defaults are the ``paper`` scale (E4's released two-layer setting).
+    """Settings of E5; the defaults are the ``paper`` scale: the setting of SS's supplementary
+    sample-complexity figure (arXiv:1909.13458, Fig. 9: d = 100, m = 5, p = 1, N from 30 to
+    1110, α ~ U[2, 4], 20 epochs × 5 000 SGD steps) on E4's released two-layer teacher.
 
     Gaussian training and eval inputs are ``x ~ N(0, data_std² I)``; augmented inputs get norm
     ``data_std·√d``.
     """
 
-    m: int = 10  # teacher hidden width
+    m: int = 5  # teacher hidden width
     multi: int = 5  # width multiplier: the student has n = multi·m hidden nodes
-    p: float = 0.0  # teacher strength decay: fan-out of teacher node i divided by (i+1)^p
-    n_trains: tuple[int, ...] = (1_000, 3_000, 10_000, 30_000)  # training-set sizes N
+    p: float = 1.0  # teacher strength decay: fan-out of teacher node i divided by (i+1)^p
+    n_trains: tuple[int, ...] = E5_GRIDS["paper"]  # training-set sizes N (SS Fig. 9)
     data: str = "both"  # training-set kinds: "both", "gaussian" or "augmented"
-    n_snapshots: int = 20  # evaluations after step 0
+    alpha_mean: float = 2.0  # augmentation shift α = alpha_mean + alpha_sigma·U[0, 1] (Fig. 9: 2)
+    alpha_sigma: float = 2.0  # (released defaults 1 and 1: α ~ U[1, 2]; Fig. 9: 2 and 2)
+    n_snapshots: int = 20  # evaluations after step 0 (Fig. 9: one per epoch)
     taus: tuple[float, ...] = DEFAULT_TAUS  # thresholds at which teachers count as covered
 
     @property
@@ -88,19 +93,24 @@ class SampleComplexitySettings(E4Common):
             )
         check_choice("data", self.data, ("both", *KINDS))
         check_float("p", self.p, low=0.0)
+        check_float("alpha_mean", self.alpha_mean, low=0.0, low_open=True)
+        check_float("alpha_sigma", self.alpha_sigma, low=0.0)
         check_taus("taus", self.taus)
         self.validate_common()
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {},
-    # A quarter of E4's book length would be too short to separate the kinds; 20 000 steps
-    # (E4's book length) with N scaled down by 3 keeps N·epochs in the same regime.
-    # E4's book length (20 000 steps). At this length every N ≥ 800 covers all 10 teacher
-    # nodes with either kind, so the sizes are scaled down to where coverage is incomplete.
+    "paper": {"steps": 100_000},
+    # E4's released two-layer setting (m = 10, p = 0, α ~ U[1, 2] as in the released code) at
+    # E4's book length (20 000 steps). The sizes are the grid registered with the E5 claims
+    # (luckbook.claims.E5_GRIDS); see the registry's note for how it was chosen.
     "book": {
+        "m": 10,
+        "p": 0.0,
+        "alpha_mean": 1.0,
+        "alpha_sigma": 1.0,
         "steps": 20_000,
-        "n_trains": (200, 400, 800, 3_000),
+        "n_trains": E5_GRIDS["book"],
         "n_eval": 4_000,
         "n_snapshots": 10,
     },
@@ -111,8 +121,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "m": 5,
         "multi": 2,
         "c": 10,
+        "p": 0.0,
+        "alpha_mean": 1.0,
+        "alpha_sigma": 1.0,
         "steps": 4_000,
-        "n_trains": (50, 100, 400),
+        "n_trains": E5_GRIDS["tiny"],
         "n_eval": 2_000,
         "n_snapshots": 4,
     },
@@ -195,7 +208,12 @@ def boundary_sides(teacher: Net, x: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 def rescale_shift(
-    teacher: Net, seeds: Sequence[int], data_std: float, points: int = SHIFT_POINTS
+    teacher: Net,
+    seeds: Sequence[int],
+    data_std: float,
+    alpha_mean: float = 1.0,
+    alpha_sigma: float = 1.0,
+    points: int = SHIFT_POINTS,
 ) -> torch.Tensor:
     """``[S, m]``: median ``|w_iᵀx + b_i|`` of boundary-``i`` points after the final rescale.
 
@@ -211,14 +229,22 @@ def rescale_shift(
     out = torch.empty(n_seeds, m, dtype=torch.float64)
     for i in range(m):
         single = Net([w1[:, :, i : i + 1], torch.zeros(n_seeds, 2, 1, dtype=torch.float64)])
-        x = boundary_augmented(single, 3 * points, seeds, data_std=data_std, stream=f"shift:{i}")
+        x = boundary_augmented(
+            single,
+            3 * points,
+            seeds,
+            data_std=data_std,
+            alpha_mean=alpha_mean,
+            alpha_sigma=alpha_sigma,
+            stream=f"shift:{i}",
+        )
         z = (torch.bmm(with_ones(x), w1[:, :, i : i + 1])[..., 0]).abs()  # [S, 3·points]
         out[:, i] = z.sort(dim=1).values[:, :points].median(dim=1).values
     return out
 
 
 @dataclasses.dataclass
-class SampleComplexityResult(Snapshots):
+class SampleComplexityResult(ClaimsMixin, Snapshots):
     """Everything E5 measures, as NumPy arrays. Axes: ``T`` snapshots, ``G = len(n_trains)``
     sizes, ``K = len(kinds)`` data kinds, ``S`` seeds.
 
@@ -269,6 +295,46 @@ class SampleComplexityResult(Snapshots):
         tau = check_float("tau", tau, low=0.0, high=1.0, low_open=True, high_open=True)
         t = self.snapshot_index(step)
         return (self.teacher_best[t] > tau).mean(-1)
+
+    def claim_n(self) -> tuple[int, str]:
+        """The ``N`` the claims are evaluated at: the registered one of this run's scale
+        (:data:`~luckbook.claims.E5_CLAIM_N`), else the smallest ``N`` of the run."""
+        scale = self._scale()
+        n = E5_CLAIM_N.get(scale)
+        if n is not None and n in self.settings.n_trains:
+            return n, f"N = {n} (registered for scale {scale})"
+        n = min(self.settings.n_trains)
+        return n, f"N = {n} (the smallest of this run; scale {scale} has no registered N)"
+
+    def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
+        """E5's claims at the registered ``N`` (:meth:`claim_n`), coverage at τ = 0.95 on the
+        Gaussian eval set at the last snapshot (``control="frozen"``: at step 0).
+
+        ``E5.aug-gain``: mean over seeds of (augmented − Gaussian) fraction of teacher nodes
+        covered, paired by seed (same teacher, initial student and minibatch positions).
+        ``E5.aug-coverage``: mean over seeds of the augmented fraction covered.
+        """
+        s = self.settings
+        t = 0 if control == "frozen" else len(self.steps) - 1
+        n, where = self.claim_n()
+        if set(KINDS) - set(s.kinds):
+            nan = Stat(np.nan, np.nan, np.nan, len(self.seeds), "needs data='both'")
+            return {"E5.aug-gain": nan, "E5.aug-coverage": nan}
+        g = s.n_trains.index(n)
+        frac = (self.teacher_best[t, g] > E5_TAU).mean(-1)  # [K, S]
+        gauss, aug = frac[s.kinds.index("gaussian")], frac[s.kinds.index("augmented")]
+        per_seed = list(zip(gauss.tolist(), aug.tolist(), strict=True))
+        counts = (
+            f"{where}; teacher nodes covered per seed: augmented "
+            f"{np.round(aug * s.m).astype(int).tolist()}, Gaussian "
+            f"{np.round(gauss * s.m).astype(int).tolist()} (of {s.m})"
+        )
+        return {
+            "E5.aug-gain": bootstrap(
+                per_seed, lambda xs: float(np.mean([a - g_ for g_, a in xs])), detail=counts
+            ),
+            "E5.aug-coverage": seed_mean(aug, detail=where),
+        }
 
     def coverage_table(self, tau: float = 0.95, step: int | None = None) -> str:
         """Mean ± std over seeds of the fraction covered, one row per ``N``."""
@@ -380,7 +446,14 @@ def training_sets(
             if kind == "gaussian":
                 x = gaussian(n, settings.d, seeds, data_std=settings.data_std)
             else:
-                x = boundary_augmented(teacher, n, seeds, data_std=settings.data_std)
+                x = boundary_augmented(
+                    teacher,
+                    n,
+                    seeds,
+                    data_std=settings.data_std,
+                    alpha_mean=settings.alpha_mean,
+                    alpha_sigma=settings.alpha_sigma,
+                )
             xs.append(x.to(device, dtype))
     return xs
 
@@ -471,7 +544,9 @@ def compute(
         fanout=torch.stack(fanout).cpu().numpy().reshape(*shape, settings.n),
         positive=per_member("positive"),
         near=per_member("near"),
-        shift=rescale_shift(teacher, seeds, settings.data_std).numpy(),
+        shift=rescale_shift(
+            teacher, seeds, settings.data_std, settings.alpha_mean, settings.alpha_sigma
+        ).numpy(),
         teacher=[w.cpu().numpy() for w in teacher.weights],
     )
 
@@ -521,7 +596,14 @@ def measure_setup(s: SampleComplexitySettings, device: torch.device, points: int
     start = time.perf_counter()
     xs = [
         gaussian(points, s.d, [0], data_std=s.data_std).to(device, teacher.dtype),
-        boundary_augmented(teacher, points, [0], data_std=s.data_std).to(device, teacher.dtype),
+        boundary_augmented(
+            teacher,
+            points,
+            [0],
+            data_std=s.data_std,
+            alpha_mean=s.alpha_mean,
+            alpha_sigma=s.alpha_sigma,
+        ).to(device, teacher.dtype),
     ]
     StackedSets(xs, [teacher(x) for x in xs])
     return (time.perf_counter() - start) / (2 * points)

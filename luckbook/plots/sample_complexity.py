@@ -221,7 +221,14 @@ def training_points(
         if kind == "gaussian":
             x = gaussian(n_train, s.d, [seed_id], data_std=s.data_std)
         else:
-            x = boundary_augmented(teacher, n_train, [seed_id], data_std=s.data_std)
+            x = boundary_augmented(
+                teacher,
+                n_train,
+                [seed_id],
+                data_std=s.data_std,
+                alpha_mean=s.alpha_mean,
+                alpha_sigma=s.alpha_sigma,
+            )
         out[kind] = x[0]
     return out
 
@@ -252,6 +259,7 @@ def augmentation_picture(
     scatter_axes, hist_ax = axes[:-1], axes[-1]
     parts = []
     bins = np.arange(-5.0, 5.0 + 1e-9, 0.1)
+    lo, hi = s.alpha_mean, s.alpha_mean + s.alpha_sigma  # α's range: the shifted copies' distance
     for ax, (kind, x) in zip(scatter_axes, points.items(), strict=True):
         z = (with_ones(x) @ w1).numpy()
         near = (np.abs(z[:, i]) < 0.1) | (np.abs(z[:, j]) < 0.1)
@@ -267,11 +275,11 @@ def augmentation_picture(
         ax.set_xlabel(f"$w_{{{i}}}^\\top x + b_{{{i}}}$ (teacher node {i})")
         ax.set_ylabel(f"$w_{{{j}}}^\\top x + b_{{{j}}}$ (teacher node {j})")
         hist_ax.hist(z[:, i], bins=bins, color=KIND_COLORS[kind], alpha=0.55, label=kind)
-        shoulder = float(((np.abs(z[:, i]) >= 1) & (np.abs(z[:, i]) <= 2)).mean())
+        shoulder = float(((np.abs(z[:, i]) >= lo) & (np.abs(z[:, i]) <= hi)).mean())
         parts.append(
             f"{kind}: {near_i} of {len(x)} points within 0.1 of boundary {i} and {near_j} within 0.1 "
             f"of boundary {j}; {np.mean(z[:, i] > 0):.2f} on the positive side of boundary {i}; "
-            f"{shoulder:.2f} at distance 1 to 2 from it"
+            f"{shoulder:.2f} at distance {lo:g} to {hi:g} from it"
         )
     hist_ax.axvline(0, color=TEACHER, lw=1)
     hist_ax.set_xlabel(f"$w_{{{i}}}^\\top x + b_{{{i}}}$ (teacher node {i})")
@@ -283,7 +291,7 @@ def augmentation_picture(
         f"Training points of seed {result.seeds[pos]} projected onto the pre-activations of teacher "
         f"nodes {i} (x) and {j} (y); the blue lines are the two boundaries, points within 0.1 of "
         f"either boundary are black; right, a histogram of the pre-activation of node {i}. The "
-        f"augmented set has a spike of points on each boundary and extra points at distance 1 to 2 "
+        f"augmented set has a spike of points on each boundary and extra points at distance {lo:g} to {hi:g} "
         f"on both sides. " + "; ".join(parts) + ".",
     )
 
