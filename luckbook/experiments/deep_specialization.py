@@ -20,19 +20,31 @@ per **student** node ``k`` of that layer:
 
 SS predicts an **L-shape** in every layer: a student node either specializes (best correlation
 near 1) or its effective fan-out shrinks toward 0, so that nodes with low correlation carry
-little weight. The claim checked at ``book`` scale is the one of E4 (iii), per layer: the median
-``√E[β_kk]`` of student nodes with best correlation ``< 0.6`` is less than ¼ of the median of
-those with best correlation ``> 0.95`` (:meth:`DeepSpecializationResult.lshape_ratio`). The
-theorem is about a converged student; finite runs approach it slowly. Measured on a 2-core CPU
-with the ``book`` network and 8 seeds, pooled: the lowest layer's ratio is 0.37 after 5 000
-steps, 0.29 after 15 000 and 0.265 after the ``book`` run's 40 000 (0.238 with the learning
-rate dropped at epoch 6 instead of 13); pairs of seeds range from 0.22 to 0.36. So at ``book``
-scale the lowest layer sits at about the ¼ of the criterion rather than clearly below it,
-while the upper layers are at 0.46–0.56 and still falling (at this length the L is sharpest at
-the bottom, as in the paper).
-Trained twice as long (80 000 steps, 4 seeds) the lowest layer's ratio rises again, to 0.46,
-while the upper layers keep sharpening (0.36–0.51); at twice the width it is 0.30 after
-40 000 steps, still falling.
+little weight. The pre-registered claims (``luckbook.claims``, section E6; ``result.claims()``):
+
+- ``E6.lshape-bottom``: in the lowest hidden layer the ratio of medians ``r_0`` — median
+  ``√E[β_kk]`` of student nodes with best correlation ``< 0.6`` over the median of those with
+  best correlation ``> 0.95``, every seed's nodes pooled, at the end of training — is below ¼
+  (:meth:`DeepSpecializationResult.lshape_ratio`), with a 90 % bootstrap interval over seeds;
+- ``E6.sharpest-at-bottom``: ``r_0`` is below the ratio of every upper hidden layer
+  (statistic ``r_0 − min_{l≥1} r_l < 0``).
+
+Their negative control is the frozen student (step 0): no student node is specialized there,
+so both statistics are undefined and the claims fail. Other numbers the chapter shows (``r_l``
+of every layer with intervals, ``r_0`` early in training, the specialized fractions) are
+descriptive statistics (:meth:`DeepSpecializationResult.descriptive`), not claims. The theorem
+is about a converged student; the ``book`` run is an eighth of the released length.
+
+**Which released version.** The released code changed between November and December 2019:
+the newest version (December 2019), which this module follows, uses 9 code values,
+standardises the teacher's outputs to mean 0 / variance 1, drops the learning rate once
+(0.2, then 0.1 from epoch 20) and measures on a 10 240-sample eval set (``n_eval`` at
+``paper`` scale); the November versions, whose output the released plotting script reads,
+use 5 code values, no output standardisation, a second drop (0.05 from epoch 30) and measure
+correlations and β on 1 344 training samples. Which version produced the paper's figure cannot
+be told from the release; we follow the newest because it is the final state of the code the
+published paper points to. β is averaged over the first ``n_beta`` eval inputs (1 024 at
+``paper`` scale, not all 10 240: it costs ``c`` backward passes per input).
 
 **The released run** (``recon_multilayer.py``, SS's multilayer config): teacher widths
 ``[50, 75, 100, 125]``, input 20, output 100, codes from the 9 values ``{-1, -0.75, …, 1}``
@@ -45,9 +57,9 @@ pre-activation so every node is active on about half the inputs
 PyTorch's default init (the released config asks for ``student_scale_down = 0.1``, but a later
 ``reset_parameters`` undoes it, so the published run used scale 1: ``init_scale = 1``). SGD,
 batch 64, ``data_std = 10``, 200 000 samples, 100 epochs, learning rate 0.2 for epochs 0–19 and
-0.1 from epoch 20 on (``lr``, ``lr_drop_epoch``, ``lr_after``). Learning rates are in the
-released ``MSELoss`` convention (mean over batch and outputs), as in E3: the trainer steps with
-``lr · 2 / d_output``.
+0.1 from epoch 20 on (``lr``, ``lr_drop_epoch``, ``lr_after``); eval set of 10 240 inputs.
+Learning rates are in the released ``MSELoss`` convention (mean over batch and outputs), as in
+E3: the trainer steps with ``lr · 2 / d_output``.
 
 **Epochs** are ``ceil(n_train / batch)`` steps with minibatches drawn with replacement (E3).
 """
@@ -63,6 +75,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..claims import ClaimsMixin, Stat, bootstrap
 from ..config import check_choice, check_float, check_int, resolve_dtype
 from ..data import FixedSet, gaussian
 from ..ensemble import ACTIVATIONS, Net
@@ -72,7 +85,7 @@ from ..metrics import best_per_student, best_per_teacher
 from ..student import make_student
 from ..teacher import calibrate, make_teacher
 from ..train import sgd_step, train
-from .base import Estimate, Experiment, Snapshots, register, verdict
+from .base import Estimate, Experiment, Snapshots, register
 from .deep_teacher import unit_weight_columns
 
 TEACHER_HIDDEN = (50, 75, 100, 125)
@@ -109,7 +122,7 @@ class DeepSpecializationSettings:
     batch: int = 64  # minibatch size
     epochs: int = 100  # training epochs of ceil(n_train / batch) steps each
     n_train: int = 200_000  # training-set size (released random_dataset_size)
-    n_eval: int = 2048  # eval inputs: calibration, correlations, eval loss
+    n_eval: int = 10_240  # eval inputs: calibration, correlations, eval loss (released: 10 240)
     n_beta: int = 1024  # the first n_beta eval inputs average β (its cost is c backward passes)
     snapshot_every: int = 1  # evaluate every this many epochs (and before training, and at the end)
     activation: str = "relu"  # "relu" or "leaky_relu" (teacher and student)
@@ -229,7 +242,7 @@ SEEDS = {"paper": 4, "book": 8, "tiny": 3}
 
 
 @dataclasses.dataclass
-class DeepSpecializationResult(Snapshots):
+class DeepSpecializationResult(ClaimsMixin, Snapshots):
     """Everything E6 measures, as NumPy arrays (``T`` snapshots, ``S`` seeds, ``L`` hidden layers).
 
     Attributes:
@@ -313,50 +326,101 @@ class DeepSpecializationResult(Snapshots):
         """``median √E[β_kk] (best < 0.6) / median √E[β_kk] (best > 0.95)`` (see :meth:`lshape`)."""
         return self.lshape(layer, step, **kwargs)["ratio"]
 
-    def lshape_check(self, quarter: float = 0.25) -> tuple[str, dict[str, Any]]:
-        """The chapter's claim check: every layer's L-shape numbers at the end, the lowest
-        layer's ratio ``r_0`` pooled and over each half of the seeds with its
-        :func:`~.base.verdict` against ``quarter``, and ``r_0`` early in training.
+    def _nodes(self, layer: int, t: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per seed, ``(best correlation, √E[β_kk])`` of hidden ``layer``'s nodes at index ``t``."""
+        best, fan = self.student_best[layer][t], self.fanout[layer][t]
+        return [(best[s], fan[s]) for s in range(len(self.seeds))]
 
-        Returns printable lines and the numbers: ``ratio`` / ``n_high`` per layer (lists),
-        ``first half`` / ``second half`` (``r_0`` over each half of the seeds; absent for one
-        seed), and ``early`` = ``r_0`` at ``early step``, the first snapshot at or after 10 %
-        of training where ``r_0`` is defined (``nan`` if there is none).
-        """
-        check_float("quarter", quarter, low=0.0, low_open=True)
-        rows = [self.lshape(l) for l in range(self.n_layers)]
-        lines = [
-            f"layer {l}: median √E[β] {q['median_low']:.3f} over {q['n_low']} nodes with corr < "
-            f"{LOW} ({q['n_dead']} dead), {q['median_high']:.3f} over {q['n_high']} nodes with "
-            f"corr > {HIGH}; ratio r = {q['ratio']:.3f}"
-            for l, q in enumerate(rows)
+    def _ratio_stat(self, layer: int, t: int) -> Stat:
+        """``r_layer`` at snapshot index ``t``, every seed's nodes pooled, with its interval."""
+        nodes = self._nodes(layer, t)
+        q = self.lshape(layer, int(self.steps[t]))
+        return bootstrap(
+            nodes,
+            pooled_ratio,
+            detail=(
+                f"layer {layer}, step {int(self.steps[t])}: median √E[β] {q['median_low']:.3g} "
+                f"({q['n_low']} nodes < {LOW}) / {q['median_high']:.3g} ({q['n_high']} nodes > "
+                f"{HIGH})"
+            ),
+        )
+
+    def _gap_stat(self, t: int) -> Stat:
+        """``r_0 − min_{l≥1} r_l`` at snapshot index ``t`` with its interval."""
+        per_seed = [
+            [self._nodes(l, t)[s] for l in range(self.n_layers)] for s in range(len(self.seeds))
         ]
-        r0 = rows[0]["ratio"]
-        out: dict[str, Any] = {
-            "ratio": [q["ratio"] for q in rows],
-            "n_high": [q["n_high"] for q in rows],
+        ratios = [self.lshape_ratio(l, int(self.steps[t])) for l in range(self.n_layers)]
+        return bootstrap(
+            per_seed,
+            bottom_gap,
+            detail="r_l per layer " + ", ".join(f"{r:.3f}" for r in ratios),
+        )
+
+    def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
+        """``E6.lshape-bottom`` (``r_0``) and ``E6.sharpest-at-bottom`` (``r_0 − min_{l≥1}
+        r_l``) at the end of training; ``control="frozen"``: the same at step 0 (the student's
+        initial weights), where no node is specialized and both are undefined."""
+        if control not in (None, "frozen"):
+            raise ValueError(f"control={control!r} is not allowed: expected None or 'frozen'")
+        t = 0 if control == "frozen" else len(self.steps) - 1
+        stats = {"E6.lshape-bottom": self._ratio_stat(0, t)}
+        if self.n_layers >= 2:
+            stats["E6.sharpest-at-bottom"] = self._gap_stat(t)
+        else:  # depth 2: no upper layer to compare with
+            stats["E6.sharpest-at-bottom"] = Stat(math.nan, math.nan, math.nan, len(self.seeds))
+        return stats
+
+    def early_index(self, fraction: float = 0.1) -> int | None:
+        """Snapshot index of the first snapshot at or after ``fraction`` of training where
+        ``r_0`` is defined (``None`` if there is none)."""
+        check_float("fraction", fraction, low=0.0, high=1.0)
+        for t, step in enumerate(self.steps):
+            if step >= fraction * self.steps[-1] and np.isfinite(self.lshape_ratio(0, int(step))):
+                return t
+        return None
+
+    def descriptive(self) -> dict[str, Any]:
+        """Descriptive statistics the chapter shows (not pre-registered claims), at the end of
+        training unless said otherwise, each ratio with its 90 % bootstrap interval over seeds:
+
+        ``r`` (list of :class:`~luckbook.claims.Stat`, one per hidden layer), ``lshape`` (the
+        :meth:`lshape` numbers per layer), ``specialized`` (per layer, the fraction of student
+        nodes with best correlation > 0.95, all seeds), ``teacher`` (per layer, the mean best
+        correlation of teacher nodes), ``early step`` and ``r_0 early`` (``r_0`` at
+        :meth:`early_index`; ``None`` if undefined throughout).
+        """
+        last = len(self.steps) - 1
+        t0 = self.early_index()
+        return {
+            "r": [self._ratio_stat(l, last) for l in range(self.n_layers)],
+            "lshape": [self.lshape(l) for l in range(self.n_layers)],
+            "specialized": self.specialized_fraction()[:, -1].mean(-1).tolist(),
+            "teacher": self.teacher_mean()[:, -1].mean(-1).tolist(),
+            "early step": None if t0 is None else int(self.steps[t0]),
+            "r_0 early": None if t0 is None else self._ratio_stat(0, t0),
         }
-        lines.append(
-            f"paper's criterion r_0 < {quarter:g}, {len(self.seeds)} seeds pooled: "
-            f"{verdict(r0, quarter)} (r_0 = {r0:.3f})"
-        )
-        halves = self.seed_halves()
-        if not halves:
-            lines.append("    (one seed: no halves to compare)")
-        for name, group in zip(("first half", "second half"), halves, strict=False):
-            out[name] = self.lshape(0, seeds=group)["ratio"]
-            lines.append(f"    seeds {group}: r_0 = {out[name]:.3f}, {verdict(out[name], quarter)}")
-        out["early"], out["early step"] = math.nan, None
-        for step in self.steps[self.steps >= 0.1 * self.steps[-1]]:
-            value = self.lshape_ratio(0, int(step))
-            if np.isfinite(value):
-                out["early"], out["early step"] = value, int(step)
-                break
-        lines.append(
-            f"r_0 over training: {out['early']:.3f} at step {out['early step']}, "
-            f"{r0:.3f} at step {int(self.steps[-1])}"
-        )
-        return "\n".join(lines), out
+
+    def descriptive_text(self) -> str:
+        """:meth:`descriptive` as printable lines, labelled as descriptive."""
+        d = self.descriptive()
+        lines = [
+            f"Descriptive statistics (not claims), {len(self.seeds)} seeds pooled, end of run:"
+        ]
+        for l, (r, q) in enumerate(zip(d["r"], d["lshape"], strict=True)):
+            lines.append(
+                f"  layer {l}: r = {r.value:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]; median √E[β] "
+                f"{q['median_low']:.3f} ({q['n_low']} nodes < {LOW}, {q['n_dead']} dead) / "
+                f"{q['median_high']:.3f} ({q['n_high']} nodes > {HIGH}); specialized "
+                f"{d['specialized'][l]:.3f}; teacher mean best corr {d['teacher'][l]:.3f}"
+            )
+        if d["r_0 early"] is not None:
+            e = d["r_0 early"]
+            lines.append(
+                f"  r_0 at step {d['early step']} (first defined at ≥ 10 % of training): "
+                f"{e.value:.3f} [{e.ci_low:.3f}, {e.ci_high:.3f}]"
+            )
+        return "\n".join(lines)
 
     def teacher_mean(self) -> np.ndarray:
         """``[L, T, S]``: mean over each layer's teacher nodes of their best correlation."""
@@ -424,6 +488,31 @@ class DeepSpecializationResult(Snapshots):
                 for s, seed in enumerate(self.seeds)
             ],
         }
+
+
+def pooled_ratio(nodes: Sequence[tuple[np.ndarray, np.ndarray]]) -> float:
+    """The ratio of medians over the pooled nodes of a list of seeds: median ``√E[β_kk]`` of
+    nodes with best correlation ``< LOW`` over that of nodes ``> HIGH`` (``nan`` if a group is
+    empty or the second median is 0). ``nodes``: per seed ``(best, fanout)`` arrays."""
+    best = np.concatenate([np.asarray(b, dtype=float).ravel() for b, _ in nodes])
+    fan = np.concatenate([np.asarray(f, dtype=float).ravel() for _, f in nodes])
+    lo, hi = best < LOW, best > HIGH
+    if not lo.any() or not hi.any():
+        return math.nan
+    den = float(np.median(fan[hi]))
+    return float(np.median(fan[lo])) / den if den > 0 else math.nan
+
+
+def bottom_gap(per_seed: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]]) -> float:
+    """``r_0 − min_{l≥1} r_l`` over the pooled nodes of a list of seeds (``per_seed[s][l]`` is
+    seed ``s``'s ``(best, fanout)`` of layer ``l``); upper layers with an undefined ratio are
+    left out; ``nan`` if ``r_0`` or every upper ratio is undefined."""
+    n_layers = len(per_seed[0])
+    ratios = [pooled_ratio([seed[l] for seed in per_seed]) for l in range(n_layers)]
+    upper = [r for r in ratios[1:] if math.isfinite(r)]
+    if not math.isfinite(ratios[0]) or not upper:
+        return math.nan
+    return ratios[0] - min(upper)
 
 
 def standardize_outputs(teacher: Net, x: torch.Tensor) -> Net:
