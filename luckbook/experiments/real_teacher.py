@@ -198,6 +198,7 @@ class RealTeacherResult(Snapshots, ClaimsMixin):
         teacher_live: per hidden layer ``[S, m_l]`` (False: dead on the test split).
         teacher_logit_std: ``[S]`` standard deviation of the teachers' logits on the test split.
         cells: ``{"real/5": Cell, …}`` one per input kind and multi.
+        teacher: the trained teachers' weights per layer ``[S, in + 1, out]``.
     """
 
     settings: RealTeacherSettings
@@ -209,8 +210,19 @@ class RealTeacherResult(Snapshots, ClaimsMixin):
     teacher_live: list[np.ndarray]
     teacher_logit_std: np.ndarray
     cells: dict[str, Cell]
+    teacher: list[np.ndarray]
 
     CONTROLS = ("frozen",)
+
+    def teacher_net(self) -> Net:
+        """The trained teachers as an ensemble (CPU)."""
+        return Net([torch.from_numpy(np.asarray(w)) for w in self.teacher])
+
+    def inputs(self, kind: str) -> torch.Tensor:
+        """The students' training inputs of ``kind`` ``[S, n_train, d]`` (float64), rebuilt."""
+        check_choice("kind", kind, INPUT_KINDS)
+        data = load_data(self.settings.dataset, self.settings.split_seed, self.settings.cifar10)
+        return student_inputs(kind, self.settings, data, self.seeds)
 
     def cell(self, kind: str, multi: int) -> Cell:
         key = f"{kind}/{multi}"
@@ -460,6 +472,7 @@ def compute(
         teacher_live=live,
         teacher_logit_std=logit_std,
         cells=cells,
+        teacher=[w.cpu().numpy() for w in teacher.weights],
     )
 
 

@@ -124,7 +124,8 @@ def overlap_vs_bias(result: BNBiasResult) -> Figure:
     ax_c.set_xticks(pos, labels, fontsize=8)
     ax_c.set_ylabel("mean pairwise co-activation")
     ax_c.set_title("Overlap of activation regions")
-    ax_c.legend(fontsize=8, loc="lower right")
+    ax_c.set_ylim(0, 0.36)
+    ax_c.legend(fontsize=8, loc="upper right", ncol=2)
     return _with_alt(
         fig,
         "Left: scatter of every ReLU unit's activation probability on the test digits against "
