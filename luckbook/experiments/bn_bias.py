@@ -89,7 +89,7 @@ class BNBiasSettings:
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
-    # Chosen on development seeds 0-2 (quiet 2-core CPU, 1 thread): about 1.5 s per seed for
+    # Chosen on development seeds 0-2 (2-core CPU, 1 thread): about 2.4 s of CPU per seed for
     # both networks; test accuracy ≈ 0.98 (CNN) and ≈ 0.96 (MLP).
     "book": {"channels": (16, 32), "hidden": (64, 64), "epochs": 10},
     "tiny": {"channels": (8, 16), "hidden": (32, 32), "epochs": 5},
