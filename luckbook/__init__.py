@@ -5,6 +5,7 @@ Flat public API: ``import luckbook as lb``; ``lb.run("two-layer", seeds=8, p=1)`
 
 __version__ = "0.1.0"
 
+from .bn_stats import BNLayerStats, bn_bias_stats, fraction_negative
 from .cache import CacheWarning, cached
 from .claims import (
     CLAIMS,
@@ -19,6 +20,7 @@ from .claims import (
 )
 from .config import DEFAULT_TAUS, SCALES, default_scale, provenance, resolve_device, resolve_dtype
 from .data import FixedSet, FreshGaussian, boundary_augmented, gaussian, unit_sphere
+from .digits import ImageData, load_cifar10, load_digits
 from .ensemble import Forward, Net, with_ones
 from .evaluate import Probe
 from .experiments import (
@@ -108,4 +110,32 @@ __all__ = [
     "train",
     "unit_sphere",
     "with_ones",
+    "BNLayerStats",
+    "ImageData",
+    "bn_bias_stats",
+    "fraction_negative",
+    "load_cifar10",
+    "load_digits",
 ]
+
+_LAZY = {
+    # figures, static panels and live widgets import matplotlib / ipywidgets: loaded on use
+    "bn_bias_plots": ("luckbook.plots.bn_bias", None),
+    "real_teacher_plots": ("luckbook.plots.real_teacher", None),
+    "static_explorer": ("luckbook.static", "static_explorer"),
+    "static_panel": ("luckbook.static", "static_panel"),
+    "time_scrubber": ("luckbook.static", "time_scrubber"),
+    "explorer": ("luckbook.widgets", "explorer"),
+}
+
+
+def __getattr__(name: str):
+    """Lazy attributes: ``lb.bn_bias_plots``, ``lb.real_teacher_plots``, ``lb.static_explorer``,
+    ``lb.static_panel``, ``lb.time_scrubber``, ``lb.explorer``."""
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        mod = importlib.import_module(module)
+        return mod if attr is None else getattr(mod, attr)
+    raise AttributeError(f"module 'luckbook' has no attribute {name!r}")

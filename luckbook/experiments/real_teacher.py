@@ -1,0 +1,526 @@
+"""E8 — a teacher trained on real images (LM, SS: arXiv:1905.13405, 1909.13458).
+
+LM and SS also use teachers that were *trained* on CIFAR-10 rather than built from separated
+codes; the teacher-training script was never released. This experiment is the substitute
+that runs on a laptop:
+
+1. **Teacher.** An MLP ``d → m_1 (→ m_2) → 10`` (``depth`` weight layers, ReLU) with PyTorch's
+   default init is trained on the digits training split (scikit-learn's, 8 × 8 images,
+   standardised; :mod:`luckbook.digits`) with cross-entropy and Adam, then frozen. Its
+   outputs are its logits.
+2. **Student.** An over-realized student (``multi`` times as wide at every hidden layer,
+   PyTorch's default init times ``init_scale``) regresses the teacher's logits with the
+   square loss ``½‖y_t − y_s‖²`` by SGD (minibatches drawn with replacement), on one of two
+   input kinds:
+
+   * ``"real"`` — the real images: the training split, enlarged to ``n_train`` points by copies with
+     Gaussian pixel noise of standard deviation ``noise`` (in standardised units; the first
+     copy is clean);
+   * ``"gaussian"`` — ``n_train`` Gaussian points with the digits training split's mean and
+     covariance (a Gaussian that knows the pixels' correlations but not the digits).
+
+3. **Measurement.** On the digits **test** split (never seen by teacher or student), per
+   hidden layer, each teacher node's best activation correlation with a student node of the
+   same layer (:func:`luckbook.metrics.activation_correlation`), the number of teacher nodes
+   covered at each ``τ``, and every student node's best correlation and fan-out norm (the
+   L-shape). Teacher nodes that are dead on the test split (constant activation) are left
+   out of coverage fractions, as in E3.
+
+Every seed has its own teacher, student and minibatch order; the seeds of one (input kind,
+multi) pair are trained together as one ensemble (:class:`luckbook.ensemble.Net`). With a
+local CIFAR-10 (``dataset="cifar10"``; the folder from ``cifar10=`` or ``$LUCKBOOK_CIFAR10``)
+the same pipeline runs on flattened CIFAR-10 images (``paper`` scale on a GPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..claims import ClaimsMixin, Stat, bootstrap
+from ..config import DEFAULT_TAUS, check_choice, check_float, check_int, check_taus, resolve_dtype
+from ..data import FixedSet
+from ..digits import ImageData, cifar10_folder
+from ..digits import load as load_data
+from ..ensemble import Net
+from ..evaluate import Probe
+from ..metrics import best_per_student, best_per_teacher
+from ..rng import generator
+from ..student import make_student
+from ..train import snapshot_steps, train
+from .base import Estimate, Experiment, Snapshots, register
+
+INPUT_KINDS = ("real", "gaussian")
+DATASETS = ("digits", "cifar10")
+CLAIM_TAU = 0.9
+"""The threshold of E8's coverage claims (one of ``DEFAULT_TAUS``)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RealTeacherSettings:
+    """Settings of E8; the defaults are the ``paper`` scale."""
+
+    dataset: str = "digits"  # "digits" (bundled with scikit-learn) or "cifar10" (a local copy)
+    cifar10: str = ""  # CIFAR-10 python-batches folder ("" = $LUCKBOOK_CIFAR10)
+    depth: int = 3  # teacher weight layers counting the output: 2 or 3 (1 or 2 hidden layers)
+    m: tuple[int, ...] = (32, 32)  # teacher hidden widths; the first depth − 1 are used
+    multis: tuple[int, ...] = (1, 2, 5, 10)  # width multipliers of the students (each trained)
+    inputs: str = "both"  # student input kinds: "real" (images), "gaussian" or "both"
+    teacher_epochs: int = 60  # teacher training: passes over the training split
+    teacher_lr: float = 0.003  # teacher training: Adam learning rate
+    teacher_batch: int = 64  # teacher training: minibatch size
+    n_train: int = 20_000  # student training points (digits: split + noisy copies)
+    noise: float = 0.1  # pixel noise (standardised units) of the extra digits copies
+    init_scale: float = 1.0  # student init: PyTorch's default bounds times this
+    lr: float = 0.01  # student SGD learning rate (loss ½‖y_t − y_s‖², mean over the batch)
+    batch: int = 32  # student minibatch size (drawn with replacement)
+    steps: int = 40_000  # student SGD steps
+    n_snapshots: int = 20  # evaluations after step 0
+    taus: tuple[float, ...] = DEFAULT_TAUS  # thresholds at which teacher nodes count as covered
+    split_seed: int = 0  # digits train/test split seed
+    dtype: str = "float32"  # "float32" or "float64"
+
+    def __post_init__(self) -> None:
+        for name in ("m", "multis", "taus"):
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
+        if isinstance(self.multis, int) and not isinstance(self.multis, bool):
+            object.__setattr__(self, "multis", (self.multis,))
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The input kinds trained: ``("real", "gaussian")`` for ``inputs="both"``."""
+        return INPUT_KINDS if self.inputs == "both" else (self.inputs,)
+
+    @property
+    def hidden(self) -> list[int]:
+        return list(self.m[: self.depth - 1])
+
+    def validate(self) -> None:
+        check_choice("dataset", self.dataset, DATASETS)
+        if not isinstance(self.m, tuple) or not self.m:
+            raise ValueError(f"m={self.m!r} is not allowed: expected a non-empty tuple of widths")
+        for w in self.m:
+            check_int("m", w, minimum=1)
+        depth = check_int("depth", self.depth, minimum=2)
+        if depth > len(self.m) + 1:
+            raise ValueError(
+                f"depth={self.depth!r} is not allowed: expected an integer in [2, {len(self.m) + 1}] "
+                f"(weight layers counting the output; m has {len(self.m)} hidden widths)"
+            )
+        if (
+            not isinstance(self.multis, tuple)
+            or not self.multis
+            or len(set(self.multis)) != len(self.multis)
+        ):
+            raise ValueError(
+                f"multis={self.multis!r} is not allowed: expected distinct integers >= 1"
+            )
+        for k in self.multis:
+            check_int("multis", k, minimum=1)
+        check_choice("inputs", self.inputs, ("both", *INPUT_KINDS))
+        for name in ("teacher_epochs", "teacher_batch", "n_train", "batch", "steps", "n_snapshots"):
+            check_int(name, getattr(self, name), minimum=1)
+        check_int("split_seed", self.split_seed, minimum=0)
+        check_float("teacher_lr", self.teacher_lr, low=0.0, low_open=True)
+        check_float("noise", self.noise, low=0.0)
+        check_float("init_scale", self.init_scale, low=0.0, low_open=True)
+        check_float("lr", self.lr, low=0.0, low_open=True)
+        check_taus("taus", self.taus)
+        resolve_dtype(self.dtype)
+        if self.n_snapshots > self.steps:
+            raise ValueError(
+                f"n_snapshots={self.n_snapshots!r} is not allowed: expected at most steps={self.steps}"
+            )
+        if self.dataset == "cifar10" and cifar10_folder(self.cifar10) is None:
+            raise ValueError(
+                "dataset='cifar10' is not allowed without a copy: set cifar10= or LUCKBOOK_CIFAR10 "
+                "to a folder with the CIFAR-10 python batches (data_batch_1..5, test_batch)"
+            )
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    # Chosen on development seeds 0-2 (quiet 2-core CPU, 1 thread, float32): about 4 s of CPU
+    # per seed for the teacher and six students; teacher test accuracy ≈ 0.95.
+    "book": {
+        "m": (24, 24),
+        "multis": (1, 2, 5),
+        "teacher_epochs": 30,
+        "n_train": 8_000,
+        "steps": 8_000,
+        "n_snapshots": 8,
+    },
+    "tiny": {
+        "depth": 2,
+        "m": (12,),
+        "multis": (1, 4),
+        "teacher_epochs": 15,
+        "n_train": 2_000,
+        "steps": 2_000,
+        "n_snapshots": 4,
+    },
+}
+SEEDS = {"paper": 16, "book": 4, "tiny": 3}
+
+
+@dataclasses.dataclass
+class Cell:
+    """One (input kind, multi) student ensemble (``T`` snapshots, ``S`` seeds, per hidden layer).
+
+    Attributes:
+        teacher_best: per layer ``[T, S, m_l]`` each teacher node's best correlation.
+        student_best: per layer ``[T, S, n_l]`` each student node's best correlation.
+        fanout: per layer ``[T, S, n_l]`` student fan-out norms.
+        eval_loss: ``[T, S]`` square loss on the digits test split.
+    """
+
+    kind: str
+    multi: int
+    teacher_best: list[np.ndarray]
+    student_best: list[np.ndarray]
+    fanout: list[np.ndarray]
+    eval_loss: np.ndarray
+
+
+@dataclasses.dataclass
+class RealTeacherResult(Snapshots, ClaimsMixin):
+    """E8's result.
+
+    Attributes:
+        settings, seeds, device, wall_time_s: how it was made.
+        steps: ``[T]`` snapshot steps.
+        teacher_acc: ``[S]`` the teachers' test accuracy.
+        teacher_live: per hidden layer ``[S, m_l]`` (False: dead on the test split).
+        teacher_logit_std: ``[S]`` standard deviation of the teachers' logits on the test split.
+        cells: ``{"real/5": Cell, …}`` one per input kind and multi.
+        teacher: the trained teachers' weights per layer ``[S, in + 1, out]``.
+    """
+
+    settings: RealTeacherSettings
+    seeds: list[int]
+    device: str
+    wall_time_s: float
+    steps: np.ndarray
+    teacher_acc: np.ndarray
+    teacher_live: list[np.ndarray]
+    teacher_logit_std: np.ndarray
+    cells: dict[str, Cell]
+    teacher: list[np.ndarray]
+
+    CONTROLS = ("frozen",)
+
+    def teacher_net(self) -> Net:
+        """The trained teachers as an ensemble (CPU)."""
+        return Net([torch.from_numpy(np.asarray(w)) for w in self.teacher])
+
+    def inputs(self, kind: str) -> torch.Tensor:
+        """The students' training inputs of ``kind`` ``[S, n_train, d]`` (float64), rebuilt."""
+        check_choice("kind", kind, INPUT_KINDS)
+        data = load_data(self.settings.dataset, self.settings.split_seed, self.settings.cifar10)
+        return student_inputs(kind, self.settings, data, self.seeds)
+
+    def cell(self, kind: str, multi: int) -> Cell:
+        key = f"{kind}/{multi}"
+        if key not in self.cells:
+            raise ValueError(
+                f"(kind, multi)=({kind!r}, {multi!r}) is not allowed: this result has {sorted(self.cells)}"
+            )
+        return self.cells[key]
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.teacher_live)
+
+    def covered_fraction(
+        self, kind: str, multi: int, layer: int = 0, tau: float = CLAIM_TAU, t: int = -1
+    ) -> np.ndarray:
+        """``[S]`` fraction of the live teacher nodes of ``layer`` covered at ``tau`` at snapshot ``t``."""
+        best = self.cell(kind, multi).teacher_best[layer][t]
+        live = self.teacher_live[layer]
+        return ((best > tau) & live).sum(-1) / np.maximum(live.sum(-1), 1)
+
+    def mean_best(self, kind: str, multi: int, layer: int = 0, t: int = -1) -> np.ndarray:
+        """``[S]`` mean best correlation of the live teacher nodes of ``layer``."""
+        best = self.cell(kind, multi).teacher_best[layer][t]
+        live = self.teacher_live[layer]
+        return (best * live).sum(-1) / np.maximum(live.sum(-1), 1)
+
+    def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
+        t = 0 if control == "frozen" else -1
+        top, low = max(self.settings.multis), min(self.settings.multis)
+        out: dict[str, Stat] = {}
+        for kind in INPUT_KINDS:
+            if kind not in self.settings.kinds:
+                nan = Stat(math.nan, math.nan, math.nan, len(self.seeds), f"{kind} inputs not run")
+                out[f"E8.{kind}-lowest-layer"] = nan
+                continue
+            cov = self.covered_fraction(kind, top, 0, CLAIM_TAU, t)
+            out[f"E8.{kind}-lowest-layer"] = bootstrap(
+                list(cov),
+                lambda xs: float(np.mean(xs)),
+                detail=f"multi {top}; mean best correlation of layer-0 teachers "
+                f"{self.mean_best(kind, top, 0, t).mean():.3f}",
+            )
+        kind = "real" if "real" in self.settings.kinds else self.settings.kinds[0]
+        gain = self.covered_fraction(kind, top, 0, CLAIM_TAU, t) - self.covered_fraction(
+            kind, low, 0, CLAIM_TAU, t
+        )
+        out["E8.more-multi"] = bootstrap(
+            list(gain),
+            lambda xs: float(np.mean(xs)),
+            detail=f"{kind} inputs: covered fraction at multi {top} minus at multi {low}",
+        )
+        return out
+
+    def numbers(
+        self, kind: str | None = None, multi: int | None = None, tau: float = CLAIM_TAU
+    ) -> str:
+        """The key numbers of one cell (default: first input kind, largest multi)."""
+        kind = kind or self.settings.kinds[0]
+        multi = multi or max(self.settings.multis)
+        c = self.cell(kind, multi)
+        lines = [
+            f"{kind} inputs, multi {multi}: teacher test accuracy {self.teacher_acc.mean():.3f}; "
+            f"student eval loss {c.eval_loss[-1].mean():.3g} (step 0: {c.eval_loss[0].mean():.3g})"
+        ]
+        for l in range(self.n_layers):
+            cov = self.covered_fraction(kind, multi, l, tau)
+            lines.append(
+                f"layer {l}: covered at {tau} {cov.mean():.2f} of live teacher nodes "
+                f"(seeds {cov.min():.2f}–{cov.max():.2f}); mean best corr {self.mean_best(kind, multi, l).mean():.3f}"
+            )
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        s = self.settings
+        lines = [
+            f"real-teacher (E8): {s.dataset}, teacher hidden {s.hidden}, multis {list(s.multis)}, "
+            f"{s.steps} student steps; {len(self.seeds)} seeds on {self.device}, {self.wall_time_s:.1f} s",
+        ]
+        for kind in s.kinds:
+            for multi in s.multis:
+                cov = " ".join(
+                    f"L{l} {self.covered_fraction(kind, multi, l).mean():.2f}"
+                    for l in range(self.n_layers)
+                )
+                lines.append(f"  {kind:>8} multi {multi:>2}: covered at {CLAIM_TAU} {cov}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "experiment": "real-teacher",
+            "settings": dataclasses.asdict(self.settings),
+            "device": self.device,
+            "wall_time_s": self.wall_time_s,
+            "steps": self.steps.tolist(),
+            "teacher_test_accuracy": self.teacher_acc.tolist(),
+            "cells": {
+                key: {
+                    "teacher_best_corr": [b[-1].tolist() for b in c.teacher_best],
+                    "covered_fraction": [
+                        self.covered_fraction(c.kind, c.multi, l).tolist()
+                        for l in range(self.n_layers)
+                    ],
+                    "eval_loss": c.eval_loss[-1].tolist(),
+                }
+                for key, c in self.cells.items()
+            },
+        }
+
+
+def init_mlp(widths: Sequence[int], seeds: Sequence[int], dtype: torch.dtype) -> Net:
+    """PyTorch's default ``nn.Linear`` init, ``U(±1/√fan_in)`` for weights and biases, per seed
+    from its ``"teacher"`` stream; homogeneous coordinates."""
+    layers = [[] for _ in range(len(widths) - 1)]
+    for seed in seeds:
+        gen = generator(seed, "teacher")
+        for l in range(len(widths) - 1):
+            n_in, n_out = widths[l], widths[l + 1]
+            bound = 1 / math.sqrt(n_in)
+            layers[l].append(
+                (2 * torch.rand(n_in + 1, n_out, generator=gen, dtype=torch.float64) - 1) * bound
+            )
+    return Net([torch.stack(w).to(dtype) for w in layers])
+
+
+def train_teacher(
+    settings: RealTeacherSettings, data: ImageData, seeds: Sequence[int], device: torch.device
+) -> Net:
+    """Train one MLP per seed on ``data`` with cross-entropy and Adam (all seeds at once)."""
+    dtype = resolve_dtype(settings.dtype)
+    net = init_mlp([data.d, *settings.hidden, data.n_classes], seeds, dtype).to(device)
+    ws = [w.requires_grad_(True) for w in net.weights]
+    opt = torch.optim.Adam(ws, lr=settings.teacher_lr)
+    x = data.x_train.to(device, dtype)
+    y = data.y_train.to(device)
+    n = len(x)
+    gens = [generator(s, "teacher_batches") for s in seeds]
+    b = settings.teacher_batch
+    for _ in range(settings.teacher_epochs):
+        perms = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(device)  # [S, n]
+        for i in range(0, n - b + 1, b):
+            idx = perms[:, i : i + b]
+            logits = net(x[idx])  # [S, b, c]
+            loss = torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), y[idx].reshape(-1)
+            )
+            opt.zero_grad(set_to_none=True)
+            (loss * len(seeds)).backward()  # each seed's mean loss: independent gradients
+            opt.step()
+    return Net([w.detach() for w in ws])
+
+
+def student_inputs(
+    kind: str, settings: RealTeacherSettings, data: ImageData, seeds: Sequence[int]
+) -> torch.Tensor:
+    """``[S, n_train, d]`` float64 student inputs of ``kind`` (see the module doc)."""
+    out = []
+    x = data.x_train
+    if kind == "gaussian":
+        chol = torch.linalg.cholesky(
+            data.covariance() + 1e-6 * torch.eye(data.d, dtype=torch.float64)
+        )
+        mean = x.mean(0)
+    for seed in seeds:
+        gen = generator(seed, "train_data")
+        if kind == "real":
+            reps = math.ceil(settings.n_train / len(x))
+            copies = x.repeat(reps, 1)[: settings.n_train].clone()
+            noise = torch.randn(copies.shape, generator=gen, dtype=torch.float64)
+            noise[: len(x)] = 0.0
+            out.append(copies + settings.noise * noise)
+        else:
+            z = torch.randn(settings.n_train, data.d, generator=gen, dtype=torch.float64)
+            out.append(mean + z @ chol.T)
+    return torch.stack(out)
+
+
+def compute(
+    settings: RealTeacherSettings, seeds: list[int], device: torch.device, progress: bool = False
+) -> RealTeacherResult:
+    """Train the teachers, then every (input kind, multi) student ensemble; see the module doc."""
+    start = time.perf_counter()
+    dtype = resolve_dtype(settings.dtype)
+    data = load_data(settings.dataset, settings.split_seed, settings.cifar10)
+    teacher = train_teacher(settings, data, seeds, device)
+    x_test = data.x_test.to(device, dtype)
+    probe = Probe(teacher, x_test)
+    with torch.no_grad():
+        acc = (probe.t.out.argmax(-1) == data.y_test.to(device)).double().mean(-1).cpu().numpy()
+        logit_std = probe.t.out.std(dim=(1, 2)).double().cpu().numpy()
+    live = [(h.amax(1) > h.amin(1)).cpu().numpy() for h in probe.t.hidden]
+    snaps = snapshot_steps(settings.steps, settings.n_snapshots)
+    cells: dict[str, Cell] = {}
+    steps_done: list[int] = []
+    for kind in settings.kinds:
+        x = student_inputs(kind, settings, data, seeds).to(device, dtype)
+        train_set = FixedSet(x, teacher(x).detach())
+        for multi in settings.multis:
+            student = make_student(
+                teacher, multi, seeds, init="torch_default", init_scale=settings.init_scale
+            )
+
+            def on_snapshot(step: int, net: Net) -> dict[str, Any]:
+                ev = probe.evaluate(net)
+                return {
+                    "tbest": [best_per_teacher(c).cpu() for c in ev["corr"]],
+                    "sbest": [best_per_student(c)[0].cpu() for c in ev["corr"]],
+                    "fan": [f.cpu() for f in ev["fanout"]],
+                    "loss": ev["loss"].cpu(),
+                }
+
+            traj = train(
+                student,
+                train_set,
+                seeds,
+                lr=settings.lr,
+                steps=settings.steps,
+                batch=settings.batch,
+                snapshots=snaps,
+                on_snapshot=on_snapshot,
+                progress=progress,
+            )
+            rec = traj.records
+            steps_done = traj.steps
+            n_l = teacher.depth - 1
+            cells[f"{kind}/{multi}"] = Cell(
+                kind=kind,
+                multi=multi,
+                teacher_best=[
+                    torch.stack([r["tbest"][l] for r in rec]).double().numpy() for l in range(n_l)
+                ],
+                student_best=[
+                    torch.stack([r["sbest"][l] for r in rec]).double().numpy() for l in range(n_l)
+                ],
+                fanout=[
+                    torch.stack([r["fan"][l] for r in rec]).double().numpy() for l in range(n_l)
+                ],
+                eval_loss=torch.stack([r["loss"] for r in rec]).double().numpy(),
+            )
+    return RealTeacherResult(
+        settings=settings,
+        seeds=list(seeds),
+        device=str(device),
+        wall_time_s=time.perf_counter() - start,
+        steps=np.asarray(steps_done),
+        teacher_acc=acc,
+        teacher_live=live,
+        teacher_logit_std=logit_std,
+        cells=cells,
+        teacher=[w.cpu().numpy() for w in teacher.weights],
+    )
+
+
+# Cost model (quiet 2-core CPU, one torch thread, float32): a fixed cost per SGD step plus the
+# matmul FLOPs at a sustained rate; the teacher's Adam steps likewise.
+STEP_OVERHEAD_S = 120e-6
+GFLOPS = 40.0
+
+
+def estimate(settings: RealTeacherSettings, n_seeds: int, device: torch.device) -> Estimate:
+    """Time and memory of :func:`compute` (see the cost model's constants)."""
+    d = 3072 if settings.dataset == "cifar10" else 64
+    n_split = 50_000 if settings.dataset == "cifar10" else 1348
+    widths = [d, *settings.hidden, 10]
+
+    def flops(mult: int, batch: int) -> float:
+        w = [widths[0]] + [mult * h for h in widths[1:-1]] + [widths[-1]]
+        return 6.0 * batch * sum((w[i] + 1) * w[i + 1] for i in range(len(w) - 1))
+
+    teacher_steps = settings.teacher_epochs * (n_split // settings.teacher_batch)
+    seconds = teacher_steps * (
+        3 * STEP_OVERHEAD_S + n_seeds * flops(1, settings.teacher_batch) / (GFLOPS * 1e9)
+    )
+    for multi in settings.multis:
+        per = STEP_OVERHEAD_S + n_seeds * flops(multi, settings.batch) / (GFLOPS * 1e9)
+        seconds += len(settings.kinds) * settings.steps * per
+    item = 4 if settings.dtype == "float32" else 8
+    nbytes = item * n_seeds * settings.n_train * (d + 11) * 2 + 2**22
+    basis = (
+        f"{len(settings.kinds)} input kind(s) × {len(settings.multis)} multipliers × {settings.steps} "
+        f"SGD steps at {STEP_OVERHEAD_S * 1e6:.0f} µs + FLOPs at {GFLOPS:g} GFLOP/s (quiet 2-core CPU, "
+        "one torch thread)"
+        + ("" if device.type == "cpu" else f"; on {device.type} expect less time")
+    )
+    return Estimate(seconds, int(nbytes), basis)
+
+
+REAL_TEACHER = register(
+    Experiment(
+        name="real-teacher",
+        key="E8",
+        summary="a teacher trained on real images (digits; CIFAR-10 if a copy exists) and over-realized students",
+        settings_cls=RealTeacherSettings,
+        presets=PRESETS,
+        default_seeds=SEEDS,
+        compute=compute,
+        estimate=estimate,
+    )
+)
