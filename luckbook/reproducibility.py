@@ -25,14 +25,13 @@ CHAPTERS: dict[str, tuple[str, str]] = {
     "two-layer-sweep": ("notebooks/two_layer_sweep", "Student specialization, two layers"),
     "sample-complexity": ("notebooks/sample_complexity", "Sample complexity"),
     "deep-specialization": ("notebooks/deep_specialization", "Specialization in every layer"),
+    "bn-bias": ("notebooks/real_data", "Real data"),
+    "real-teacher": ("notebooks/real_data", "Real data"),
     "directional": ("notebooks/directional", "Small initialisation"),
 }
 """Experiment → (chapter docname, chapter title), in the book's order."""
 
-PLANNED: list[tuple[str, str, str]] = [
-    ("E7", "Most BatchNorm biases of trained networks are negative", "LM (arXiv:1905.13405)"),
-    ("E8", "Specialization with a teacher trained on real data", "LM; SS (arXiv:1909.13458)"),
-]
+PLANNED: list[tuple[str, str, str]] = []
 """Claims of the papers that no chapter tests yet (key, claim, source)."""
 
 
