@@ -4,6 +4,11 @@ Every function takes a :class:`~luckbook.experiments.two_layer_sweep.TwoLayerSwe
 returns a :class:`BookFigure` whose alt text states the measured numbers: (a) the L-shape grid,
 (b) the success rate per teacher index, (c) the eval-loss curves, plus the frames of the
 time scrubber and of the static slider grid.
+
+Conventions of the released figures: the L-shape's correlations are on the training set at
+the end of training (eval set at the snapshots in between, where only those are measured);
+success rates on the eval set; the loss is the mean of ``(y_t − y_s)²`` over samples and
+outputs (:func:`~luckbook.experiments.two_layer.released_loss`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from ..experiments.two_layer import released_loss
 from ..experiments.two_layer_sweep import TwoLayerSweepResult
 from . import SPECIALIZED, UNSPECIALIZED, _with_alt, new_figure, styled
 
@@ -64,7 +70,8 @@ def l_shape(
     t = result.snapshot_index(step)
     return _with_alt(
         fig,
-        f"m = {m}, multi = {multi}, p = {p:g} at {_epoch(result, int(result.steps[t]))}: "
+        f"m = {m}, multi = {multi}, p = {p:g} at {_epoch(result, int(result.steps[t]))} "
+        f"({result.l_shape_set(step)}-set correlations): "
         f"{int(special.sum())} of {len(corr)} student nodes have best correlation above {tau}, median fan-out "
         f"{_median(fan[special])}; nodes below 0.6: {int((corr < 0.6).sum())}, median fan-out "
         f"{_median(fan[corr < 0.6])}.",
@@ -103,13 +110,15 @@ def l_shape_grid(
     t = result.snapshot_index(step)
     lo, hi, n_lo, n_hi = result.l_shape_medians(m, ps, int(result.steps[t]))
     fig.suptitle(
-        f"L-shape, m = {m}, {len(result.seeds)} seeds, {_epoch(result, int(result.steps[t]))}",
+        f"L-shape, m = {m}, {len(result.seeds)} seeds, {_epoch(result, int(result.steps[t]))}, "
+        f"{result.l_shape_set(step)}-set correlations",
         fontsize=10,
     )
     fig.alt = (
         f"Grid of {len(ps)}×{len(multis)} scatter plots, rows p = {', '.join(f'{p:g}' for p in ps)}, columns "
         f"multi = {', '.join(map(str, multis))}: per student node, best correlation with a teacher node (x) "
-        f"against fan-out norm (y), teacher width {m}, {len(result.seeds)} seeds, at "
+        f"against fan-out norm (y), {result.l_shape_set(step)}-set correlations, teacher width {m}, "
+        f"{len(result.seeds)} seeds, at "
         f"{_epoch(result, int(result.steps[t]))}. Pooled over the panels, the {n_lo} "
         f"nodes with correlation below 0.6 have median fan-out {lo:.3g}, the {n_hi} nodes above 0.95 have "
         f"median fan-out {hi:.3g}."
@@ -172,7 +181,8 @@ def success_rate(
 def loss_curves(
     result: TwoLayerSweepResult, m: int | None = None, ps: Sequence[float] | None = None
 ) -> Figure:
-    """Figure (c): log₁₀ eval loss vs released epoch (1000 steps), mean ± std over seeds, per multi."""
+    """Figure (c): log₁₀ eval loss (released convention: mean over samples × outputs) vs released
+    epoch (1000 steps), mean ± std over seeds, per multi."""
     m = _default_m(result, m)
     ps = list(result.settings.ps if ps is None else ps)
     s = result.settings
@@ -183,7 +193,11 @@ def loss_curves(
     for ax, p in zip(axes, ps, strict=True):
         finals = []
         for multi in s.multis:
-            log_loss = np.log10(np.maximum(result.cell(m, multi, p).eval_loss, 1e-300))
+            log_loss = np.log10(
+                np.maximum(
+                    released_loss(result.cell(m, multi, p).eval_loss, result.settings.c), 1e-300
+                )
+            )
             mean, std = log_loss.mean(1), log_loss.std(1)
             color = _color(result, multi)
             ax.plot(epochs, mean, color=color, lw=1.6, label=f"multi = {multi}")
@@ -192,10 +206,11 @@ def loss_curves(
         ax.set_title(f"p = {p:g}")
         ax.set_xlabel("epoch (1000 steps)")
         parts.append(f"p = {p:g}: " + ", ".join(finals))
-    axes[0].set_ylabel("log₁₀ eval loss")
+    axes[0].set_ylabel("log₁₀ eval loss (mean over outputs)")
     axes[-1].legend(fontsize=8, loc="upper right")
     fig.alt = (
-        f"{len(ps)} panels, one per p, of log10 eval loss against epoch (1000 steps), teacher width {m}, "
+        f"{len(ps)} panels, one per p, of log10 eval loss (released convention: mean of the squared "
+        "error over samples and outputs) against epoch (1000 steps), teacher width {m}, "
         f"mean ± std over {len(result.seeds)} seeds, one curve per multi. Final values: "
         + "; ".join(parts)
         + "."
@@ -259,13 +274,13 @@ def cell_panel(result: TwoLayerSweepResult, m: int, multi: int, p: float) -> Fig
     mid.xaxis.get_major_locator().set_params(integer=True)
     mid.set_ylabel(f"success rate (> {s.tau})")
     mid.legend(fontsize=8)
-    log_loss = np.log10(np.maximum(result.cell(m, multi, p).eval_loss, 1e-300))
+    log_loss = np.log10(np.maximum(released_loss(result.cell(m, multi, p).eval_loss, s.c), 1e-300))
     mean, std = log_loss.mean(1), log_loss.std(1)
     epochs = result.steps / 1000
     right.plot(epochs, mean, color=SPECIALIZED)
     right.fill_between(epochs, mean - std, mean + std, color=SPECIALIZED, alpha=0.2, lw=0)
     right.set_xlabel("epoch (1000 steps)")
-    right.set_ylabel("log₁₀ eval loss")
+    right.set_ylabel("log₁₀ eval loss (mean over outputs)")
     fig.suptitle(
         f"m = {m}, multi = {multi}, p = {p:g}, init_scale = {s.init_scale:g}: "
         f"{result.covered(m, multi, p).mean():.2f} of {m} teachers covered (mean of {len(result.seeds)} seeds)",
