@@ -205,6 +205,37 @@ class TwoLayerSweepResult(Snapshots, ClaimsMixin):
         t = self.early_index if when == "early" else len(self.steps) - 1
         return (self.cell(m, multi, p).teacher_best[t] > self._tau(tau)).mean(0)
 
+    def first_covered(self, m: int, multi: int, p: float, tau: float | None = None) -> np.ndarray:
+        """``[S, m]`` the first snapshot step at which teacher node ``i`` is covered (best
+        eval-set correlation above ``tau``) in each seed; ``-1`` where it never is."""
+        hit = self.cell(m, multi, p).teacher_best > self._tau(tau)  # [T, S, m]
+        first = hit.argmax(0)
+        return np.where(hit.any(0), np.asarray(self.steps)[first], -1)
+
+    def init_scale_runs(
+        self, scales: Sequence[float], m: int = 10, multi: int = 5, p: float = 1.0
+    ) -> dict[float, TwoLayerSweepResult]:
+        """This sweep's settings and seeds for one cell ``(m, multi, p)`` at each student
+        initial scale in ``scales`` (cached runs; this sweep itself at its own scale)."""
+        from .base import get_experiment
+
+        out = {}
+        for v in scales:
+            if v == self.settings.init_scale:
+                out[v] = self
+                continue
+            over = {
+                **dataclasses.asdict(self.settings),
+                "init_scale": v,
+                "ms": (m,),
+                "multis": (multi,),
+                "ps": (float(p),),
+            }
+            out[v] = get_experiment("two-layer-sweep").run(
+                scale="paper", seeds=self.seeds, device=self.device, **over
+            )
+        return out
+
     def l_shape(
         self, m: int, multi: int, p: float, step: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
