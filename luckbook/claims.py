@@ -580,8 +580,10 @@ def _register(*claims: Claim) -> None:
 # --- E4: two-layer specialization (experiments "two-layer", "two-layer-sweep") ------- E4 ---
 # Conventions of the released code (catalyst/recon_two_layer.py) followed here: coverage and
 # success rates on the eval set; the L-shape on the training set; teacher with 9 code values
-# and output bias -0.1. Thresholds were chosen from the papers and development seeds 0-15
-# (book scale) before the held-out seeds were run.
+# and output bias -0.1. Thresholds come from the papers (the 1/4 of the L-shape) or are
+# directions (0); E4.strong-first's 0.5 was the book's earlier final-success threshold, moved
+# to the early snapshot; all were fixed (commit "E4: pre-registered claims") before the
+# held-out seeds were run; tiny-scale development seeds 0-15 checked that the statistics work.
 _SS = "SS = arXiv:1909.13458 (Tian, ICML 2020) and its v1 OC"
 _register(
     Claim(

@@ -158,7 +158,7 @@ def test_l_shape_uses_training_set_at_the_end():
     corr, _ = r.l_shape(5, 5, 1.0)
     np.testing.assert_array_equal(corr, cell.train_best[1].ravel())
     assert not np.array_equal(corr, cell.student_best[-1].ravel())
-    np.testing.assert_allclose(corr, cell.student_best[-1].ravel(), atol=0.1)  # close, not equal
+    assert np.median(np.abs(corr - cell.student_best[-1].ravel())) < 0.02  # close, not equal
     mid = int(r.steps[5])
     np.testing.assert_array_equal(r.l_shape(5, 5, 1.0, mid)[0], cell.student_best[5].ravel())
     assert (r.l_shape_set(), r.l_shape_set(mid), r.l_shape_set(0)) == (

@@ -13,6 +13,7 @@ outputs (:func:`~luckbook.experiments.two_layer.released_loss`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -293,3 +294,153 @@ def cell_panel(result: TwoLayerSweepResult, m: int, multi: int, p: float) -> Fig
         f"{np.round(final, 2).tolist()}. Right: log10 eval loss from {mean[0]:.2f} to {mean[-1]:.2f}±{std[-1]:.2f}."
     )
     return fig
+
+
+# ----------------------------------------------------------------------------- chapter helpers
+
+
+def l_shape_scrubber(result: TwoLayerSweepResult, m: int = 10, p: float = 1.0, every: int = 4):
+    """The chapter's training-time scrubber: :func:`l_shape_frame` of every multi at ``p``
+    (eval-set correlations during training, training-set ones at step 0 and at the end)."""
+    from .. import static
+
+    return static.time_scrubber(
+        result,
+        lambda r, step: l_shape_frame(r, step, m=m, p=p),
+        lambda r, step: r.numbers(m, max(r.settings.multis), p, step),
+        every=every,
+    )
+
+
+def cell_explorer(result: TwoLayerSweepResult, initial: dict | None = None):
+    """The static slider grid over every cell ``(m, multi, p)`` of ``result`` (:func:`cell_panel`)."""
+    from .. import static
+    from ..config import provenance
+
+    s = result.settings
+
+    def render(values: dict) -> tuple[Figure, str]:
+        m, multi, p = values["m"], values["multi"], values["p"]
+        return cell_panel(result, m, multi, p), result.numbers(m, multi, p)
+
+    start = initial or {"m": max(s.ms), "multi": s.multis[len(s.multis) // 2], "p": s.ps[-1]}
+    panel = static.static_panel(
+        render, {"m": list(s.ms), "multi": list(s.multis), "p": list(s.ps)}, initial=start
+    )
+    panel.caption = (
+        f"{len(panel.frames)} cells × {len(result.seeds)} seeds from the sweep above. "
+        f"{provenance(result._scale())}"
+    )
+    return panel
+
+
+def init_scale_explorer(
+    result: TwoLayerSweepResult,
+    scales: Sequence[float] = (0.005, 0.05, 0.2),
+    m: int = 10,
+    multi: int = 5,
+    p: float = 1.0,
+):
+    """A static slider over the student's initial scale for one cell (runs of
+    :meth:`~TwoLayerSweepResult.init_scale_runs`, cached)."""
+    from .. import static
+    from ..config import provenance
+
+    runs = result.init_scale_runs(list(scales), m, multi, p)
+
+    def render(values: dict) -> tuple[Figure, str]:
+        r = runs[values["init_scale"]]
+        return cell_panel(r, m, multi, p), r.numbers(m, multi, p)
+
+    panel = static.static_panel(render, {"init_scale": list(scales)})
+    panel.caption = (
+        f"m = {m}, multi = {multi}, p = {p:g}, {len(result.seeds)} seeds per frame. "
+        f"{provenance(result._scale())}"
+    )
+    panel.runs = runs
+    return panel
+
+
+def live_panel(scale: str | None = None, autorun: bool = False):
+    """The chapter's live panel (Jupyter only): initial scale, teacher bias and activation for
+    m = 10, multi 1 and 5, p 0, 1, 2, 4 seeds, 5 000 steps; draws :func:`l_shape_grid`."""
+    from .. import widgets
+
+    return widgets.explorer(
+        "two-layer-sweep",
+        {
+            "init_scale": {
+                "kind": "log",
+                "min": -4,
+                "max": 0,
+                "step": 0.5,
+                "description": "init_scale",
+            },
+            "bias": {"kind": "float", "min": -0.5, "max": 0.5, "step": 0.1, "description": "bias"},
+            "activation": {
+                "kind": "select",
+                "options": ["relu", "leaky_relu"],
+                "description": "activation",
+            },
+        },
+        l_shape_grid,
+        scale=scale,
+        seeds=4,
+        autorun=autorun,
+        ms=(10,),
+        multis=(1, 5),
+        ps=(0.0, 1.0, 2.0),
+        steps=5000,
+        n_snapshots=10,
+        lshape_steps=5000,
+        claim_m=10,
+    )
+
+
+def chapter_numbers(
+    result: TwoLayerSweepResult, lshape: TwoLayerSweepResult, m: int = 10
+) -> dict[str, float]:
+    """Every descriptive number the sweep chapter's prose states (glued as ``sweep.<name>``):
+    success rates and coverage per multi, log₁₀ losses (released convention), the L-shape's
+    medians and the descriptive ratios beside claim (iii). Descriptive, not claims."""
+    s = result.settings
+    q = max(1, m // 4)
+    out: dict[str, float] = {
+        "early_step": int(result.steps[result.early_index]),
+        "steps": int(s.steps),
+        "lshape_steps": int(lshape.settings.steps),
+        "lshape_wall_s": float(lshape.wall_time_s),
+        "sweep_wall_s": float(result.wall_time_s),
+        "n_cells": len(result.cells),
+        "n_programs": len(result.group_time_s),
+    }
+    for p in s.ps:
+        tag = f"p{p:g}"
+        for k in s.multis:
+            early = result.success_rate(m, k, p, "early")
+            final = result.success_rate(m, k, p)
+            out[f"{tag}.m{k}.early_strong"] = float(early[:q].mean())
+            out[f"{tag}.m{k}.early_weak"] = float(early[-q:].mean())
+            out[f"{tag}.m{k}.final_strong"] = float(final[:q].mean())
+            out[f"{tag}.m{k}.final_weak"] = float(final[-q:].mean())
+            out[f"{tag}.m{k}.covered"] = float(result.covered(m, k, p).mean())
+            out[f"{tag}.m{k}.early_covered"] = float(
+                result.covered(m, k, p, int(result.steps[result.early_index])).mean()
+            )
+            loss = np.log10(
+                np.maximum(released_loss(result.cell(m, k, p).eval_loss[-1], s.c), 1e-300)
+            )
+            out[f"{tag}.m{k}.log_loss"] = float(loss.mean())
+        out[f"{tag}.early_strong"] = float(
+            np.mean([out[f"{tag}.m{k}.early_strong"] for k in s.multis])
+        )
+        out[f"{tag}.early_weak"] = float(np.mean([out[f"{tag}.m{k}.early_weak"] for k in s.multis]))
+    lo, hi, n_lo, n_hi = lshape.l_shape_medians(m)
+    out.update({"lshape.lo": lo, "lshape.hi": hi, "lshape.n_lo": n_lo, "lshape.n_hi": n_hi})
+    out.update({f"lshape.{k}": v for k, v in lshape.l_shape_ratios(m).items()})
+    for mm in s.ms:
+        for k in s.multis:
+            out[f"width.m{mm}.multi{k}"] = (
+                float(result.covered(mm, k, 2.0).mean() / mm) if 2.0 in s.ps else math.nan
+            )
+    return out
