@@ -437,7 +437,26 @@ def chapter_numbers(
         out[f"{tag}.early_weak"] = float(np.mean([out[f"{tag}.m{k}.early_weak"] for k in s.multis]))
     lo, hi, n_lo, n_hi = lshape.l_shape_medians(m)
     out.update({"lshape.lo": lo, "lshape.hi": hi, "lshape.n_lo": n_lo, "lshape.n_hi": n_hi})
-    out.update({f"lshape.{k}": v for k, v in lshape.l_shape_ratios(m).items()})
+    out.update({f"lshape.{k.replace(' ', '_')}": v for k, v in lshape.l_shape_ratios(m).items()})
+    # the same ratio on eval-set correlations at the end (the book's former convention)
+    c = np.concatenate(
+        [
+            lshape.cell(m, k, p).student_best[-1].ravel()
+            for k in lshape.settings.multis
+            for p in lshape.settings.ps
+        ]
+    )
+    f = np.concatenate(
+        [
+            lshape.cell(m, k, p).fanout[-1].ravel()
+            for k in lshape.settings.multis
+            for p in lshape.settings.ps
+        ]
+    )
+    lo_e, hi_e = f[c < 0.6], f[c > 0.95]
+    out["lshape.eval"] = (
+        float(np.median(lo_e) / np.median(hi_e)) if len(lo_e) and len(hi_e) else math.nan
+    )
     for mm in s.ms:
         for k in s.multis:
             out[f"width.m{mm}.multi{k}"] = (
