@@ -5,7 +5,15 @@ second-layer codes divided by ``(i+1)^p``) labels a fixed Gaussian training set;
 over-realized student ``d → multi·m → c``, initialised ``N(0, init_scale²)`` with zero bias, is
 trained by SGD with minibatches drawn with replacement. At every snapshot we measure, on a
 separate Gaussian eval set, the teacher×student activation correlations, the fan-out norms
-and the train/eval losses.
+and the train/eval losses; at step 0 and at the end also the correlations on the training
+set.
+
+Conventions of the released code (``catalyst/recon_two_layer.py``) that the book follows:
+coverage and success rates use the **eval** set; the L-shape (best correlation against
+fan-out, per student node) uses the **training** set; the loss the released code reports is
+the mean of ``(y_teacher − y_student)²`` over samples *and outputs*, i.e. our
+``½·Σ_outputs`` loss times ``2 / c`` (:func:`released_loss`). Losses are stored in our
+convention and printed in the released one.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..claims import ClaimsMixin, Stat, seed_mean
 from ..config import (
     DEFAULT_TAUS,
     check_choice,
@@ -133,8 +142,14 @@ PRESETS: dict[str, dict[str, Any]] = {
 SEEDS = {"paper": 32, "book": 8, "tiny": 4}
 
 
+def released_loss(loss: np.ndarray | float, c: int) -> np.ndarray | float:
+    """Our loss ``½·E‖y_t − y_s‖²`` (summed over the ``c`` outputs) in the released code's
+    convention, the mean of ``(y_t − y_s)²`` over samples and outputs: ``loss · 2 / c``."""
+    return loss * (2.0 / c)
+
+
 @dataclasses.dataclass
-class TwoLayerResult(Snapshots):
+class TwoLayerResult(Snapshots, ClaimsMixin):
     """Everything E4 measures, as NumPy arrays (``T`` snapshots, ``S`` seeds).
 
     Attributes:
@@ -149,6 +164,10 @@ class TwoLayerResult(Snapshots):
         corr: ``[S, m, n]`` final correlation matrix; observability ``[S, m, n]`` final.
         teacher_fanout: ``[S, m]``; teacher, student: final weights per layer ``[S, in+1, out]``.
         batch_loss: ``[steps // stride, S]`` minibatch loss, every ``stride``-th step.
+        student_best_train: ``[2, S, n]`` best correlation of each student node on the
+            **training** set at step 0 and at the end (the released L-shape's convention).
+
+    Losses are ``½·Σ_outputs`` means over samples; :func:`released_loss` converts them.
     """
 
     settings: TwoLayerSettings
@@ -170,6 +189,7 @@ class TwoLayerResult(Snapshots):
     student: list[np.ndarray]
     batch_loss: np.ndarray
     batch_loss_stride: int
+    student_best_train: np.ndarray | None = None
 
     def final_covered(self, tau: float = 0.95) -> np.ndarray:
         """``[S]`` teachers covered at ``tau`` after training (``tau`` must be one of ``settings.taus``)."""
@@ -189,10 +209,13 @@ class TwoLayerResult(Snapshots):
     def summary(self, tau: float = 0.95) -> str:
         """A small per-seed table: teachers covered at ``tau``, losses, fan-out medians."""
         s = self.settings
-        special = self.student_best[-1] >= tau
+        special = self.l_shape()[0] >= tau
+        loss = released_loss(self.eval_loss[-1], s.c)
         lines = [
             f"two-layer (E4): d={s.d}, m={s.m}, multi={s.multi} (n={s.n}), c={s.c}, p={s.p:g}",
             f"{s.steps} SGD steps, {len(self.seeds)} seeds on {self.device}, {self.wall_time_s:.1f} s",
+            "eval loss: mean of (y_t - y_s)^2 over samples and outputs, as released; "
+            "fan-outs split by training-set correlation (L-shape, as released)",
             f"{'seed':>5} {'covered@' + str(tau):>14} {'eval loss':>10} {'fan-out (spec.)':>16} {'fan-out (rest)':>15}",
         ]
         for i, seed in enumerate(self.seeds):
@@ -200,9 +223,26 @@ class TwoLayerResult(Snapshots):
             spec = f"{np.median(fan[special[i]]):.3f}" if special[i].any() else "-"
             rest = f"{np.median(fan[~special[i]]):.3f}" if (~special[i]).any() else "-"
             cov = f"{int(self.final_covered(tau)[i])}/{s.m}"
-            lines.append(f"{seed:>5} {cov:>14} {self.eval_loss[-1, i]:>10.2e} {spec:>16} {rest:>15}")
+            lines.append(f"{seed:>5} {cov:>14} {loss[i]:>10.2e} {spec:>16} {rest:>15}")
         return "\n".join(lines)
 
+    def l_shape(self, final: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """``[S, n]`` best correlation on the **training** set (as released) and fan-out norm of
+        every student node, at the end (``final``) or at step 0."""
+        t = -1 if final else 0
+        if self.student_best_train is None:  # pragma: no cover - results made before 2026-11-30
+            return self.student_best[t], self.fanout[t]
+        return self.student_best_train[t], self.fanout[t]
+
+    def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
+        """``E4.setting-covers-all``: the fraction of teacher nodes covered at τ = 0.95 after
+        training (eval set), mean over seeds; the frozen control reads step 0."""
+        t = 0 if control == "frozen" else -1
+        m = self.settings.m
+        covered = (self.teacher_best[t] > 0.95).sum(-1)
+        frac = covered / m
+        detail = f"teachers covered per seed {covered.tolist()} of {m}; step {int(self.steps[t])}"
+        return {"E4.setting-covers-all": seed_mean(frac, detail=detail)}
 
     def numbers(self, step: int | None = None, tau: float = 0.95) -> str:
         """Three lines of the key numbers at snapshot ``step``: coverage, loss, fan-out medians."""
@@ -212,7 +252,7 @@ class TwoLayerResult(Snapshots):
             self.teacher_best[t],
             self.student_best[t],
             self.fanout[t],
-            self.eval_loss[t],
+            released_loss(self.eval_loss[t], self.settings.c),
             tau,
         )
 
@@ -249,8 +289,9 @@ def snapshot_numbers(
     tau: float,
 ) -> str:
     """The three lines every E4 result prints for one snapshot (``[S, m]``, ``[S, n]``,
-    ``[S, n]``, ``[S]`` arrays): teachers covered at ``tau`` per seed, the mean eval loss, and
-    the median fan-out of specialized (best correlation ≥ ``tau``) and other student nodes."""
+    ``[S, n]``, ``[S]`` arrays): teachers covered at ``tau`` per seed, the mean eval loss (pass
+    it in the released convention, :func:`released_loss`), and the median fan-out of
+    specialized (best correlation ≥ ``tau``) and other student nodes."""
     cov = (teacher_best > tau).sum(-1)
     special = student_best >= tau
     spec = f"{np.median(fanout[special]):.3f}" if special.any() else "-"
@@ -258,7 +299,8 @@ def snapshot_numbers(
     return (
         f"{label}: teachers covered at {tau} per seed {cov.tolist()} of {teacher_best.shape[-1]} "
         f"(mean {cov.mean():.2f})\n"
-        f"eval loss (mean over {len(eval_loss)} seeds) {eval_loss.mean():.3g}\n"
+        f"eval loss (mean over {len(eval_loss)} seeds; mean over samples × outputs, as released) "
+        f"{eval_loss.mean():.3g}\n"
         f"median fan-out: specialized student nodes {spec}, others {rest}"
     )
 
@@ -315,8 +357,15 @@ def compute(
 ) -> TwoLayerResult:
     """Run E4 for every seed at once; see :class:`TwoLayerResult`."""
     teacher, student, train_set, eval_probe, train_probe = build(settings, seeds, device)
+    train_best: dict[int, torch.Tensor] = {}  # step 0 and the end: training-set correlations
 
     def on_snapshot(step: int, net: Net) -> dict[str, torch.Tensor]:
+        if step in (0, settings.steps):
+            tr = train_probe.evaluate(net)
+            train_best[step] = best_per_student(tr["corr"][0])[0].detach().cpu()
+            train_loss = tr["loss"]
+        else:
+            train_loss = train_probe.loss(net)
         ev = eval_probe.evaluate(net)
         corr = ev["corr"][0]
         best_s, match_s = best_per_student(corr)
@@ -326,7 +375,7 @@ def compute(
             "student_match": match_s,
             "fanout": ev["fanout"][0],
             "eval_loss": ev["loss"],
-            "train_loss": train_probe.loss(net),
+            "train_loss": train_loss,
             "corr": corr,
         }
         return {k: v.detach().cpu() for k, v in rec.items()}
@@ -369,6 +418,7 @@ def compute(
         student=[w.cpu().numpy() for w in student.weights],
         batch_loss=traj.batch_loss[::stride].cpu().numpy(),
         batch_loss_stride=stride,
+        student_best_train=torch.stack([train_best[0], train_best[settings.steps]]).numpy(),
     )
 
 

@@ -17,6 +17,7 @@ double the evaluation cost and no figure uses it).
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -24,19 +25,21 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..claims import ClaimReport, ClaimsMixin, Stat, bootstrap, seed_mean
 from ..config import check_choice, check_float, check_int
 from ..data import FixedSet
 from ..ensemble import Net
 from ..evaluate import Probe
 from ..metrics import best_per_student, best_per_teacher
 from ..train import DivergenceError, snapshot_steps, train
-from .base import Estimate, Experiment, Snapshots, register, verdict
+from .base import Estimate, Experiment, Snapshots, register
 from .two_layer import (
     RANDN_S,
     E4Common,
     TwoLayerSettings,
     make_inputs,
     make_nets,
+    released_loss,
     snapshot_numbers,
     two_layer_cost,
 )
@@ -55,6 +58,8 @@ class TwoLayerSweepSettings(E4Common):
     n_train: int = 10_000  # training-set size
     early: float = 0.05  # "early" success rate: at the snapshot nearest this fraction of steps
     tau: float = 0.95  # a teacher node counts as covered when its best correlation exceeds tau
+    claim_m: int = 10  # the teacher width the claims and the L-shape use (released figure: 10)
+    lshape_steps: int = 100_000  # steps of the L-shape run (the sweep itself when equal to steps)
 
     def validate(self) -> None:
         for name, values, kind in (
@@ -72,6 +77,8 @@ class TwoLayerSweepSettings(E4Common):
                 else:
                     check_float(name, v, low=0.0)
         check_int("n_train", self.n_train, minimum=1)
+        check_int("claim_m", self.claim_m, minimum=1)
+        check_int("lshape_steps", self.lshape_steps, minimum=1)
         check_float("early", self.early, low=0.0, high=1.0, low_open=True)
         check_float("tau", self.tau, low=0.0, high=1.0, low_open=True, high_open=True)
         self.validate_common()
@@ -93,12 +100,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     # About a minute on a quiet 2-core CPU: m = 5 and 10 (the claims and the L-shape use
     # m = 10), p ∈ {0, 1, 2}, 10 000 steps (10 released "epochs"), a 5 000-sample eval set,
     # 8 seeds; a snapshot every 500 steps, so "early" (5 %) is step 500.
+    # The L-shape run (claim (iii)): the m = 10 cells again, 40 000 steps.
     "book": {
         "ms": (5, 10),
         "ps": (0.0, 1.0, 2.0),
         "steps": 10_000,
         "n_eval": 5_000,
         "n_snapshots": 20,
+        "lshape_steps": 40_000,
     },
     "tiny": {
         "ms": (5,),
@@ -110,6 +119,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "n_train": 1_000,
         "n_eval": 1_000,
         "n_snapshots": 20,
+        "claim_m": 5,
+        "lshape_steps": 4_000,
     },
 }
 SEEDS = {"paper": 32, "book": 8, "tiny": 8}
@@ -124,7 +135,10 @@ class SweepCell:
         student_best: ``[T, S, n]`` best correlation of each student node over teacher nodes.
         student_match: ``[T, S, n]`` index of that teacher node.
         fanout: ``[T, S, n]`` fan-out norm of each student node.
-        eval_loss: ``[T, S]`` square loss on the eval set.
+        eval_loss: ``[T, S]`` square loss on the eval set (``½·Σ_outputs``; see
+            :func:`~luckbook.experiments.two_layer.released_loss`).
+        train_best: ``[2, S, n]`` best correlation of each student node on the **training**
+            set at step 0 and at the end (the released L-shape's convention).
     """
 
     teacher_best: np.ndarray
@@ -132,10 +146,11 @@ class SweepCell:
     student_match: np.ndarray
     fanout: np.ndarray
     eval_loss: np.ndarray
+    train_best: np.ndarray | None = None
 
 
 @dataclasses.dataclass
-class TwoLayerSweepResult(Snapshots):
+class TwoLayerSweepResult(Snapshots, ClaimsMixin):
     """The whole sweep: ``cells[(m, multi, p)]`` is a :class:`SweepCell`.
 
     Attributes:
@@ -152,6 +167,7 @@ class TwoLayerSweepResult(Snapshots):
     group_time_s: dict[tuple[int, int], float]
     steps: np.ndarray
     cells: dict[Cell, SweepCell]
+    _lshape: TwoLayerSweepResult | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def early_index(self) -> int:
@@ -189,23 +205,56 @@ class TwoLayerSweepResult(Snapshots):
         t = self.early_index if when == "early" else len(self.steps) - 1
         return (self.cell(m, multi, p).teacher_best[t] > self._tau(tau)).mean(0)
 
+    def first_covered(self, m: int, multi: int, p: float, tau: float | None = None) -> np.ndarray:
+        """``[S, m]`` the first snapshot step at which teacher node ``i`` is covered (best
+        eval-set correlation above ``tau``) in each seed; ``-1`` where it never is."""
+        hit = self.cell(m, multi, p).teacher_best > self._tau(tau)  # [T, S, m]
+        first = hit.argmax(0)
+        return np.where(hit.any(0), np.asarray(self.steps)[first], -1)
+
+    def init_scale_runs(
+        self, scales: Sequence[float], m: int = 10, multi: int = 5, p: float = 1.0
+    ) -> dict[float, TwoLayerSweepResult]:
+        """This sweep's settings and seeds for one cell ``(m, multi, p)`` at each student
+        initial scale in ``scales`` (cached runs; this sweep itself at its own scale)."""
+        from .base import get_experiment
+
+        out = {}
+        for v in scales:
+            if v == self.settings.init_scale:
+                out[v] = self
+                continue
+            over = {
+                **dataclasses.asdict(self.settings),
+                "init_scale": v,
+                "ms": (m,),
+                "multis": (multi,),
+                "ps": (float(p),),
+            }
+            out[v] = get_experiment("two-layer-sweep").run(
+                scale="paper", seeds=self.seeds, device=self.device, **over
+            )
+        return out
+
     def l_shape(
         self, m: int, multi: int, p: float, step: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Best correlation and fan-out norm of every student node of every seed, flattened."""
-        t = self.snapshot_index(step)
-        cell = self.cell(m, multi, p)
-        return cell.student_best[t].ravel(), cell.fanout[t].ravel()
+        """Best correlation and fan-out norm of every student node of every seed, flattened:
+        training-set correlations at step 0 and at the end (as released), eval-set ones at
+        the snapshots in between (:meth:`l_shape_set`)."""
+        corr, fan = self._l_shape_arrays(m, multi, p, step)
+        return corr.ravel(), fan.ravel()
 
     # ------------------------------------------------------------------ the three claims
 
-    def strong_first(self, m: int, p: float = 2.0) -> dict[int, float]:
-        """Claim (i): per multi, success rate (final) of the strongest quarter of teachers minus
-        that of the weakest quarter (``max(1, m // 4)`` teachers each)."""
+    def strong_first(self, m: int, p: float = 2.0, when: str = "early") -> dict[int, float]:
+        """Claim (i), per multi: success rate of the strongest quarter of teachers minus that of
+        the weakest quarter (``max(1, m // 4)`` teachers each) at the ``when`` snapshot
+        ("early": 5 % of training, the claim's; "final")."""
         q = max(1, m // 4)
         out = {}
         for multi in self.settings.multis:
-            rate = self.success_rate(m, multi, p)
+            rate = self.success_rate(m, multi, p, when)
             out[multi] = float(rate[:q].mean() - rate[-q:].mean())
         return out
 
@@ -225,98 +274,165 @@ class TwoLayerSweepResult(Snapshots):
     ) -> tuple[float, float, int, int]:
         """Claim (iii): median fan-out of student nodes with best correlation ``< low`` and of
         those ``> high``, pooled over the multipliers in ``multis``, the ``p`` in ``ps`` and the
-        seeds in ``seeds`` (each default: all of the sweep's), with their counts."""
+        seeds in ``seeds`` (each default: all of the sweep's), with their counts. Correlations
+        as in :meth:`l_shape` (training set at step 0 and at the end, eval set in between)."""
         ps = self.settings.ps if ps is None else ps
+        multis = self._multis(multis)
+        rows = self.seed_rows(seeds)
+        corr, fan = [], []
+        for multi in multis:
+            for p in ps:
+                c, f = self._l_shape_arrays(m, multi, p, step)
+                corr.append(c[rows].ravel())
+                fan.append(f[rows].ravel())
+        c, f = np.concatenate(corr), np.concatenate(fan)
+        lo, hi = f[c < low], f[c > high]
+        return _median(lo), _median(hi), int(len(lo)), int(len(hi))
+
+    def l_shape_ratios(self, m: int, wide_from: int = 5) -> dict[str, float]:
+        """Descriptive numbers beside claim (iii) (not claims): the ratio of medians of
+        :meth:`l_shape_medians` at the end over each half of the seeds (``first half``,
+        ``second half``; absent for one seed) and for the narrow (multi < ``wide_from``) and
+        over-realized (multi ≥ ``wide_from``) students. ``nan`` for an empty group."""
+        check_int("wide_from", wide_from, minimum=1)
+        out = {}
+        for name, group in zip(("first half", "second half"), self.seed_halves(), strict=False):
+            out[name] = _ratio(*self.l_shape_medians(m, seeds=group))
+        for name, group in (
+            ("narrow", [k for k in self.settings.multis if k < wide_from]),
+            ("over-realized", [k for k in self.settings.multis if k >= wide_from]),
+        ):
+            out[name] = _ratio(*self.l_shape_medians(m, multis=group)) if group else math.nan
+        return out
+
+    def _multis(self, multis: Sequence[int] | None) -> Sequence[int]:
         if multis is None:
-            multis = self.settings.multis
-        elif isinstance(multis, (str, bytes)) or not isinstance(multis, Sequence) or not multis:
+            return self.settings.multis
+        if isinstance(multis, (str, bytes)) or not isinstance(multis, Sequence) or not multis:
             raise ValueError(
                 f"multis={multis!r} is not allowed: expected a non-empty list from "
                 f"{list(self.settings.multis)}"
             )
-        rows = self.seed_rows(seeds)
+        return multis
+
+    def _l_shape_arrays(
+        self, m: int, multi: int, p: float, step: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``[S, n]`` best correlation and fan-out norm of one cell at ``step``."""
         t = self.snapshot_index(step)
-        corr, fan = [], []
-        for multi in multis:
-            for p in ps:
-                cell = self.cell(m, multi, p)
-                corr.append(cell.student_best[t][rows].ravel())
-                fan.append(cell.fanout[t][rows].ravel())
-        c, f = np.concatenate(corr), np.concatenate(fan)
-        lo, hi = f[c < low], f[c > high]
-        med = lambda v: float(np.median(v)) if len(v) else float("nan")  # noqa: E731
-        return med(lo), med(hi), int(len(lo)), int(len(hi))
+        cell = self.cell(m, multi, p)
+        if cell.train_best is not None and t in (0, len(self.steps) - 1):
+            return cell.train_best[0 if t == 0 else 1], cell.fanout[t]
+        return cell.student_best[t], cell.fanout[t]
 
-    def l_shape_check(
-        self, m: int, wide_from: int = 5, quarter: float = 0.25
-    ) -> tuple[str, dict[str, float]]:
-        """Claim (iii) in full: the ratio of medians (:meth:`l_shape_medians`) pooled over
-        everything, over each half of the seeds, for the narrow (multi < ``wide_from``) and the
-        over-realized (multi ≥ ``wide_from``) students, and over training.
+    def l_shape_set(self, step: int | None = None) -> str:
+        """Which set the L-shape's correlations at ``step`` come from: ``"training"`` at step 0
+        and at the end (as released), ``"eval"`` at the snapshots in between."""
+        t = self.snapshot_index(step)
+        first = next(iter(self.cells.values()))
+        return (
+            "training" if first.train_best is not None and t in (0, len(self.steps) - 1) else "eval"
+        )
 
-        Returns printable lines (each ratio with its :func:`~.base.verdict` against
-        ``quarter``) and the ratios by name: ``pooled``; ``first half`` / ``second half`` of
-        the seeds (absent for one seed); ``narrow`` and ``over-realized``; and, for the pooled
-        and the over-realized students, the ratio at the snapshots nearest 10 % and 50 % of
-        training and at the end (``tenth`` / ``mid`` / ``end`` and ``over-realized tenth`` …).
-        A ratio is ``nan`` when its group has no node below 0.6 or none above 0.95.
-        """
-        check_int("wide_from", wide_from, minimum=1)
-        check_float("quarter", quarter, low=0.0, low_open=True)
+    # ------------------------------------------------------------------ claims
 
-        def quotient(lo: float, hi: float, n_lo: int, n_hi: int) -> float:
-            return lo / hi if n_lo and n_hi and hi > 0 else float("nan")
-
-        def ratio(**kw: Any) -> tuple[float, int, int]:
-            lo, hi, n_lo, n_hi = self.l_shape_medians(m, **kw)
-            return quotient(lo, hi, n_lo, n_hi), n_lo, n_hi
-
-        lo, hi, n_lo, n_hi = self.l_shape_medians(m)
-        pooled = quotient(lo, hi, n_lo, n_hi)
-        end = int(self.steps[-1])
-        out = {"pooled": pooled}
-        lines = [
-            f"(iii) step {end}: median fan-out {lo:.3f} over {n_lo} nodes with corr < 0.6, "
-            f"{hi:.3f} over {n_hi} nodes with corr > 0.95",
-            f"    ratio {pooled:.3f} (claim: < {quarter:g}): {verdict(pooled, quarter)}",
-        ]
-        halves = self.seed_halves()
-        if not halves:
-            lines.append("    (one seed: no halves to compare)")
-        for name, group in zip(("first half", "second half"), halves, strict=False):
-            r, n, _ = ratio(seeds=group)
-            out[name] = r
-            lines.append(
-                f"    seeds {group}: ratio {r:.3f} ({n} nodes below 0.6): {verdict(r, quarter)}"
-            )
-        multis = self.settings.multis
-        groups = {
-            "narrow": [k for k in multis if k < wide_from],
-            "over-realized": [k for k in multis if k >= wide_from],
+    def l_shape_overrides(self) -> dict[str, Any]:
+        """The settings of this sweep's L-shape run: the ``claim_m`` cells, ``lshape_steps``
+        steps, at least one snapshot per released epoch (1000 steps)."""
+        s = self.settings
+        return {
+            **dataclasses.asdict(s),
+            "ms": (s.claim_m,),
+            "steps": s.lshape_steps,
+            "n_snapshots": max(s.n_snapshots, s.lshape_steps // 1000),
         }
-        for name, group in groups.items():
-            r, n, _ = ratio(multis=group) if group else (float("nan"), 0, 0)
-            out[name] = r
-            lines.append(
-                f"    {name} students (multi {', '.join(map(str, group)) or '-'}): "
-                f"ratio {r:.3f} ({n} nodes below 0.6): {verdict(r, quarter)}"
+
+    def l_shape_run(self, progress: bool = False, cache: bool = True) -> TwoLayerSweepResult:
+        """The run claim (iii) and the L-shape figure use: this sweep itself when it already
+        has ``lshape_steps`` steps and the ``claim_m`` cells, else the ``claim_m`` cells of the
+        same seeds trained ``lshape_steps`` steps (:meth:`l_shape_overrides`; cached)."""
+        s = self.settings
+        if s.steps == s.lshape_steps and s.claim_m in s.ms:
+            return self
+        if self._lshape is None:
+            from .base import get_experiment
+
+            over = self.l_shape_overrides()
+            self._lshape = get_experiment("two-layer-sweep").run(
+                scale="paper",
+                seeds=self.seeds,
+                device=self.device,
+                progress=progress,
+                cache=cache,
+                **over,
             )
-        last = len(self.steps) - 1
-        marks = {
-            "tenth": int(self.steps[max(1, round(0.1 * last))]),
-            "mid": int(self.steps[max(1, round(0.5 * last))]),
-            "end": end,
-        }
-        for prefix, kw in (("", {}), ("over-realized ", {"multis": groups["over-realized"]})):
-            if kw and not groups["over-realized"]:
-                continue
-            for name, step in marks.items():
-                out[prefix + name] = ratio(step=step, **kw)[0]
-            lines.append(
-                f"    {prefix or 'pooled '}ratio at steps "
-                + ", ".join(f"{step}: {out[prefix + name]:.3f}" for name, step in marks.items())
+        return self._lshape
+
+    def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
+        """The three registered claims on the ``claim_m`` cells: (i) ``E4.strong-first`` and
+        (ii) ``E4.more-covers-more`` on this sweep, (iii) ``E4.l-shape`` on
+        :meth:`l_shape_run`. ``control="frozen"`` reads every snapshot as step 0."""
+        frozen = control == "frozen"
+        s = self.settings
+        m, q = s.claim_m, max(1, s.claim_m // 4)
+        out: dict[str, Stat] = {}
+        nan = Stat(math.nan, math.nan, math.nan, len(self.seeds), "cells missing from this sweep")
+        # (i) early snapshot, p = 2, mean over multis of (strongest − weakest quarter), per seed
+        t_early = 0 if frozen else self.early_index
+        if m in s.ms and 2.0 in s.ps:
+            per_seed = np.mean(
+                [
+                    (lambda hit: hit[:, :q].mean(1) - hit[:, -q:].mean(1))(
+                        self.cell(m, multi, 2.0).teacher_best[t_early] > s.tau
+                    )
+                    for multi in s.multis
+                ],
+                axis=0,
             )
-        return "\n".join(lines), out
+            out["E4.strong-first"] = seed_mean(
+                per_seed,
+                detail=f"m = {m}, p = 2, step {int(self.steps[t_early])}, strongest {q} minus weakest "
+                f"{q} teachers, mean over multi {list(s.multis)}",
+            )
+        else:
+            out["E4.strong-first"] = nan
+        # (ii) end of training, p = 1: mean covered at multi ≥ 5 minus multi = 1, per seed
+        t_end = 0 if frozen else len(self.steps) - 1
+        wide = [k for k in s.multis if k >= 5]
+        if m in s.ms and 1.0 in s.ps and 1 in s.multis and wide:
+            cov = {k: (self.cell(m, k, 1.0).teacher_best[t_end] > s.tau).sum(-1) for k in s.multis}
+            per_seed = np.mean([cov[k] for k in wide], axis=0) - cov[1]
+            out["E4.more-covers-more"] = seed_mean(
+                per_seed,
+                detail=f"m = {m}, p = 1, step {int(self.steps[t_end])}; mean covered "
+                + ", ".join(f"multi {k}: {cov[k].mean():.2f}" for k in s.multis),
+            )
+        else:
+            out["E4.more-covers-more"] = nan
+        # (iii) the L-shape run's final snapshot, training-set correlations, all multi and p
+        if m in s.ms:
+            run = self.l_shape_run()
+            step = 0 if frozen else None
+            items = []
+            for i in range(len(run.seeds)):
+                c, f = [], []
+                for multi in run.settings.multis:
+                    for p in run.settings.ps:
+                        corr, fan = run._l_shape_arrays(m, multi, p, step)
+                        c.append(corr[i])
+                        f.append(fan[i])
+                items.append((np.concatenate(c), np.concatenate(f)))
+            lo, hi, n_lo, n_hi = run.l_shape_medians(m, step=step)
+            out["E4.l-shape"] = bootstrap(
+                items,
+                _pooled_ratio,
+                detail=f"{run.l_shape_set(step)}-set correlations at step "
+                f"{int(run.steps[run.snapshot_index(step)])} of the {run.settings.steps}-step run: "
+                f"median fan-out {lo:.3g} over {n_lo} nodes below 0.6, {hi:.3g} over {n_hi} above 0.95",
+            )
+        else:
+            out["E4.l-shape"] = nan
+        return out
 
     # ------------------------------------------------------------------ text and JSON
 
@@ -339,7 +455,7 @@ class TwoLayerSweepResult(Snapshots):
             cell.teacher_best[t],
             cell.student_best[t],
             cell.fanout[t],
-            cell.eval_loss[t],
+            released_loss(cell.eval_loss[t], s.c),
             s.tau,
         )
 
@@ -356,12 +472,13 @@ class TwoLayerSweepResult(Snapshots):
         for m, multi, p in s.cells:
             early = self.covered(m, multi, p, t_early).mean()
             final = self.covered(m, multi, p).mean()
-            loss = self.cell(m, multi, p).eval_loss[-1].mean()
+            loss = released_loss(self.cell(m, multi, p).eval_loss[-1].mean(), s.c)
             lines.append(
                 f"{m:>3} {multi:>5} {p:>4g} {early:>11.2f}/{m:<2} {final:>11.2f}/{m:<2} {loss:>10.2e}"
             )
         lines.append(
-            f"(early = step {t_early}; covered = best correlation > {s.tau}, mean over seeds)"
+            f"(early = step {t_early}; covered = best correlation > {s.tau} on the eval set, mean "
+            "over seeds; eval loss = mean of (y_t - y_s)^2 over samples and outputs, as released)"
         )
         return "\n".join(lines)
 
@@ -402,8 +519,28 @@ class TwoLayerSweepResult(Snapshots):
             },
             "steps": self.steps.tolist(),
             "early_step": int(self.steps[t_early]),
+            "loss_convention": "eval_loss = 1/2 * sum over outputs, mean over samples; "
+            "the released code's loss is eval_loss * 2 / c",
             "cells": cells,
         }
+
+
+def _median(values: np.ndarray) -> float:
+    return float(np.median(values)) if len(values) else math.nan
+
+
+def _ratio(lo: float, hi: float, n_lo: int, n_hi: int) -> float:
+    """Ratio of medians ``lo / hi``; ``nan`` when either group is empty."""
+    return lo / hi if n_lo and n_hi and hi > 0 else math.nan
+
+
+def _pooled_ratio(items: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Claim (iii)'s statistic on per-seed ``(best correlation, fan-out)`` arrays: the median
+    fan-out of nodes below 0.6 over that of nodes above 0.95, pooled over the seeds listed."""
+    c = np.concatenate([i[0] for i in items])
+    f = np.concatenate([i[1] for i in items])
+    lo, hi = f[c < 0.6], f[c > 0.95]
+    return _ratio(_median(lo), _median(hi), len(lo), len(hi))
 
 
 # ---------------------------------------------------------------------- batching helpers
@@ -459,8 +596,19 @@ def compute(
             teacher, student, train_set, probe = build_group(
                 settings, m, multi, seeds, device, data
             )
+            train_probe = Probe(teacher, train_set.x1[..., :-1])
+            train_best: dict[int, torch.Tensor] = {}  # step 0 and the end
 
-            def on_snapshot(step: int, net: Net, probe: Probe = probe) -> dict[str, torch.Tensor]:
+            def on_snapshot(
+                step: int,
+                net: Net,
+                probe: Probe = probe,
+                train_probe: Probe = train_probe,
+                train_best: dict[int, torch.Tensor] = train_best,
+            ) -> dict[str, torch.Tensor]:
+                if step in (0, settings.steps):
+                    corr = train_probe.evaluate(net)["corr"][0]
+                    train_best[step] = best_per_student(corr)[0].float().cpu()
                 ev = probe.evaluate(net)
                 corr = ev["corr"][0]
                 best_s, match_s = best_per_student(corr)
@@ -493,13 +641,14 @@ def compute(
                 raise
             steps_taken = traj.steps
             stack = {k: torch.stack([r[k] for r in traj.records]).numpy() for k in traj.records[0]}
+            tb = torch.stack([train_best[0], train_best[settings.steps]]).numpy()
             for i, p in enumerate(settings.ps):
                 sl = slice(i * n_seeds, (i + 1) * n_seeds)
                 cells[(m, multi, float(p))] = SweepCell(
-                    **{k: v[:, sl].copy() for k, v in stack.items()}
+                    **{k: v[:, sl].copy() for k, v in stack.items()}, train_best=tb[:, sl].copy()
                 )
             group_time[(m, multi)] = time.perf_counter() - t0
-            del teacher, student, train_set, probe
+            del teacher, student, train_set, probe, train_probe
     return TwoLayerSweepResult(
         settings=settings,
         seeds=list(seeds),
@@ -533,6 +682,26 @@ def estimate(settings: TwoLayerSweepSettings, n_seeds: int, device: torch.device
     )
 
 
+def claims_report(
+    experiment: Experiment,
+    *,
+    scale: str,
+    seeds: Any,
+    device: Any = None,
+    control: str | None = None,
+    progress: bool = False,
+    cache: bool = True,
+    **overrides: Any,
+) -> ClaimReport:
+    """``lb.claims("two-layer-sweep")``: the sweep and its L-shape run (the runs the chapter
+    uses, both cached), then the sweep's ``claims()``."""
+    result = experiment.run(
+        scale=scale, seeds=seeds, device=device, progress=progress, cache=cache, **overrides
+    )
+    result.l_shape_run(progress=progress, cache=cache)
+    return result.claims(control=control)
+
+
 TWO_LAYER_SWEEP = register(
     Experiment(
         name="two-layer-sweep",
@@ -543,5 +712,6 @@ TWO_LAYER_SWEEP = register(
         default_seeds=SEEDS,
         compute=compute,
         estimate=estimate,
+        report=claims_report,
     )
 )

@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from ..experiments.two_layer import TwoLayerResult
+from ..experiments.two_layer import TwoLayerResult, released_loss
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -141,9 +141,14 @@ def correlation_heatmap(result: TwoLayerResult, seed: int | None = None, ax: Axe
 def fanout_vs_correlation(
     result: TwoLayerResult, step: int | None = None, tau: float = 0.95, ax: Axes | None = None
 ) -> Figure:
-    """The L-shape (SS, E4): every student node's best correlation vs its fan-out norm, all seeds."""
+    """The L-shape (SS, E4): every student node's best correlation vs its fan-out norm, all seeds;
+    training-set correlations at the end (as released), eval-set ones at earlier snapshots."""
     t = _step_index(result, step)
-    best = result.student_best[t].ravel()
+    final = t == len(result.steps) - 1
+    if final and result.student_best_train is not None:  # the released L-shape: training set
+        best, which = result.student_best_train[-1].ravel(), "training"
+    else:
+        best, which = result.student_best[t].ravel(), "eval"
     fan = result.fanout[t].ravel()
     fig = ax.figure if ax is not None else new_figure(4.2, 3.2)
     ax = ax if ax is not None else fig.add_subplot()
@@ -153,7 +158,7 @@ def fanout_vs_correlation(
     ax.axvline(tau, color="k", lw=0.8, ls=":")
     ax.set_xlim(min(-0.05, float(best.min()) - 0.05), 1.02)
     ax.set_ylim(bottom=0)
-    ax.set_xlabel("best correlation with a teacher")
+    ax.set_xlabel(f"best correlation with a teacher ({which} set)")
     ax.set_ylabel("fan-out weight norm")
     ax.set_title(f"L-shape: {len(result.seeds)} seeds, step {int(result.steps[t])}")
     ax.legend(loc="upper left", markerscale=2)
@@ -161,7 +166,7 @@ def fanout_vs_correlation(
     med_u = float(np.median(fan[~special])) if (~special).any() else float("nan")
     return _with_alt(
         fig,
-        f"Scatter of {best.size} student nodes: best correlation with a teacher against fan-out norm "
+        f"Scatter of {best.size} student nodes: best correlation with a teacher ({which}-set) against fan-out norm "
         f"at step {int(result.steps[t])}; {int(special.sum())} nodes reach correlation {tau} with median "
         f"fan-out {med_s:.3f}, the other {int((~special).sum())} have median fan-out {med_u:.3f}.",
     )
@@ -173,12 +178,12 @@ def training_curves(result: TwoLayerResult, taus: Sequence[float] = (0.95,), axe
     fig = axes[0].figure if axes is not None else new_figure(7.0, 2.8)
     ax_loss, ax_cov = axes if axes is not None else fig.subplots(1, 2)
     steps = result.steps
-    log_loss = np.log10(np.maximum(result.eval_loss, 1e-300))
+    log_loss = np.log10(np.maximum(released_loss(result.eval_loss, result.settings.c), 1e-300))
     mean, std = log_loss.mean(1), log_loss.std(1)
     ax_loss.plot(steps, mean, color=TEACHER)
     ax_loss.fill_between(steps, mean - std, mean + std, color=TEACHER, alpha=0.2, lw=0)
     ax_loss.set_xlabel("SGD step")
-    ax_loss.set_ylabel("log₁₀ eval loss")
+    ax_loss.set_ylabel("log₁₀ eval loss (mean over outputs)")
     ax_loss.set_title("Eval loss (mean ± std over seeds)")
     m = result.teacher_best.shape[-1]
     cmap = ListedColormap(["#94a3b8", "#0ea5e9", "#1d4ed8", "#c2410c"])
@@ -193,7 +198,8 @@ def training_curves(result: TwoLayerResult, taus: Sequence[float] = (0.95,), axe
     final = (result.teacher_best[-1] > taus[-1]).sum(-1).mean()
     return _with_alt(
         fig,
-        f"Two panels against SGD step: log10 eval loss falls from {mean[0]:.1f} to {mean[-1]:.1f} "
+        f"Two panels against SGD step: log10 eval loss (mean of the squared error over samples and "
+        f"outputs, as released) falls from {mean[0]:.1f} to {mean[-1]:.1f} "
         f"(mean over {len(result.seeds)} seeds); teachers covered at tau={taus[-1]} reach "
         f"{final:.1f} of {m} on average.",
     )
