@@ -72,3 +72,19 @@ def test_threads_are_restored_after_a_run():
     before = torch.get_num_threads()
     lb.run("two-layer", scale="tiny", seeds=1, steps=50, n_snapshots=1, threads=2, cache=False)
     assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize(
+    ("setting", "text"),
+    [
+        ("n_eval=1", "n_eval=1 is not allowed: expected an integer >= 2"),
+        ("n_train=1", "n_train=1 is not allowed: expected an integer >= 2"),
+        ("batch=100000000", "lower one of batch=100000000"),
+        ("d=3000000", "lower one of d=3000000"),
+    ],
+)
+def test_degenerate_and_oversized_runs_get_one_line_before_work(setting, text, capsys):
+    """The cases a new user hit: each is refused in one line (exit 2) before any work."""
+    assert cli.main(["run", "two-layer", "--set", setting]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert text in err[-1] and err[-1].startswith("luckbook: error:")

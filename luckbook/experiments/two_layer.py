@@ -43,6 +43,16 @@ from ..teacher import DEFAULT_CHOICES, NINE_CHOICES, make_teacher
 from ..train import SPACINGS, snapshot_steps, train
 from .base import Estimate, Experiment, Snapshots, register
 
+
+def check_samples(name: str, value: int) -> None:
+    """A set on which correlations are measured needs at least two samples."""
+    if value < 2:
+        raise ValueError(
+            f"{name}={value!r} is not allowed: expected an integer >= 2 "
+            "(a correlation over fewer than two samples is undefined)"
+        )
+
+
 CODE_SETS = {9: NINE_CHOICES, 5: DEFAULT_CHOICES}
 """``n_codes`` → the teacher's code values: 9 as released for the two-layer sweep
 (``catalyst/recon_two_layer.py``), 5 as in the book's first version."""
@@ -82,6 +92,7 @@ class E4Common:
         """Check the shared fields; raise ``ValueError`` naming the first bad one."""
         for name in ("d", "c", "batch", "steps", "n_eval", "n_snapshots"):
             check_int(name, getattr(self, name), minimum=1)
+        check_samples("n_eval", self.n_eval)
         check_float("bias", self.bias)
         check_float("output_bias", self.output_bias)
         check_choice("n_codes", self.n_codes, tuple(CODE_SETS))
@@ -119,6 +130,7 @@ class TwoLayerSettings(E4Common):
     def validate(self) -> None:
         for name in ("m", "multi", "n_train"):
             check_int(name, getattr(self, name), minimum=1)
+        check_samples("n_train", self.n_train)
         check_float("p", self.p, low=0.0)
         check_taus("taus", self.taus)
         self.validate_common()
@@ -466,7 +478,9 @@ def two_layer_cost(
         seconds += n_seeds * (s.n_train + s.n_eval) * s.d * RANDN_S
     data = s.n_train * (s.d + 1 + s.c) + s.n_eval * (2 * s.d + 2 + 3 * s.m + s.c)
     work = SEED_GROUP * s.n_eval * 3 * n
-    nbytes = item * (n_seeds * (int(1.5 * data) + s.steps) + work)
+    # one SGD step: the minibatch, hidden and output activations and their gradients
+    step = 3 * s.batch * (s.d + 1 + 2 * (n + 1) + 2 * s.c)
+    nbytes = item * (n_seeds * (int(1.5 * data) + s.steps + step) + work)
     basis = (
         f"{step_flops / 1e6:.2f} MFLOP per seed-step at {TRAIN_GFLOPS[dtype]:g} GFLOP/s "
         f"+ {SEED_STEP_OVERHEAD_S * 1e6:.0f} µs per seed-step + {STEP_OVERHEAD_S * 1e6:.0f} µs per step, "

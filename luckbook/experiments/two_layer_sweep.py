@@ -37,6 +37,7 @@ from .two_layer import (
     RANDN_S,
     E4Common,
     TwoLayerSettings,
+    check_samples,
     make_inputs,
     make_nets,
     released_loss,
@@ -77,6 +78,7 @@ class TwoLayerSweepSettings(E4Common):
                 else:
                     check_float(name, v, low=0.0)
         check_int("n_train", self.n_train, minimum=1)
+        check_samples("n_train", self.n_train)
         check_int("claim_m", self.claim_m, minimum=1)
         check_int("lshape_steps", self.lshape_steps, minimum=1)
         check_float("early", self.early, low=0.0, high=1.0, low_open=True)
