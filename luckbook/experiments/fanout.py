@@ -3,15 +3,25 @@
 The released setting (LM, ``test_multilayer.py --perturb --node_multi 2``): a separated
 teacher ``10 → 20 → 30`` with bias row 0 and every column (bias included) scaled to unit
 norm; a student ``10 → 40 → 30`` whose hidden nodes ``0…19`` start at the teacher's columns
-plus ``init_scale·N(0, 1)`` noise ("lucky") and nodes ``20…39`` at pure noise ("unlucky"),
-hidden columns then scaled to unit norm; the top layer (bias row included) is pure
-``top_scale·N(0, 1)`` noise, not normalised (released: ``top_scale = init_scale = 0.1``, so
-every student node starts with fan-out ≈ ``0.1·√30 ≈ 0.55``). Every step draws a fresh ``N(0, I)`` batch; the update is the
-batch-averaged *matrix gradient* of E0 followed by re-normalising every hidden column
-(``dynamics="projected-matrix"``), or plain SGD with exact back-propagation and no
-projection (``dynamics="sgd"``). We record every student node's fan-out norm at
-log-spaced snapshots: the unlucky nodes' fan-out decays towards zero while the lucky
-nodes carry the output.
+plus ``init_scale·N(0, 1)`` noise ("lucky") and nodes ``20…39`` at pure noise ("unlucky").
+The top layer is perturbed the same way (``top_init="teacher_noise"``, the released start):
+its rows ``0…19`` are the teacher's fan-out rows plus ``top_scale·N(0, 1)``, rows ``20…39``
+(and the bias row) pure ``top_scale·N(0, 1)`` noise; then every column of **both** layers,
+bias included, is scaled to unit norm (released: ``top_scale = init_scale = 0.1``).
+``top_init="noise"`` keeps an earlier version of this book's start (top layer pure
+``top_scale·N(0, 1)`` noise, never normalised). Every step draws a fresh ``N(0, I)`` batch;
+the update is the batch-averaged *matrix gradient* of E0 followed by re-normalising every
+column of every layer (``dynamics="projected-matrix"``; with ``top_init="noise"`` only the
+hidden columns, as before), or plain SGD with exact back-propagation and no projection
+(``dynamics="sgd"``). We record every student node's fan-out norm at log-spaced
+snapshots: the unlucky nodes' fan-out decays towards zero while the lucky nodes carry the
+output.
+
+Claims (registry :mod:`luckbook.claims`, section E1): the ratio of the median fan-out of
+the lucky nodes to that of the unlucky nodes at the last snapshot, pooled over seeds with a
+bootstrap over seeds, for the projected dynamics (``E1.fanout-ratio``) and for plain SGD
+(``E1.fanout-ratio-sgd``, computed from a second run: :meth:`FanoutResult.claims` with
+``sgd=``); the frozen control is the same statistic at step 0.
 
 Lottery-ticket demo (LM §5): prune the nodes whose final fan-out is small (``Net.prune``)
 and compare the loss before and after; then retrain the surviving subnetwork from its
@@ -31,6 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..claims import ClaimReport, ClaimsMixin, Stat, bootstrap, pooled_median
 from ..config import check_choice, check_float, check_int, resolve_dtype
 from ..data import FreshGaussian, gaussian
 from ..ensemble import Net
@@ -69,28 +80,74 @@ def e1_teacher(
     )
 
 
+TOP_INITS = ("teacher_noise", "noise")
+"""Top-layer start of the E1/E2 student: ``"teacher_noise"`` (released): rows ``j < m`` at the
+teacher's fan-out rows plus ``top_scale·N(0, 1)``, the rest pure noise, every column unit
+norm; ``"noise"``: pure ``top_scale·N(0, 1)`` noise, not normalised (an earlier version of
+this book)."""
+
+
 def e1_student(
-    teacher: Net, multi: int, seeds: Sequence[int], *, init_scale: float, top_scale: float
+    teacher: Net,
+    multi: int,
+    seeds: Sequence[int],
+    *,
+    init_scale: float,
+    top_scale: float,
+    top_init: str = "teacher_noise",
 ) -> Net:
     """The E1/E2 student: hidden node ``j < m`` at teacher node ``j`` plus ``init_scale·N(0, 1)``
-    noise, the others pure noise, every hidden column (bias included) scaled to unit norm; the
-    top layer (bias row included) is pure ``top_scale·N(0, 1)`` noise, not normalised.
+    noise, the others pure noise, every hidden column (bias included) scaled to unit norm.
 
-    ``seeds`` name the ``"student"`` random streams (one per ensemble member).
+    The top layer (see :data:`TOP_INITS`): with ``top_init="teacher_noise"`` (LM's released
+    start) row ``j < m`` is the teacher's fan-out row ``j`` plus ``top_scale·N(0, 1)``, the
+    other rows and the bias row pure ``top_scale·N(0, 1)`` noise, and every column (bias
+    included) is scaled to unit norm; with ``"noise"`` it is pure ``top_scale·N(0, 1)``
+    noise, not normalised. ``seeds`` name the ``"student"`` random streams (one per member).
     """
+    check_choice("top_init", top_init, TOP_INITS)
     student = make_student(
         teacher, multi, seeds, init="teacher_noise", init_scale=init_scale, normalize_columns=True
     )
-    student.weights[-1].mul_(top_scale / init_scale)  # make_student draws it as init_scale·N(0, 1)
+    top = student.weights[-1]
+    top.mul_(top_scale / init_scale)  # make_student draws it as init_scale·N(0, 1)
+    if top_init == "teacher_noise":
+        t = teacher.weights[-1]  # [S, m + 1, c]
+        m = t.shape[1] - 1
+        top[:, :m] += t[:, :m]
+        top[:, -1] += t[:, -1]
+        project_top(student)
     return student
 
 
-def update_rule(dynamics: str, teacher: Net) -> tuple[str, StepFn | None]:
-    """``(method, step_fn)`` for :func:`~luckbook.train.train` implementing ``dynamics`` (E1)."""
+def project_top(net: Net) -> None:
+    """Scale every column of the top layer (bias row included) to unit norm, in place."""
+    w = net.weights[-1]
+    w.div_(w.norm(dim=1, keepdim=True).clamp_min(1e-12))
+
+
+def update_rule(
+    dynamics: str, teacher: Net, *, project_top_layer: bool = True
+) -> tuple[str, StepFn | None]:
+    """``(method, step_fn)`` for :func:`~luckbook.train.train` implementing ``dynamics`` (E1).
+
+    ``"projected-matrix"``: the matrix gradient, then unit columns in every hidden layer
+    (:func:`~luckbook.train.train`'s ``"projected"``) and, with ``project_top_layer`` (the
+    released dynamics), in the top layer too. ``"sgd"``: exact back-propagation, no projection.
+    """
     check_choice("dynamics", dynamics, DYNAMICS)
-    if dynamics == "projected-matrix":
-        return "projected", matrix_step(teacher)
-    return "sgd", None
+    if dynamics == "sgd":
+        return "sgd", None
+    step = matrix_step(teacher)
+    if not project_top_layer:
+        return "projected", step
+
+    def projected_step(student: Net, x1: torch.Tensor, y: torch.Tensor, lr: float) -> torch.Tensor:
+        loss = step(student, x1, y, lr)
+        project_top(student)  # train() then projects the hidden columns
+        return loss
+
+    return "projected", projected_step
 
 
 def stack(nets: Sequence[Net]) -> Net:
@@ -124,7 +181,8 @@ class FanoutSettings:
     multi: int = 2  # student hidden width n = multi·m; nodes m…n-1 start as pure noise
     bias: float = 0.0  # teacher bias row before unit-normalising each column (released: 0)
     init_scale: float = 0.1  # hidden noise N(0, init_scale²), then unit columns (--init_std)
-    top_scale: float = 0.1  # top layer N(0, top_scale²), not normalised (released: 0.1)
+    top_scale: float = 0.1  # top-layer noise N(0, top_scale²) (released: 0.1)
+    top_init: str = "teacher_noise"  # "teacher_noise" (released) or "noise" (pure, unnormalised)
     dynamics: str = "projected-matrix"  # "projected-matrix" (released) or "sgd" (no projection)
     lr: float = 0.05  # learning rate
     batch: int = 64  # fresh N(0, data_std² I) samples per step
@@ -149,6 +207,7 @@ class FanoutSettings:
         check_float("init_scale", self.init_scale, low=0.0, low_open=True)
         check_float("top_scale", self.top_scale, low=0.0, low_open=True)
         check_choice("dynamics", self.dynamics, DYNAMICS)
+        check_choice("top_init", self.top_init, TOP_INITS)
         check_float("lr", self.lr, low=0.0, low_open=True)
         check_float("data_std", self.data_std, low=0.0, low_open=True)
         check_float(
@@ -163,9 +222,10 @@ class FanoutSettings:
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
-    # 12 000 steps: unlucky median fan-out ≈ 4e-3, ratio ≈ 330 (16 seeds, measured); the
-    # released 20 000 reach ≈ 1e-3 (ratio ≈ 1100). The retrained lottery arms are an order
-    # of magnitude apart after 4000 steps.
+    # 12 000 steps, released start (development seeds 0–7, measured): ratio of medians 2.5e3
+    # (bootstrap interval 1.7e3–3.1e3; per seed 945–5550), plain SGD 1.1e3; the earlier
+    # pure-noise top layer gave 250 and 130. The retrained lottery arms are orders of
+    # magnitude apart after 4000 steps.
     "book": {"steps": 12_000, "n_snapshots": 30, "n_eval": 2048, "retrain_steps": 4000},
     "tiny": {
         "steps": 6000,
@@ -183,7 +243,7 @@ SEEDS = {"paper": 8, "book": 4, "tiny": 3}
 
 
 @dataclasses.dataclass
-class FanoutResult(Snapshots):
+class FanoutResult(ClaimsMixin, Snapshots):
     """Everything E1 measures, as NumPy arrays (``T`` snapshots, ``S`` seeds, ``n`` student nodes).
 
     Attributes:
@@ -226,6 +286,66 @@ class FanoutResult(Snapshots):
     student_init: list[np.ndarray]
     student: list[np.ndarray]
 
+    CLAIM_IDS = {"projected-matrix": "E1.fanout-ratio", "sgd": "E1.fanout-ratio-sgd"}
+    """The claim each dynamics' run computes (registry :mod:`luckbook.claims`, E1)."""
+
+    def ratio_stat(self, step: int | None = None) -> Stat:
+        """The claim statistic at ``step`` (default: the last snapshot): median fan-out of the
+        lucky nodes / median fan-out of the unlucky nodes, each pooled over seeds, with a 90 %
+        bootstrap interval over seeds."""
+        fan = self.fanout[self.snapshot_index(step)]
+        per_seed = [(f[~self.unlucky], f[self.unlucky]) for f in fan]
+
+        def stat(items: list[tuple[np.ndarray, np.ndarray]]) -> float:
+            lucky = pooled_median([a for a, _ in items])
+            unlucky = pooled_median([b for _, b in items])
+            return lucky / unlucky if unlucky > 0 else float("inf")
+
+        ratios = self.seed_ratios(step)
+        detail = (
+            f"{self.settings.dynamics}, step {int(self.steps[self.snapshot_index(step)])}; "
+            f"per seed {', '.join(f'{r:.3g}' for r in ratios)}"
+        )
+        return bootstrap(per_seed, stat, detail=detail)
+
+    def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
+        """The E1 claims on this run (``control="frozen"``: the same statistic at step 0).
+
+        A run computes the claim of its own dynamics; the other claim comes from the partner
+        run passed to :meth:`claims` (undefined without one)."""
+        step = 0 if control == "frozen" else None
+        own = self.CLAIM_IDS[self.settings.dynamics]
+        stats = {own: self.ratio_stat(step)}
+        partner = getattr(self, "_partner", None)
+        for dyn, cid in self.CLAIM_IDS.items():
+            if cid == own:
+                continue
+            if partner is not None and partner.settings.dynamics == dyn:
+                stats[cid] = partner.ratio_stat(step)
+            else:
+                nan = float("nan")
+                stats[cid] = Stat(nan, nan, nan, 0, f"needs the dynamics={dyn!r} run")
+        return stats
+
+    def claims(
+        self, control: str | None = None, *, other: FanoutResult | None = None
+    ) -> ClaimReport:
+        """The E1 claim report. ``other``: the same run with the other ``dynamics`` (same
+        seeds), for the claim of that dynamics; without it that row is *undefined*."""
+        if other is not None:
+            if other.settings.dynamics == self.settings.dynamics:
+                raise ValueError(
+                    f"other has dynamics={other.settings.dynamics!r} like this run: expected the other one"
+                )
+            if list(other.seeds) != list(self.seeds):
+                raise ValueError(
+                    f"other has seeds {other.seeds}; this run has {self.seeds}: expected the same"
+                )
+        self._partner = other
+        try:
+            return super().claims(control)
+        finally:
+            del self._partner
 
     def medians(self, step: int | None = None) -> tuple[float, float]:
         """Median fan-out of the lucky and of the unlucky nodes at ``step``, pooled over seeds."""
@@ -274,7 +394,7 @@ class FanoutResult(Snapshots):
         s = self.settings
         lines = [
             f"fanout (E1): d={s.d}, m={s.m}, n={s.n}, c={s.c}, init_scale={s.init_scale:g}, "
-            f"top_scale={s.top_scale:g}, "
+            f"top_scale={s.top_scale:g} ({s.top_init}), "
             f"{s.dynamics}, lr={s.lr:g}, {s.steps} steps",
             f"{len(self.seeds)} seeds on {self.device}, {self.wall_time_s:.1f} s",
             f"{'seed':>5} {'lucky med':>10} {'unlucky med':>12} {'ratio':>9} {'eval loss':>10} "
@@ -348,7 +468,12 @@ def build(
         device=device,
     )
     student = e1_student(
-        teacher, settings.multi, seeds, init_scale=settings.init_scale, top_scale=settings.top_scale
+        teacher,
+        settings.multi,
+        seeds,
+        init_scale=settings.init_scale,
+        top_scale=settings.top_scale,
+        top_init=settings.top_init,
     )
     x_eval = gaussian(
         settings.n_eval, settings.d, seeds, data_std=settings.data_std, stream="eval_data"
@@ -371,7 +496,8 @@ def compute(
     """Run E1 for every seed at once, then the lottery-ticket demo; see :class:`FanoutResult`."""
     teacher, student, probe = build(settings, seeds, device)
     init = student.clone()
-    method, step_fn = update_rule(settings.dynamics, teacher)
+    project = settings.top_init == "teacher_noise"
+    method, step_fn = update_rule(settings.dynamics, teacher, project_top_layer=project)
 
     def on_snapshot(step: int, net: Net) -> dict[str, torch.Tensor]:
         ev = probe.evaluate(net)
@@ -410,7 +536,7 @@ def compute(
     pair_teacher = repeat(teacher, 2)
     pair = stack([init.prune(0, keep), init.prune(0, rand)])
     pair_probe = Probe(pair_teacher, torch.cat([probe.x, probe.x]))
-    pair_method, pair_step = update_rule(settings.dynamics, pair_teacher)
+    pair_method, pair_step = update_rule(settings.dynamics, pair_teacher, project_top_layer=project)
     pair_traj = train(
         pair,
         FreshGaussian(pair_teacher, settings.data_std),
@@ -452,6 +578,35 @@ def compute(
     )
 
 
+def claim_report(
+    experiment: Experiment,
+    *,
+    scale: str,
+    seeds: Sequence[int],
+    device: Any = None,
+    control: str | None = None,
+    progress: bool = False,
+    cache: bool = True,
+    **overrides: Any,
+) -> ClaimReport:
+    """The E1 claim report: the projected run and the plain-SGD run on ``seeds`` (both cached),
+    every other setting shared (``Experiment.claims`` calls it)."""
+    overrides.pop("dynamics", None)
+    runs = {
+        dyn: experiment.run(
+            scale=scale,
+            seeds=seeds,
+            device=device,
+            progress=progress,
+            cache=cache,
+            dynamics=dyn,
+            **overrides,
+        )
+        for dyn in DYNAMICS
+    }
+    return runs["projected-matrix"].claims(control, other=runs["sgd"])
+
+
 FANOUT = register(
     Experiment(
         name="fanout",
@@ -461,5 +616,6 @@ FANOUT = register(
         presets=PRESETS,
         default_seeds=SEEDS,
         compute=compute,
+        report=claim_report,
     )
 )

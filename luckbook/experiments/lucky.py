@@ -2,18 +2,26 @@
 
 E1's setting (:mod:`luckbook.experiments.fanout`) with ``multi = 1`` by default: student
 hidden node ``j`` starts at teacher node ``j`` plus ``init_std·N(0, 1)`` noise (hidden columns
-then unit-normalised, top layer ``top_scale·N(0, 1)``), for several noise levels
-``init_std ∈ init_stds`` trained side by side on one seed axis (each level has its own
-noise draw; the levels of one seed share the teacher and the minibatches). At log-spaced
-snapshots we record every student node's best correlation with any teacher node; a node's
-**time to τ** is the first snapshot step at which that correlation is ≥ τ (0 if it starts
-there). Nodes that never reach τ are *censored*: their time is set to ``steps``, i.e. they
-are ranked (tied) after every node that did reach τ — the ordering we know for sure.
+then unit-normalised; the top layer as in E1, ``top_init``/``top_scale``, the same at every
+level), for several noise levels ``init_std ∈ init_stds`` trained side by side on one seed
+axis (each level has its own noise draw; the levels of one seed share the teacher and the
+minibatches). At log-spaced snapshots we record every student node's best correlation with
+any teacher node; a node's **time to τ** is the first snapshot step at which that
+correlation is ≥ τ (0 if it starts there). Nodes that never reach τ are *censored*: their
+time is set to ``steps``, i.e. they are ranked (tied) after every node that did reach τ.
 
-The claim statistic is Spearman's rank correlation between initial best correlation and
-time to τ, pooled over seeds and noise levels, with a one-sided p-value (negative
-correlation) from a Monte Carlo permutation test with a fixed-seed generator; a normal
-approximation ``z = ρ·√(n − 1)`` is reported beside it. SciPy is not needed.
+The claims (registry :mod:`luckbook.claims`, section E2) are tested **within** a noise level
+and inferred at **seed** level: for each seed, Spearman's ρ between initial best
+correlation and time to τ over the nodes that start *below* τ (a node that starts at or
+above τ has time 0 by definition, and would make ρ negative even for a student that never
+moves); the claim statistic is the mean of the per-seed ρ over seeds, with a bootstrap
+interval over seeds. A frozen student has no arrivals: every per-seed ρ is undefined, and
+so is its statistic.
+
+Descriptive only (not claims): :attr:`LuckyResult.test`, Spearman's ρ pooled over every
+node, level and seed with a permutation p-value that treats nodes as independent, and
+:attr:`LuckyResult.level_tests`, one pooled test per level over the nodes that start below
+τ. SciPy is not needed.
 """
 
 from __future__ import annotations
@@ -21,11 +29,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
+from ..claims import ClaimsMixin, Stat, bootstrap
 from ..config import check_choice, check_float, check_int, check_taus, resolve_dtype
 from ..data import FreshGaussian, gaussian
 from ..ensemble import Net
@@ -34,7 +43,7 @@ from ..metrics import best_per_student
 from ..rng import stream_seed
 from ..train import snapshot_steps, train
 from .base import Experiment, Snapshots, register
-from .fanout import DYNAMICS, e1_student, e1_teacher, repeat, stack, update_rule
+from .fanout import DYNAMICS, TOP_INITS, e1_student, e1_teacher, repeat, stack, update_rule
 
 ALTERNATIVES = ("less", "greater", "two-sided")
 
@@ -52,6 +61,29 @@ def average_ranks(x: np.ndarray) -> np.ndarray:
     sums = np.zeros(len(counts))
     np.add.at(sums, inverse, ranks)
     return (sums / counts)[inverse]
+
+
+def rank_corr(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> float:
+    """Spearman's ρ of ``x [n]`` and ``y [n]`` (average ranks for ties); NaN when it is
+    undefined: fewer than 3 pairs, or a constant variable (e.g. nobody arrived)."""
+    x = np.asarray(x, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"x has {x.size} values and y has {y.size}; they must pair up")
+    if x.size < 3:
+        return math.nan
+    rx = average_ranks(x)
+    ry = average_ranks(y)
+    rx -= rx.mean()
+    ry -= ry.mean()
+    denom = math.sqrt(float(rx @ rx) * float(ry @ ry))
+    return float(rx @ ry) / denom if denom > 0 else math.nan
+
+
+def _nanmean(values: Sequence[float]) -> float:
+    vals = np.asarray(values, dtype=float)
+    vals = vals[np.isfinite(vals)]
+    return float(vals.mean()) if vals.size else math.nan
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,7 +192,8 @@ class LuckySettings:
     multi: int = 1  # student hidden width n = multi·m; nodes m…n-1 start as pure noise
     bias: float = 0.0  # teacher bias row before unit-normalising each column
     init_stds: tuple[float, ...] = (0.05, 0.1, 0.3, 1.0)  # hidden noise levels (one run)
-    top_scale: float = 0.1  # top layer drawn N(0, top_scale²), the same for every level
+    top_scale: float = 0.1  # top-layer noise N(0, top_scale²), the same for every level
+    top_init: str = "teacher_noise"  # top-layer start as in E1 (released) or "noise"
     dynamics: str = "projected-matrix"  # "projected-matrix" (LM's released E1 dynamics) or "sgd"
     lr: float = 0.05  # learning rate
     batch: int = 64  # fresh N(0, data_std² I) samples per step
@@ -194,6 +227,7 @@ class LuckySettings:
             )
         check_float("top_scale", self.top_scale, low=0.0, low_open=True)
         check_choice("dynamics", self.dynamics, DYNAMICS)
+        check_choice("top_init", self.top_init, TOP_INITS)
         check_float("lr", self.lr, low=0.0, low_open=True)
         check_float("data_std", self.data_std, low=0.0, low_open=True)
         check_taus("tau", self.tau)
@@ -224,7 +258,7 @@ SEEDS = {"paper": 8, "book": 4, "tiny": 3}
 
 
 @dataclasses.dataclass
-class LuckyResult(Snapshots):
+class LuckyResult(ClaimsMixin, Snapshots):
     """Everything E2 measures (``T`` snapshots, ``L`` noise levels, ``S`` seeds, ``n`` nodes).
 
     Attributes:
@@ -235,7 +269,10 @@ class LuckyResult(Snapshots):
         eval_loss: ``[T, L, S]``.
         time, reached: ``[L, S, n]`` time to ``tau`` (``steps`` if never: censored) and whether
             it was reached.
-        test: the pooled rank test (all levels, seeds and nodes); level_tests: one per level.
+        test: DESCRIPTIVE: the rank test pooled over every level, seed and node (nodes that
+            start above ``tau`` included, with time 0); level_tests: DESCRIPTIVE: one pooled
+            test per level over the nodes that start below ``tau``. Neither is a claim: the
+            claims (:meth:`claim_stats`) are per seed and within a level.
     """
 
     settings: LuckySettings
@@ -250,13 +287,72 @@ class LuckyResult(Snapshots):
     time: np.ndarray
     reached: np.ndarray
     test: RankTest
-    level_tests: list[RankTest]
+    level_tests: list[RankTest | None]
 
     @property
     def init_corr(self) -> np.ndarray:
         """``[L, S, n]`` each node's best correlation at initialisation."""
         return self.corr[0]
 
+    CLAIM_LEVELS: ClassVar[dict[str, float]] = {
+        "E2.faster-0.1": 0.1,
+        "E2.faster-0.3": 0.3,
+        "E2.faster-1": 1.0,
+    }
+    """The noise level each E2 claim is tested within (registry :mod:`luckbook.claims`)."""
+
+    def level_index(self, init_std: float) -> int:
+        """Index of noise level ``init_std`` on the level axis."""
+        hits = np.flatnonzero(np.isclose(self.init_stds, init_std))
+        if not len(hits):
+            raise ValueError(
+                f"init_std={init_std!r} is not allowed: this run has levels {self.init_stds.tolist()}"
+            )
+        return int(hits[0])
+
+    def seed_rhos(
+        self, init_std: float, control: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(rho [S], eligible [S])`` at noise level ``init_std``: per seed, Spearman's ρ between
+        initial best correlation and time to ``tau`` over the nodes that start below ``tau``
+        (NaN where undefined), and how many nodes that is. ``control="frozen"``: the same on
+        the student frozen at step 0 (no node ever arrives, so every ρ is undefined)."""
+        k = self.level_index(init_std)
+        corr = self.corr[:, k]  # [T, S, n]
+        if control == "frozen":
+            corr = np.broadcast_to(corr[:1], corr.shape)
+        time, _ = first_reach(corr, self.steps, self.settings.tau)
+        start = corr[0]
+        rhos, counts = [], []
+        for s in range(len(self.seeds)):
+            below = start[s] < self.settings.tau
+            rhos.append(rank_corr(start[s][below], time[s][below]))
+            counts.append(int(below.sum()))
+        return np.asarray(rhos), np.asarray(counts)
+
+    def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
+        """Per claim (one noise level each): the mean over seeds of the per-seed ρ of
+        :meth:`seed_rhos`, with a bootstrap interval over seeds (undefined seeds left out)."""
+        out = {}
+        for cid, level in self.CLAIM_LEVELS.items():
+            if not np.isclose(self.init_stds, level).any():
+                nan = math.nan
+                out[cid] = Stat(nan, nan, nan, 0, f"init_std={level:g} was not run")
+                continue
+            rhos, counts = self.seed_rhos(level, control)
+            k = self.level_index(level)
+            arrived = int(
+                (self.reached[k] & (self.corr[0, k] < self.settings.tau)).sum()
+                if control is None
+                else 0
+            )
+            detail = (
+                f"init_std {level:g}: {int(counts.sum())} of {counts.size * self.settings.n} nodes "
+                f"start below {self.settings.tau:g}, {arrived} of them arrive; per seed rho "
+                + ", ".join("—" if not np.isfinite(r) else f"{r:.2f}" for r in rhos)
+            )
+            out[cid] = bootstrap(list(rhos), _nanmean, detail=detail)
+        return out
 
     def numbers(self, step: int | None = None) -> str:
         """The claim's numbers, plus how many nodes have reached ``tau`` by ``step``."""
@@ -268,7 +364,7 @@ class LuckyResult(Snapshots):
         )
         return (
             f"step {int(self.steps[t])}: nodes that reached {tau} by init_std {per_level}\n"
-            f"{self.test}"
+            f"descriptive, pooled over every node: {self.test}"
         )
 
     def summary(self) -> str:
@@ -278,15 +374,21 @@ class LuckyResult(Snapshots):
             f"lucky (E2): d={s.d}, m={s.m}, n={s.n}, c={s.c}, {s.dynamics}, lr={s.lr:g}, "
             f"{s.steps} steps, tau={s.tau:g}",
             f"{len(self.seeds)} seeds × {len(self.init_stds)} noise levels on {self.device}, {self.wall_time_s:.1f} s",
-            f"{'init_std':>8} {'init corr':>10} {'median time':>12} {'censored':>9} {'rho':>7} {'p (perm.)':>10}",
+            f"{'init_std':>8} {'init corr':>10} {'start >= tau':>12} {'median time':>12} "
+            f"{'censored':>9} {'seed-mean rho':>14}",
         ]
         for k, v in enumerate(self.init_stds):
-            test = self.level_tests[k]
+            rhos, _ = self.seed_rhos(float(v))
+            above = int((self.init_corr[k] >= s.tau).sum())
             lines.append(
-                f"{v:>8g} {self.init_corr[k].mean():>10.3f} {np.median(self.time[k]):>12g} "
-                f"{int((~self.reached[k]).sum()):>9d} {test.rho:>7.3f} {test.p_permutation:>10.2g}"
+                f"{v:>8g} {self.init_corr[k].mean():>10.3f} {above:>12d} {np.median(self.time[k]):>12g} "
+                f"{int((~self.reached[k]).sum()):>9d} {_nanmean(rhos):>14.3f}"
             )
-        lines.append(f"pooled: {self.test}")
+        lines.append(
+            "seed-mean rho: per seed, Spearman rho(initial corr, time to tau) over the nodes "
+            "that start below tau, averaged over seeds (the claim statistic)"
+        )
+        lines.append(f"descriptive, pooled over every node (not a claim): {self.test}")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -299,7 +401,16 @@ class LuckyResult(Snapshots):
             "steps": self.steps.tolist(),
             "spearman": dataclasses.asdict(self.test),
             "levels": [
-                {"init_std": float(v), "spearman": dataclasses.asdict(self.level_tests[k])}
+                {
+                    "init_std": float(v),
+                    "spearman": None
+                    if self.level_tests[k] is None
+                    else dataclasses.asdict(self.level_tests[k]),
+                    "seed_rho": [
+                        None if not np.isfinite(r) else float(r)
+                        for r in self.seed_rhos(float(v))[0]
+                    ],
+                }
                 for k, v in enumerate(self.init_stds)
             ],
             "seeds": [
@@ -347,6 +458,7 @@ def compute(
             [level_seed(seed, v) for seed in seeds],
             init_scale=v,
             top_scale=settings.top_scale,
+            top_init=settings.top_init,
         )
         for v in levels
     ]
@@ -356,7 +468,9 @@ def compute(
         settings.n_eval, settings.d, seeds, data_std=settings.data_std, stream="eval_data"
     )
     probe = Probe(teachers, x_eval.repeat(L, 1, 1))
-    method, step_fn = update_rule(settings.dynamics, teachers)
+    method, step_fn = update_rule(
+        settings.dynamics, teachers, project_top_layer=settings.top_init == "teacher_noise"
+    )
 
     def on_snapshot(step: int, net: Net) -> dict[str, torch.Tensor]:
         ev = probe.evaluate(net)
@@ -388,7 +502,12 @@ def compute(
     time, reached = first_reach(corr, steps, settings.tau)
     kw = {"permutations": settings.permutations, "alternative": "less"}
     test = spearman(corr[0].ravel(), time.ravel(), **kw)
-    level_tests = [spearman(corr[0, k].ravel(), time[k].ravel(), **kw) for k in range(L)]
+    level_tests = []
+    for k in range(L):
+        below = corr[0, k] < settings.tau
+        level_tests.append(
+            spearman(corr[0, k][below], time[k][below], **kw) if below.sum() >= 3 else None
+        )
     return LuckyResult(
         settings=settings,
         seeds=list(seeds),

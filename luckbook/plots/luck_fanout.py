@@ -149,7 +149,7 @@ def fanout_panel(result: FanoutResult) -> Figure:
     fig = fanout_frame(result)
     s = result.settings
     fig.suptitle(
-        f"init_scale = {s.init_scale:g}, top_scale = {s.top_scale:g}, multi = {s.multi}, lr = {s.lr:g}: "
+        f"init_scale = {s.init_scale:g}, top_scale = {s.top_scale:g} ({s.top_init}), multi = {s.multi}, lr = {s.lr:g}: "
         f"ratio of medians {result.ratio():.3g}"
     )
     return fig
@@ -262,18 +262,39 @@ def luck_scatter(result: LuckyResult, ax: Axes | None = None) -> Figure:
     ax.set_yscale("log")
     ax.set_xlabel("initial best correlation with a teacher node")
     ax.set_ylabel(f"time to correlation {tau:g} (step + 1)")
-    test = result.test
-    ax.set_title(f"Spearman ρ = {test.rho:.2f}, p = {test.p_permutation:.1g} (n = {test.n})")
+    ax.axvline(tau, color="k", lw=0.8, ls=":")
+    within = _within_level_rhos(result)
+    ax.set_title(
+        "within-level ρ (seed mean): "
+        + ", ".join(f"{v:g}: {r:.2f}" for v, r in within if np.isfinite(r)),
+        fontsize=9,
+    )
     ax.legend(loc="lower left", markerscale=1.5, fontsize=8)
     censored = int((~result.reached).sum())
+    n_nodes = int(result.init_corr.size)
+    levels = "; ".join(
+        f"init_std {v:g}: " + ("undefined" if not np.isfinite(r) else f"{r:.3f}") for v, r in within
+    )
     return _with_alt(
         fig,
-        f"Scatter of {test.n} student nodes ({len(result.seeds)} seeds, noise levels "
-        f"{', '.join(f'{v:g}' for v in result.init_stds)}): initial best correlation with a teacher node against "
-        f"the step at which the correlation first reached {tau:g}, log scale. Higher initial correlation goes with "
-        f"earlier convergence: Spearman rho {test.rho:.3f}, permutation p {test.p_permutation:.2g}; "
-        f"{_count(censored, 'node')} never reached {tau:g} in {int(result.steps[-1])} steps (hollow triangles).",
+        f"Scatter of {n_nodes} student nodes ({len(result.seeds)} seeds, noise levels "
+        f"{', '.join(f'{v:g}' for v in result.init_stds)}): initial best correlation with a teacher "
+        f"node against the step at which the correlation first reached {tau:g}, log scale; nodes right "
+        f"of the dotted line start at or above {tau:g}. Within each level, over the nodes that start "
+        f"below {tau:g}, the mean over seeds of Spearman's rho: {levels}; "
+        f"{_count(censored, 'node')} never reached {tau:g} in {int(result.steps[-1])} steps "
+        "(hollow triangles).",
     )
+
+
+def _within_level_rhos(result: LuckyResult) -> list[tuple[float, float]]:
+    """``[(init_std, mean over seeds of the within-level rho)]`` (NaN where undefined)."""
+    out = []
+    for v in result.init_stds:
+        rhos, _ = result.seed_rhos(float(v))
+        ok = rhos[np.isfinite(rhos)]
+        out.append((float(v), float(ok.mean()) if ok.size else float("nan")))
+    return out
 
 
 @styled
