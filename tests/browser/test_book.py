@@ -330,6 +330,15 @@ def weight_log(book):
         yield log
 
 
+def _repository() -> tuple[str, str]:
+    """``owner/name`` and branch from _config.yml's ``repository:`` (the one source of truth)."""
+    import yaml
+
+    repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    url = repo["url"].rstrip("/").removesuffix(".git")
+    return url.removeprefix("https://github.com/"), repo.get("branch", "main")
+
+
 @per_page
 def test_chapter_launch_and_download_links(visit):
     """Notebook chapters link to Binder, Colab and their .ipynb; plain links, never fetched."""
@@ -337,9 +346,10 @@ def test_chapter_launch_and_download_links(visit):
         return
     notebook = visit.rel.removesuffix(".html") + ".ipynb"
     hrefs = visit.page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
+    slug, branch = _repository()
     wanted = {
-        "Binder": f"https://mybinder.org/v2/gh/luckbook/luckbook/main?urlpath=lab/tree/{notebook}",
-        "Colab": f"https://colab.research.google.com/github/luckbook/luckbook/blob/main/{notebook}",
+        "Binder": f"https://mybinder.org/v2/gh/{slug}/{branch}?urlpath=lab/tree/{notebook}",
+        "Colab": f"https://colab.research.google.com/github/{slug}/blob/{branch}/{notebook}",
         "download": (HTML / "_sources" / notebook).as_uri(),
     }
     missing = {name: url for name, url in wanted.items() if url not in hrefs}
