@@ -1,5 +1,6 @@
 # luckbook — the two commands:
 #   make book   build the book into _build/html/index.html
+#   (also: make book-student  the book without solutions; make lab  JupyterLab on notebooks/)
 #   make test   ruff; pytest over tests/ and the notebooks (executed by nbval); make book;
 #               then the browser tests (tests/browser: headless Chromium over _build/html)
 # Both create .venv on first use and install requirements.txt plus the package
@@ -20,7 +21,7 @@ STAMP   := $(VENV)/.installed
 # The package caches experiment results here; `make clean` removes it with _build.
 export LUCKBOOK_CACHE_DIR := $(CURDIR)/_build/luckbook-cache
 
-.PHONY: book test clean FORCE
+.PHONY: book book-student lab test clean FORCE
 
 # Jupyter Book's execution cache only notices changes to a notebook's own code; drop it
 # when the package's code or LUCKBOOK_SCALE changed so that every output is recomputed.
@@ -34,6 +35,28 @@ book: $(STAMP)
 	@echo "$(FINGERPRINT)" > _build/.luckbook-fingerprint
 	@test -f _build/html/index.html
 	@echo "==> open $(CURDIR)/_build/html/index.html"
+
+# The student edition of the book: the same pages with every exercise and no solution (the
+# extension book/_ext/luckbook_solutions.py drops them). It reuses the execution cache of
+# `make book`, so no notebook runs twice. Output: _build/student/_build/html/index.html.
+book-student: book
+	$(PY) tools/notebooks.py student-config _build/student/_config.yml
+	$(VENV)/bin/jupyter-book build . --config _build/student/_config.yml --path-output _build/student -W --keep-going
+	@test -f _build/student/_build/html/index.html
+	@echo "==> open $(CURDIR)/_build/student/_build/html/index.html"
+
+# JupyterLab with jupyterlab-myst (MyST directives -- theorem, exercise and solution boxes --
+# render instead of showing as raw text) in .venv, opened on notebooks/ (the `lab` extra of
+# pyproject.toml). Extra arguments: make lab LAB_ARGS="--no-browser --port 8899".
+LAB_STAMP := $(VENV)/.lab-installed
+LAB_ARGS  ?=
+lab: $(LAB_STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+
+$(LAB_STAMP): $(STAMP)
+	@echo "==> pip install jupyterlab jupyterlab-myst"
+	$(PIP) install -q "jupyterlab>=4" "jupyterlab-myst>=2"
+	@touch $@
 
 # $(call PYTEST,args): run pytest; exit code 5 (no tests collected) counts as a failure.
 PYTEST = rc=0; $(PY) -m pytest $(1) || rc=$$?; \
