@@ -209,6 +209,40 @@ def test_sphinx_extension_drops_gated_and_plain_solutions(tmp_path, hide):
         assert (word in html) is not hide, (word, hide)
 
 
+@pytest.mark.slow
+def test_sphinx_extension_strips_downloadable_notebooks(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy2(ROOT / "notebooks" / "setting.ipynb", src / "index.ipynb")
+    (src / "conf.py").write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            sys.path.insert(0, {str(ROOT / "book" / "_ext")!r})
+            extensions = ["myst_nb", "sphinx_exercise", "luckbook_solutions"]
+            myst_enable_extensions = ["colon_fence", "dollarmath", "amsmath"]
+            nb_execution_mode = "off"
+            suppress_warnings = ["myst.domains", "myst.xref_missing", "myst.role_unknown"]
+            luckbook_hide_solutions = True
+            html_sourcelink_suffix = ""  # as Jupyter Book sets it
+            """
+        )
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-q", "-b", "html", src, tmp_path / "html"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    source = json.loads((tmp_path / "html" / "_sources" / "index.ipynb").read_text())
+    assert "{solution" not in _text(source)
+    assert "ex-setting-prune" in _text(source)
+    html = (tmp_path / "html" / "index.html").read_text()
+    assert "Net.prune" in html  # the exercise stays
+    assert "student_net.prune" not in html  # its solution's code does not
+
+
 def test_student_config(tmp_path):
     import yaml
 

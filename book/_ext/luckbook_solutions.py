@@ -6,7 +6,9 @@ The student edition of the book (``make book-student``) sets it. sphinx-exercise
 only the start marker, so the build crashes on the orphaned end node
 (executablebooks/sphinx-exercise#89) and the code in between would stay visible anyway.
 This transform runs after sphinx-exercise has merged each gated solution into one solution
-node (priority 10) and removes every solution node, gated or not, with all it contains.
+node (priority 10) and removes every solution node, gated or not, with all it contains;
+when the build is done, the notebooks offered for download (``_sources``) lose their
+solutions as well (``tools/notebooks.py``'s ``strip_solutions``).
 """
 
 from __future__ import annotations
@@ -26,8 +28,27 @@ class RemoveSolutions(SphinxTransform):
                 node.parent.remove(node)
 
 
+def strip_sources(app, exception) -> None:
+    """The downloadable notebooks (``_sources/**/*.ipynb``) lose their solutions too."""
+    if exception is not None or not app.config.luckbook_hide_solutions:
+        return
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    tool_path = Path(__file__).resolve().parents[2] / "tools" / "notebooks.py"
+    spec = importlib.util.spec_from_file_location("luckbook_tools_notebooks", tool_path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    sources = Path(app.outdir, "_sources")
+    for path in [*sources.rglob("*.ipynb"), *sources.rglob("*.ipynb.txt")]:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        tool.write_nb(path, tool.strip_solutions(nb))
+
+
 def setup(app):
     app.setup_extension("sphinx_exercise")
     app.add_config_value("luckbook_hide_solutions", False, "env")
     app.add_transform(RemoveSolutions)
+    app.connect("build-finished", strip_sources)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

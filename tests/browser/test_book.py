@@ -528,3 +528,29 @@ def test_time_slider_and_play_pause(chapter):
         assert _panel_state(panel)["src"] == paused, f"time panel {i}: pause did not stop play"
     assert not chapter.errors, "\n".join(chapter.errors)
     assert not chapter.blocked, chapter.blocked
+
+
+def test_reproduce_this_frame(chapter):
+    """Panels with a "Reproduce this frame" box show the frame's lb.run call, which follows
+    the sliders, and the Copy button works from file:// (copies, or selects the code)."""
+    panels = chapter.page.locator(".luckbook-static:has(pre.lb-code)")
+    if panels.count() == 0:
+        pytest.skip(f"{chapter.rel} has no panel with a reproduce box")
+    page = chapter.page
+    for i in range(panels.count()):
+        panel = panels.nth(i)
+        code = panel.locator("pre.lb-code")
+        before = code.inner_text()
+        assert "lb.run(" in before, f"panel {i}: no lb.run call in {before!r}"
+        _move(panel.locator("input[type=range].lb-slider").first)
+        assert code.inner_text() != before, f"panel {i}: the code did not follow the slider"
+        button = panel.locator("button.lb-copy")
+        button.click()
+        page.wait_for_function(
+            "b => b.textContent !== 'Copy'", arg=button.element_handle(), timeout=2_000
+        )
+        selected = page.evaluate("() => window.getSelection().toString()")
+        assert selected.strip() == code.inner_text().strip(), (
+            f"panel {i}: Copy did not select the code ({button.inner_text()!r})"
+        )
+    assert not chapter.errors, "\n".join(chapter.errors)
