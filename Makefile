@@ -54,8 +54,10 @@ lab: $(LAB_STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 $(LAB_STAMP): $(STAMP)
-	@echo "==> pip install jupyterlab jupyterlab-myst"
-	$(PIP) install -q "jupyterlab>=4" "jupyterlab-myst>=2"
+	@echo "==> pip install jupyterlab jupyterlab-myst (JupyterLab < 4.6: see the lab extra in pyproject.toml)"
+	$(PIP) install -q "jupyterlab>=4,<4.6" "jupyterlab-myst>=2.7"
+	$(VENV)/bin/jupyter labextension list 2>&1 | grep -q "jupyterlab-myst.*OK" || \
+	  { echo "make lab: jupyterlab-myst is not loaded by this JupyterLab (jupyter labextension list)" >&2; exit 1; }
 	@touch $@
 
 # $(call PYTEST,args): run pytest; exit code 5 (no tests collected) counts as a failure.
