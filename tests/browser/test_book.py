@@ -82,29 +82,7 @@ def _find_chromium() -> str | None:
     return "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else None
 
 
-@pytest.fixture(scope="session")
-def book() -> Path:
-    if not (HTML / "index.html").is_file():
-        pytest.fail(NOT_BUILT, pytrace=False)
-    return HTML
-
-
-@pytest.fixture(scope="session")
-def browser(book):
-    executable = _find_chromium()
-    if executable is None:
-        pytest.fail(INSTALL_HINT, pytrace=False)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:  # pragma: no cover - requirements.txt installs it
-        pytest.fail(f"playwright is not installed ({exc}); run `make test`", pytrace=False)
-    with sync_playwright() as pw:
-        try:
-            browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        except Exception as exc:
-            pytest.fail(f"could not start {executable}: {exc}\n{INSTALL_HINT}", pytrace=False)
-        yield browser
-        browser.close()
+# The session fixtures `book` and `browser` live in conftest.py (shared with test_dark_mode).
 
 
 @dataclass

@@ -15,16 +15,16 @@ import io
 import shutil
 
 import pytest
-from test_book import HTML, SCREENSHOTS, SETTING, _new_visit, _settle, book, browser  # noqa: F401
+from test_book import HTML, SCREENSHOTS, SETTING, _new_visit, _settle
 
 pytestmark = pytest.mark.browser
 
-MAX_WHITE = 0.5  # fraction of near-white pixels allowed in a figure in dark mode
-MIN_SPREAD = 40  # luminance spread (p95 - p5, 0-255): axes and text stand out
+MAX_LIGHT = 0.5  # fraction of light pixels (luminance > 180 of 255) allowed in a figure
+MIN_INK = 0.01  # fraction of pixels that stand out from the figure's background (axes, text)
 
 
 @pytest.fixture
-def dark_page(browser, book):  # noqa: F811
+def dark_page(browser, book):
     visit = _new_visit(browser, SETTING)
     visit.page.context.add_init_script(
         "localStorage.setItem('mode', 'dark'); localStorage.setItem('theme', 'dark');"
@@ -35,16 +35,22 @@ def dark_page(browser, book):  # noqa: F811
     visit.page.context.close()
 
 
-def _luminance_stats(png: bytes) -> tuple[float, float, float]:
-    """(fraction of near-white pixels, mean luminance, p95 - p5 spread) of a screenshot."""
+def _luminance_stats(png: bytes) -> tuple[float, float]:
+    """(fraction of light pixels, fraction of pixels far from the median) of a screenshot."""
     import numpy as np
     from PIL import Image
 
     rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(float)
     lum = rgb @ np.array([0.299, 0.587, 0.114])
-    white = float((rgb.min(axis=2) > 225).mean())
-    p5, p95 = np.percentile(lum, [5, 95])
-    return white, float(lum.mean()), float(p95 - p5)
+    light = float((lum > 180).mean())
+    ink = float((np.abs(lum - np.median(lum)) > 60).mean())
+    return light, ink
+
+
+def _lum(css_color: str) -> float:
+    """Luminance (0-255) of a computed CSS ``rgb(...)``/``rgba(...)`` colour."""
+    r, g, b = (float(c) for c in css_color[css_color.index("(") + 1 : -1].split(",")[:3])
+    return 0.299 * r + 0.587 * g + 0.114 * b
 
 
 def test_dark_mode_figures_are_readable(dark_page, tmp_path):
@@ -61,17 +67,28 @@ def test_dark_mode_figures_are_readable(dark_page, tmp_path):
         if not img.is_visible():
             continue
         img.scroll_into_view_if_needed()
-        white, mean, spread = _luminance_stats(img.screenshot())
-        if white > MAX_WHITE:
-            problems.append(f"figure {i}: {white:.0%} near-white pixels (a white box)")
-        if spread < MIN_SPREAD:
-            problems.append(f"figure {i}: luminance spread {spread:.0f} (unreadable)")
+        # the figure as the reader sees it: with the output box around it (themes put a card there)
+        box = img.locator("xpath=ancestor::div[contains(@class, 'output')][1]")
+        light, ink = _luminance_stats((box if box.count() else img).screenshot())
+        if light > MAX_LIGHT:
+            problems.append(f"figure {i}: {light:.0%} light pixels (a white box on the dark page)")
+        if ink < MIN_INK:
+            problems.append(f"figure {i}: only {ink:.1%} of pixels stand out (unreadable)")
     panels = page.locator(".luckbook-static")
     for i in range(panels.count()):
         color = panels.nth(i).evaluate("p => getComputedStyle(p).backgroundColor")
-        rgb = [int(c) for c in color[color.index("(") + 1 : color.index(")")].split(",")[:3]]
-        if sum(rgb) / 3 > 100:
+        if _lum(color) > 100:
             problems.append(f"static panel {i} has a light background {color} (page: {background})")
+        # text in the panel (names, numbers, the reproduce code) stands out from its background
+        for part in panels.nth(i).locator(".lb-name, .lb-value, pre.lb-numbers, pre.lb-code").all():
+            fg, bg = part.evaluate(
+                """el => { let b = el; let c = getComputedStyle(b).backgroundColor;
+                   while (c === 'rgba(0, 0, 0, 0)' && b.parentElement) {
+                     b = b.parentElement; c = getComputedStyle(b).backgroundColor; }
+                   return [getComputedStyle(el).color, c]; }"""
+            )
+            if abs(_lum(fg) - _lum(bg)) < 100:
+                problems.append(f"static panel {i}: text {fg} on {bg} is hard to read")
     shot = tmp_path / "dark__notebooks__setting.png"
     page.screenshot(path=str(shot), full_page=True)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
