@@ -3,7 +3,8 @@
 #               cell or any warning fails the build)
 #   make test   ruff; pytest over tests/; make book (the notebooks' one execution); then the
 #               browser tests (tests/browser: headless Chromium over _build/html)
-# `make nbval` runs the notebooks under pytest (nbval) alone, for a quick check of one change.
+# Also: `make book-student` (the book without solutions), `make lab` (JupyterLab on notebooks/),
+# `make nbval` (the notebooks under pytest alone, for a quick check of one change).
 # Both create .venv on first use and install requirements.txt plus the package
 # (editable) into it; later runs reinstall only when requirements.txt or
 # pyproject.toml changed (stamp file .venv/.installed).
@@ -22,7 +23,7 @@ STAMP   := $(VENV)/.installed
 # The package caches experiment results here; `make clean` removes it with _build.
 export LUCKBOOK_CACHE_DIR := $(CURDIR)/_build/luckbook-cache
 
-.PHONY: book test nbval clean FORCE
+.PHONY: book book-student lab test nbval clean FORCE
 
 # Jupyter Book's execution cache only notices changes to a notebook's own code; drop it
 # when the package's code or LUCKBOOK_SCALE changed so that every output is recomputed.
@@ -36,6 +37,30 @@ book: $(STAMP)
 	@echo "$(FINGERPRINT)" > _build/.luckbook-fingerprint
 	@test -f _build/html/index.html
 	@echo "==> open $(CURDIR)/_build/html/index.html"
+
+# The student edition of the book: the same pages with every exercise and no solution (the
+# extension book/_ext/luckbook_solutions.py drops them). It reuses the execution cache of
+# `make book`, so no notebook runs twice. Output: _build/student/_build/html/index.html.
+book-student: book
+	$(PY) tools/notebooks.py student-config _build/student/_config.yml
+	$(VENV)/bin/jupyter-book build . --config _build/student/_config.yml --path-output _build/student -W --keep-going
+	@test -f _build/student/_build/html/index.html
+	@echo "==> open $(CURDIR)/_build/student/_build/html/index.html"
+
+# JupyterLab with jupyterlab-myst (MyST directives -- theorem, exercise and solution boxes --
+# render instead of showing as raw text) in .venv, opened on notebooks/ (the `lab` extra of
+# pyproject.toml). Extra arguments: make lab LAB_ARGS="--no-browser --port 8899".
+LAB_STAMP := $(VENV)/.lab-installed
+LAB_ARGS  ?=
+lab: $(LAB_STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+
+$(LAB_STAMP): $(STAMP)
+	@echo "==> pip install jupyterlab jupyterlab-myst (JupyterLab < 4.6: see the lab extra in pyproject.toml)"
+	$(PIP) install -q "jupyterlab>=4,<4.6" "jupyterlab-myst>=2.7"
+	$(VENV)/bin/jupyter labextension list 2>&1 | grep -q "jupyterlab-myst.*OK" || \
+	  { echo "make lab: jupyterlab-myst is not loaded by this JupyterLab (jupyter labextension list)" >&2; exit 1; }
+	@touch $@
 
 # $(call PYTEST,args): run pytest; exit code 5 (no tests collected) counts as a failure.
 PYTEST = rc=0; $(PY) -m pytest $(1) || rc=$$?; \

@@ -23,8 +23,8 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from .config import check_choice, check_int, provenance
-from .experiments import get_experiment
+from .config import check_choice, check_int, default_scale, provenance
+from .experiments import get_experiment, resolve_seeds
 from .train import DivergenceError
 
 KINDS = ("grid", "time")
@@ -41,6 +41,13 @@ _CSS = """
 .luckbook-static img.lb-image{max-width:100%;height:auto;display:block}
 .luckbook-static pre.lb-numbers{font-size:.8em;margin:.4em 0 0;padding:.4em .6em;white-space:pre-wrap;background:#f8fafc}
 .luckbook-static .lb-caption{font-size:.8em;color:#475569;margin-top:.3em}
+.luckbook-static .lb-predict{font-size:.9em;margin:0 0 .5em;padding:.3em .6em;border-left:3px solid #6366f1}
+.luckbook-static .lb-predict p{margin:.1em 0}
+.luckbook-static .lb-predict summary{cursor:pointer;font-weight:600}
+.luckbook-static .lb-repro{margin-top:.4em;font-size:.8em}
+.luckbook-static .lb-repro-head{display:flex;align-items:center;gap:.6em}
+.luckbook-static .lb-copy{font-size:.9em;padding:.05em .6em;border:1px solid #94a3b8;border-radius:4px;background:#f8fafc;cursor:pointer}
+.luckbook-static pre.lb-code{margin:.2em 0 0;padding:.4em .6em;white-space:pre-wrap;background:#f8fafc;user-select:all}
 """
 
 _JS = """
@@ -52,6 +59,7 @@ _JS = """
   var sliders = Array.prototype.slice.call(root.querySelectorAll("input.lb-slider"));
   var img = root.querySelector("img.lb-image");
   var numbers = root.querySelector("pre.lb-numbers");
+  var code = root.querySelector("pre.lb-code");
   function show() {
     var key = sliders.map(function(s){ return s.value; }).join(",");
     var frame = data.frames[key];
@@ -60,6 +68,26 @@ _JS = """
     });
     if (!frame) { return; }
     img.src = frame.img; img.alt = frame.alt; numbers.textContent = frame.text;
+    if (code && frame.code) { code.textContent = frame.code; }
+  }
+  var copy = root.querySelector("button.lb-copy");
+  if (copy && code) {
+    // The clipboard API needs a secure context and permission; from file:// it may be
+    // missing or refuse, so the code is always selected too (Ctrl+C copies it).
+    copy.addEventListener("click", function(){
+      var range = document.createRange();
+      range.selectNodeContents(code);
+      var sel = window.getSelection();
+      sel.removeAllRanges(); sel.addRange(range);
+      var done = function(ok){
+        copy.textContent = ok ? "Copied" : "Selected \u2014 press Ctrl+C";
+        setTimeout(function(){ copy.textContent = "Copy"; }, 2500);
+      };
+      var legacy = function(){ var ok = false; try { ok = document.execCommand("copy"); } catch (e) {} done(ok); };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(code.textContent).then(function(){ done(true); }, legacy);
+      } else { legacy(); }
+    });
   }
   sliders.forEach(function(s){ s.addEventListener("input", show); s.addEventListener("change", show); });
   var play = root.querySelector("button.lb-play");
@@ -99,6 +127,71 @@ def _fallback_png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+def _check_predict(predict: Any) -> tuple[str, str] | None:
+    if predict is None:
+        return None
+    if (
+        not isinstance(predict, tuple | list)
+        or len(predict) != 2
+        or not all(isinstance(p, str) and p.strip() for p in predict)
+    ):
+        raise ValueError(
+            f"predict={predict!r} is not allowed: expected (question, answer), two non-empty strings"
+        )
+    return (predict[0], predict[1])
+
+
+def _seeds_arg(seeds: Any) -> Any:
+    """``[0, …, n-1]`` -> ``n`` (what ``lb.run`` turns back into that list); else the list."""
+    seeds = [int(s) for s in seeds]
+    return len(seeds) if seeds == list(range(len(seeds))) else seeds
+
+
+def _py(value: Any) -> str:
+    """Python source for a setting value (strings in double quotes, as the notebooks write them)."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
+
+
+def run_call(experiment: str, *, scale: str, seeds: Any, **settings: Any) -> str:
+    """The ``lb.run(...)`` line that recomputes a result (settings in the order given)."""
+    args = [_py(experiment), f"scale={_py(scale)}", f"seeds={_seeds_arg(seeds)!r}"]
+    args += [f"{k}={_py(v)}" for k, v in settings.items()]
+    return "import luckbook as lb\n\nresult = lb.run(" + ", ".join(args) + ")"
+
+
+def result_call(result: Any) -> str | None:
+    """``lb.run(...)`` for a result: its experiment is found by its settings class, the
+    scale is the preset closest to its settings, and every setting that differs is given.
+    ``None`` if the result does not say enough (no ``settings``/``seeds``)."""
+    import dataclasses
+
+    from .config import SCALES
+    from .experiments import REGISTRY
+
+    settings, seeds = getattr(result, "settings", None), getattr(result, "seeds", None)
+    if settings is None or seeds is None or not dataclasses.is_dataclass(settings):
+        return None
+    matches = [e for e in REGISTRY.values() if type(settings) is e.settings_cls]
+    if len(matches) != 1:
+        return None
+    exp = matches[0]
+    values = dataclasses.asdict(settings)
+    best = None
+    for scale in SCALES:
+        try:
+            preset = dataclasses.asdict(exp.settings(scale))
+        except ValueError:
+            continue
+        diff = {k: v for k, v in values.items() if preset.get(k) != v}
+        if best is None or len(diff) < len(best[1]):
+            best = (scale, diff)
+    if best is None:
+        return None
+    return run_call(exp.name, scale=best[0], seeds=list(seeds), **best[1])
+
+
 class StaticPanel:
     """A precomputed slider panel; displays itself as self-contained HTML (``_repr_html_``).
 
@@ -119,10 +212,12 @@ class StaticPanel:
         caption: str = "",
         interval_ms: int = 400,
         seconds: float = 0.0,
+        predict: tuple[str, str] | None = None,
     ) -> None:
         self.names, self.labels, self.frames = names, labels, frames
         self.kind, self.initial, self.caption = kind, initial, caption
         self.interval_ms, self.seconds = interval_ms, seconds
+        self.predict = _check_predict(predict)
 
     @property
     def nbytes(self) -> int:
@@ -149,12 +244,31 @@ class StaticPanel:
         if self.kind == "time":
             controls.append('<button type="button" class="lb-play">\u25b6 Play</button>')
         caption = f'<div class="lb-caption">{html.escape(self.caption)}</div>' if self.caption else ""
+        predict = ""
+        if self.predict:
+            question, answer = self.predict
+            predict = (
+                '<div class="lb-predict">'
+                f"<p><strong>Predict first:</strong> {html.escape(question)}</p>"
+                f"<details><summary>Answer</summary><p>{html.escape(answer)}</p></details>"
+                "</div>"
+            )
+        repro = ""
+        if first.get("code"):
+            repro = (
+                '<div class="lb-repro"><div class="lb-repro-head">'
+                "<span>Reproduce this frame:</span>"
+                '<button type="button" class="lb-copy" title="copy the code">Copy</button></div>'
+                f'<pre class="lb-code">{html.escape(first["code"])}</pre></div>'
+            )
         return (
             f"<style>{_CSS}</style>"
             f'<div class="luckbook-static" data-kind="{self.kind}" id="{uid}">'
+            f"{predict}"
             f'<div class="lb-controls">{"".join(controls)}</div>'
             f'<img class="lb-image luckbook-figure" src="{first["img"]}" alt="{html.escape(first["alt"], quote=True)}">'
             f'<pre class="lb-numbers">{html.escape(first["text"])}</pre>'
+            f"{repro}"
             f"{caption}"
             f'<script type="application/json" class="lb-data">{payload}</script>'
             f"<script>{_JS % {'id': json.dumps(uid)}}</script>"
@@ -170,6 +284,8 @@ def static_panel(
     initial: Mapping[str, Any] | None = None,
     caption: str = "",
     interval_ms: int = 400,
+    code: Callable[[dict[str, Any]], str] | None = None,
+    predict: tuple[str, str] | None = None,
 ) -> StaticPanel:
     """Render every combination of ``axes`` with ``render(values) -> (figure, numbers)``.
 
@@ -180,8 +296,13 @@ def static_panel(
         initial: the starting value of each slider (default: the first value).
         caption: a line under the figure (e.g. provenance).
         interval_ms: frame interval of the play button.
+        code: ``code(values) -> str``, the Python that reproduces a frame; shown under the
+            frame on screen with a Copy button ("Reproduce this frame").
+        predict: ``(question, answer)``: a prediction prompt shown above the panel, the
+            answer folded in a ``<details>`` drop-down.
     """
     check_choice("kind", kind, KINDS)
+    predict = _check_predict(predict)
     check_int("interval_ms", interval_ms, minimum=10)
     names = list(axes)
     values = [list(axes[n]) for n in names]
@@ -219,10 +340,12 @@ def static_panel(
             "alt": getattr(fig, "alt", "") or ", ".join(f"{k}={_label(v)}" for k, v in point.items()),
             "text": text,
         }
+        if code is not None:
+            frames[",".join(map(str, idx))]["code"] = code(point)
     labels = [[_label(v) for v in vals] for vals in values]
     return StaticPanel(
         names, labels, frames, kind=kind, initial=initial_idx, caption=caption,
-        interval_ms=interval_ms, seconds=time.perf_counter() - start,
+        interval_ms=interval_ms, seconds=time.perf_counter() - start, predict=predict,
     )
 
 
@@ -236,6 +359,7 @@ def static_explorer(
     seeds: int = 4,
     initial: Mapping[str, Any] | None = None,
     on_divergence: Callable[[DivergenceError, dict[str, Any]], Figure] | None = None,
+    predict: tuple[str, str] | None = None,
     **fixed: Any,
 ) -> StaticPanel:
     """A grid panel over ``experiment``: every grid point is run (cached) and drawn.
@@ -243,8 +367,11 @@ def static_explorer(
     Every grid value is validated (as settings) before anything runs. With
     ``on_divergence``, a grid point whose training diverges is drawn by
     ``on_divergence(error, values)`` (its numbers say it diverged) instead of failing the page.
+    Each frame shows the ``lb.run(...)`` call that reproduces it; ``predict=(question,
+    answer)`` adds a prediction prompt above the panel.
     """
     exp = get_experiment(experiment)
+    run_scale = default_scale() if scale is None else scale
     for point in itertools.product(*grid.values()):
         exp.settings(scale, **fixed, **dict(zip(grid, point, strict=True)))
 
@@ -257,7 +384,10 @@ def static_explorer(
             return on_divergence(err, values), f"diverged: {err}"
         return figure(result), numbers(result)
 
-    panel = static_panel(render, grid, kind="grid", initial=initial)
+    def code(values: dict[str, Any]) -> str:
+        return run_call(experiment, scale=run_scale, seeds=resolve_seeds(seeds), **fixed, **values)
+
+    panel = static_panel(render, grid, kind="grid", initial=initial, code=code, predict=predict)
     panel.caption = (
         f"{len(panel.frames)} settings × {seeds} seeds, run (or loaded from the results cache) and "
         f"drawn in {panel.seconds:.0f} s when this page was built. {provenance(scale)}"
@@ -272,8 +402,14 @@ def time_scrubber(
     *,
     every: int = 1,
     interval_ms: int = 300,
+    predict: tuple[str, str] | None = None,
 ) -> StaticPanel:
-    """A ``"time"`` panel over the snapshot steps of ``result`` (every ``every``-th snapshot)."""
+    """A ``"time"`` panel over the snapshot steps of ``result`` (every ``every``-th snapshot).
+
+    Each frame shows the ``lb.run(...)`` call that recomputes ``result`` (when its settings
+    identify the experiment) and the step on screen; ``predict=(question, answer)`` adds a
+    prediction prompt above the panel.
+    """
     every = check_int("every", every, minimum=1)
     steps = [int(s) for s in result.steps[::every]]
     if steps[-1] != int(result.steps[-1]):
@@ -282,4 +418,12 @@ def time_scrubber(
     def render(values: dict[str, Any]) -> tuple[Figure, str]:
         return frame(result, values["step"]), numbers(result, values["step"])
 
-    return static_panel(render, {"step": steps}, kind="time", initial={"step": steps[-1]}, interval_ms=interval_ms)
+    call = result_call(result)
+
+    def code(values: dict[str, Any]) -> str:
+        return f"{call}\n# this frame: step {values['step']} (one of result.steps)"
+
+    return static_panel(
+        render, {"step": steps}, kind="time", initial={"step": steps[-1]}, interval_ms=interval_ms,
+        code=code if call else None, predict=predict,
+    )

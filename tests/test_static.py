@@ -22,7 +22,9 @@ def _frame(values):
 
 
 def _payload(html: str) -> dict:
-    blob = re.search(r'<script type="application/json" class="lb-data">(.*?)</script>', html, re.S).group(1)
+    blob = re.search(
+        r'<script type="application/json" class="lb-data">(.*?)</script>', html, re.S
+    ).group(1)
     return json.loads(blob.replace("<\\/", "</"))
 
 
@@ -77,7 +79,12 @@ def test_static_explorer_validates_every_grid_point_before_running(monkeypatch):
     monkeypatch.setattr("luckbook.experiments.two_layer.build", lambda *a, **k: calls.append(1))
     with pytest.raises(ValueError, match="multi=0"):
         static.static_explorer(
-            "two-layer", {"multi": [2, 0]}, plots.setting_panel, lambda r: r.numbers(), seeds=1, **SMALL
+            "two-layer",
+            {"multi": [2, 0]},
+            plots.setting_panel,
+            lambda r: r.numbers(),
+            seeds=1,
+            **SMALL,
         )
     assert calls == []
 
@@ -90,7 +97,66 @@ def test_static_explorer_and_scrubber_on_real_runs():
     assert frames["0"]["text"] != frames["1"]["text"]
     assert frames["0"]["img"] != frames["1"]["img"]
     result = lb.run("two-layer", seeds=1, **SMALL)
-    scrub = static.time_scrubber(result, plots.specialization_frame, lambda r, s: r.numbers(s), every=3)
+    scrub = static.time_scrubber(
+        result, plots.specialization_frame, lambda r, s: r.numbers(s), every=3
+    )
     data = _payload(scrub._repr_html_())
     assert data["labels"] == [["0", "75", "100"]]  # every 3rd snapshot plus the last
     assert f"step {int(result.steps[-1])}" in data["frames"]["2"]["text"]
+
+
+# --------------------------------------------------------------------------- reproduce / predict
+
+
+def test_explorer_frames_show_the_exact_run_call_that_reproduces_them():
+    panel = static.static_explorer(
+        "two-layer", {"multi": [1, 2]}, plots.setting_panel, lambda r: r.numbers(), seeds=1, **SMALL
+    )
+    html = panel._repr_html_()
+    frames = _payload(html)["frames"]
+    assert 'class="lb-copy"' in html and 'class="lb-code"' in html
+    for key, multi in (("0", 1), ("1", 2)):
+        code = frames[key]["code"]
+        assert code.startswith("import luckbook as lb\n")
+        assert f"multi={multi}" in code and 'scale="tiny"' in code and "seeds=1" in code
+        namespace: dict = {}
+        exec(code, namespace)  # loads the same result from the cache
+        again = namespace["result"]
+        direct = lb.run("two-layer", seeds=1, multi=multi, **SMALL)
+        assert (again.fanout == direct.fanout).all()
+
+
+def test_scrubber_frames_name_the_run_and_the_step():
+    result = lb.run("two-layer", seeds=[0, 3], **SMALL)
+    call = static.result_call(result)
+    assert call == (
+        'import luckbook as lb\n\nresult = lb.run("two-layer", scale="tiny", seeds=[0, 3], '
+        "steps=100, n_snapshots=4)"
+    )
+    data = _payload(
+        static.time_scrubber(
+            result, plots.specialization_frame, lambda r, s: r.numbers(s)
+        )._repr_html_()
+    )
+    last = data["frames"][str(len(data["labels"][0]) - 1)]["code"]
+    assert last.startswith(call) and f"step {int(result.steps[-1])}" in last
+    assert static.result_call(object()) is None
+
+
+def test_generic_panel_without_code_has_no_reproduce_box():
+    html = static.static_panel(_frame, {"a": [1, 2]})._repr_html_()
+    body = html.split("</style>")[1].split("<script")[0]
+    assert 'class="lb-code"' not in body and 'class="lb-copy"' not in body
+
+
+def test_predict_prompt_above_the_panel_with_the_answer_folded():
+    html = static.static_panel(
+        _frame, {"a": [1, 2]}, predict=("What happens to <b> when a grows?", "It grows too.")
+    )._repr_html_()
+    body = html.split("<script")[0]
+    assert body.index('class="lb-predict"') < body.index('class="lb-controls"')
+    assert "<details><summary>Answer</summary><p>It grows too.</p></details>" in body
+    assert "&lt;b&gt;" in body  # escaped
+    for bad in ("just a question", ("q",), ("q", ""), ("q", 1)):
+        with pytest.raises(ValueError, match="predict="):
+            static.static_panel(_frame, {"a": [1]}, predict=bad)

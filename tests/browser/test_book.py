@@ -82,29 +82,7 @@ def _find_chromium() -> str | None:
     return "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else None
 
 
-@pytest.fixture(scope="session")
-def book() -> Path:
-    if not (HTML / "index.html").is_file():
-        pytest.fail(NOT_BUILT, pytrace=False)
-    return HTML
-
-
-@pytest.fixture(scope="session")
-def browser(book):
-    executable = _find_chromium()
-    if executable is None:
-        pytest.fail(INSTALL_HINT, pytrace=False)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:  # pragma: no cover - requirements.txt installs it
-        pytest.fail(f"playwright is not installed ({exc}); run `make test`", pytrace=False)
-    with sync_playwright() as pw:
-        try:
-            browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        except Exception as exc:
-            pytest.fail(f"could not start {executable}: {exc}\n{INSTALL_HINT}", pytrace=False)
-        yield browser
-        browser.close()
+# The session fixtures `book` and `browser` live in conftest.py (shared with test_dark_mode).
 
 
 @dataclass
@@ -330,6 +308,15 @@ def weight_log(book):
         yield log
 
 
+def _repository() -> tuple[str, str]:
+    """``owner/name`` and branch from _config.yml's ``repository:`` (the one source of truth)."""
+    import yaml
+
+    repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    url = repo["url"].rstrip("/").removesuffix(".git")
+    return url.removeprefix("https://github.com/"), repo.get("branch", "main")
+
+
 @per_page
 def test_chapter_launch_and_download_links(visit):
     """Notebook chapters link to Binder, Colab and their .ipynb; plain links, never fetched."""
@@ -337,9 +324,10 @@ def test_chapter_launch_and_download_links(visit):
         return
     notebook = visit.rel.removesuffix(".html") + ".ipynb"
     hrefs = visit.page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
+    slug, branch = _repository()
     wanted = {
-        "Binder": f"https://mybinder.org/v2/gh/luckbook/luckbook/main?urlpath=lab/tree/{notebook}",
-        "Colab": f"https://colab.research.google.com/github/luckbook/luckbook/blob/main/{notebook}",
+        "Binder": f"https://mybinder.org/v2/gh/{slug}/{branch}?urlpath=lab/tree/{notebook}",
+        "Colab": f"https://colab.research.google.com/github/{slug}/blob/{branch}/{notebook}",
         "download": (HTML / "_sources" / notebook).as_uri(),
     }
     missing = {name: url for name, url in wanted.items() if url not in hrefs}
@@ -518,3 +506,29 @@ def test_time_slider_and_play_pause(chapter):
         assert _panel_state(panel)["src"] == paused, f"time panel {i}: pause did not stop play"
     assert not chapter.errors, "\n".join(chapter.errors)
     assert not chapter.blocked, chapter.blocked
+
+
+def test_reproduce_this_frame(chapter):
+    """Panels with a "Reproduce this frame" box show the frame's lb.run call, which follows
+    the sliders, and the Copy button works from file:// (copies, or selects the code)."""
+    panels = chapter.page.locator(".luckbook-static:has(pre.lb-code)")
+    if panels.count() == 0:
+        pytest.skip(f"{chapter.rel} has no panel with a reproduce box")
+    page = chapter.page
+    for i in range(panels.count()):
+        panel = panels.nth(i)
+        code = panel.locator("pre.lb-code")
+        before = code.inner_text()
+        assert "lb.run(" in before, f"panel {i}: no lb.run call in {before!r}"
+        _move(panel.locator("input[type=range].lb-slider").first)
+        assert code.inner_text() != before, f"panel {i}: the code did not follow the slider"
+        button = panel.locator("button.lb-copy")
+        button.click()
+        page.wait_for_function(
+            "b => b.textContent !== 'Copy'", arg=button.element_handle(), timeout=2_000
+        )
+        selected = page.evaluate("() => window.getSelection().toString()")
+        assert selected.strip() == code.inner_text().strip(), (
+            f"panel {i}: Copy did not select the code ({button.inner_text()!r})"
+        )
+    assert not chapter.errors, "\n".join(chapter.errors)
