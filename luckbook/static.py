@@ -23,6 +23,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from .claims import held_out_seeds
 from .config import check_choice, check_int, default_scale, provenance
 from .experiments import get_experiment, resolve_seeds
 from .train import DivergenceError
@@ -141,10 +142,24 @@ def _check_predict(predict: Any) -> tuple[str, str] | None:
     return (predict[0], predict[1])
 
 
-def _seeds_arg(seeds: Any) -> Any:
-    """``[0, …, n-1]`` -> ``n`` (what ``lb.run`` turns back into that list); else the list."""
+def _seeds_arg(seeds: Any) -> str:
+    """Source for ``seeds``: ``n`` for ``[0, …, n-1]`` (what ``lb.run`` turns back into that
+    list), ``lb.held_out_seeds(n)`` for the held-out block, else the list."""
     seeds = [int(s) for s in seeds]
-    return len(seeds) if seeds == list(range(len(seeds))) else seeds
+    if seeds == list(range(len(seeds))):
+        return str(len(seeds))
+    if seeds == held_out_seeds(len(seeds)):
+        return f"lb.held_out_seeds({len(seeds)})"
+    return repr(seeds)
+
+
+def seeds_text(seeds: int | Sequence[int]) -> str:
+    """``"4 seeds"``, or ``"4 held-out seeds (1000–1003)"`` for the held-out block."""
+    seed_list = resolve_seeds(seeds)
+    n = len(seed_list)
+    if n > 1 and seed_list == held_out_seeds(n):
+        return f"{n} held-out seeds ({seed_list[0]}–{seed_list[-1]})"
+    return f"{n} seed{'s' if n != 1 else ''}"
 
 
 def _py(value: Any) -> str:
@@ -156,7 +171,7 @@ def _py(value: Any) -> str:
 
 def run_call(experiment: str, *, scale: str, seeds: Any, **settings: Any) -> str:
     """The ``lb.run(...)`` line that recomputes a result (settings in the order given)."""
-    args = [_py(experiment), f"scale={_py(scale)}", f"seeds={_seeds_arg(seeds)!r}"]
+    args = [_py(experiment), f"scale={_py(scale)}", f"seeds={_seeds_arg(seeds)}"]
     args += [f"{k}={_py(v)}" for k, v in settings.items()]
     return "import luckbook as lb\n\nresult = lb.run(" + ", ".join(args) + ")"
 
@@ -226,7 +241,12 @@ class StaticPanel:
 
     def _repr_html_(self) -> str:
         payload = json.dumps(
-            {"names": self.names, "labels": self.labels, "frames": self.frames, "interval": self.interval_ms},
+            {
+                "names": self.names,
+                "labels": self.labels,
+                "frames": self.frames,
+                "interval": self.interval_ms,
+            },
             separators=(",", ":"),
         ).replace("</", "<\\/")
         uid = "lb-" + hashlib.sha256(payload.encode()).hexdigest()[:12]
@@ -243,7 +263,9 @@ class StaticPanel:
             )
         if self.kind == "time":
             controls.append('<button type="button" class="lb-play">\u25b6 Play</button>')
-        caption = f'<div class="lb-caption">{html.escape(self.caption)}</div>' if self.caption else ""
+        caption = (
+            f'<div class="lb-caption">{html.escape(self.caption)}</div>' if self.caption else ""
+        )
         predict = ""
         if self.predict:
             question, answer = self.predict
@@ -317,7 +339,9 @@ def static_panel(
     for vals in values:
         n_frames *= len(vals)
     if n_frames > MAX_FRAMES:
-        raise ValueError(f"the grid has {n_frames} frames; at most {MAX_FRAMES} are allowed (page weight)")
+        raise ValueError(
+            f"the grid has {n_frames} frames; at most {MAX_FRAMES} are allowed (page weight)"
+        )
     start_values = dict(initial or {})
     for key in start_values:
         if key not in names:
@@ -337,15 +361,23 @@ def static_panel(
         fig, text = render(point)
         frames[",".join(map(str, idx))] = {
             "img": _png_data_url(fig),
-            "alt": getattr(fig, "alt", "") or ", ".join(f"{k}={_label(v)}" for k, v in point.items()),
+            "alt": getattr(fig, "alt", "")
+            or ", ".join(f"{k}={_label(v)}" for k, v in point.items()),
             "text": text,
         }
         if code is not None:
             frames[",".join(map(str, idx))]["code"] = code(point)
     labels = [[_label(v) for v in vals] for vals in values]
     return StaticPanel(
-        names, labels, frames, kind=kind, initial=initial_idx, caption=caption,
-        interval_ms=interval_ms, seconds=time.perf_counter() - start, predict=predict,
+        names,
+        labels,
+        frames,
+        kind=kind,
+        initial=initial_idx,
+        caption=caption,
+        interval_ms=interval_ms,
+        seconds=time.perf_counter() - start,
+        predict=predict,
     )
 
 
@@ -356,7 +388,7 @@ def static_explorer(
     numbers: Callable[[Any], str],
     *,
     scale: str | None = None,
-    seeds: int = 4,
+    seeds: int | Sequence[int] = 4,
     initial: Mapping[str, Any] | None = None,
     on_divergence: Callable[[DivergenceError, dict[str, Any]], Figure] | None = None,
     predict: tuple[str, str] | None = None,
@@ -389,7 +421,7 @@ def static_explorer(
 
     panel = static_panel(render, grid, kind="grid", initial=initial, code=code, predict=predict)
     panel.caption = (
-        f"{len(panel.frames)} settings × {seeds} seeds, run (or loaded from the results cache) and "
+        f"{len(panel.frames)} settings × {seeds_text(seeds)}, run (or loaded from the results cache) and "
         f"drawn in {panel.seconds:.0f} s when this page was built. {provenance(scale)}"
     )
     return panel
@@ -424,6 +456,11 @@ def time_scrubber(
         return f"{call}\n# this frame: step {values['step']} (one of result.steps)"
 
     return static_panel(
-        render, {"step": steps}, kind="time", initial={"step": steps[-1]}, interval_ms=interval_ms,
-        code=code if call else None, predict=predict,
+        render,
+        {"step": steps},
+        kind="time",
+        initial={"step": steps[-1]},
+        interval_ms=interval_ms,
+        code=code if call else None,
+        predict=predict,
     )
