@@ -85,3 +85,25 @@ def test_claims_bad_input_is_one_line_exit_2(args, text, capsys):
 
 def test_every_experiment_with_claims_has_a_chapter():
     assert set(WITH_CLAIMS) <= set(CHAPTERS)
+
+
+def test_experiment_controls_match_the_result_class():
+    """`luckbook claims --control` accepts exactly the controls the result class computes."""
+    import inspect
+
+    from luckbook.claims import ClaimsMixin
+    from luckbook.experiments import REGISTRY
+
+    for name in WITH_CLAIMS:
+        exp = REGISTRY[name]
+        module = inspect.getmodule(exp.compute)
+        classes = [
+            c
+            for c in vars(module).values()
+            if isinstance(c, type)
+            and issubclass(c, ClaimsMixin)
+            and c.__module__ == module.__name__
+        ]
+        assert classes, name
+        for cls in classes:
+            assert tuple(exp.controls) == tuple(cls.CONTROLS), (name, cls.__name__)

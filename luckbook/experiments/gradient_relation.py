@@ -835,5 +835,6 @@ GRADIENT_RELATION = register(
         presets=PRESETS,
         default_seeds=SEEDS,
         compute=compute,
+        controls=GradientRelationResult.CONTROLS,
     )
 )
