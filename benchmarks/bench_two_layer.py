@@ -68,7 +68,7 @@ RELEASED = {
     "fp32_peak_gflops": 150.0,
     "end_to_end_fraction_of_fp64_peak": 0.03,
     "loop_fraction_of_fp64_peak": 0.13,
-    "note": "released code ported off CUDA, on a 2-core CPU (PAPERS.md §3)",
+    "note": "released code ported off CUDA, timed on a 2-core CPU",
 }
 
 
@@ -484,7 +484,7 @@ def table(report: dict[str, Any]) -> str:
     row("**speed-up end to end (batched / naive)**", ".1f", lambda r: r["speedup_end_to_end"])
     row("speed-up training loop (batched / naive train only)", ".1f",
         lambda r: r["speedup_loop_vs_naive_train_only"])  # fmt: skip
-    row("batched end to end / released code's 930 (PAPERS.md)", ".1f",
+    row("batched end to end / released code's 930", ".1f",
         lambda r: r["speedup_end_to_end_vs_released_figure"])  # fmt: skip
     row("check: max rel. weight diff, naive vs batched (same seeds)", ".1e",
         lambda r: r["naive_vs_batched_check"].get("max_rel_weight_diff"))  # fmt: skip

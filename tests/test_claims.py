@@ -1,4 +1,4 @@
-"""Paper claims (PAPERS.md E4) checked at ``tiny`` scale over several seeds."""
+"""Paper claims of E4 (SS, arXiv:1909.13458) checked at ``tiny`` scale over several seeds."""
 
 from __future__ import annotations
 

@@ -120,7 +120,7 @@ class Experiment:
 
     Attributes:
         name: the CLI name, e.g. ``"two-layer"``.
-        key: the PAPERS.md key, e.g. ``"E4"``.
+        key: the experiment key (E0–E9, defined on the book's reproducibility page), e.g. ``"E4"``.
         summary: one line for ``luckbook list``.
         settings_cls: frozen dataclass of its settings (defaults = ``paper`` scale).
         presets: per scale, the settings that differ from the defaults.

@@ -138,7 +138,7 @@ class TwoLayerSettings(E4Common):
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
-    # 20 epochs: PAPERS.md's NumPy re-run at m = 10 covered every teacher at p = 0 by then.
+    # 20 epochs: a NumPy re-run of the released code at m = 10 covered every teacher at p = 0 by then.
     "book": {"steps": 20_000, "n_snapshots": 40},
     "tiny": {
         "d": 20,
