@@ -474,6 +474,31 @@ def run_task(
 # ---------------------------------------------------------------------- the sweep
 
 
+def plan(
+    experiment: str,
+    points: Sequence[Mapping[str, Any]],
+    seeds: Sequence[int],
+    seed_block: int | None = None,
+    *,
+    scale: str | None = None,
+) -> list[list[Task]]:
+    """Per point, its tasks: one per seed block (:func:`seed_blocks`; one block of all the
+    seeds for :data:`SINGLE_BLOCK` experiments, an odd number of seeds or no ``seed_block``)
+    and, for ``two-layer-sweep``, per ``(m, multi)`` program."""
+    exp = get_experiment(experiment)
+    seeds = list(seeds)
+    out = []
+    for i, point in enumerate(points):
+        split = seed_block is not None and exp.name not in SINGLE_BLOCK
+        blocks = seed_blocks(seeds, seed_block) if split else [seeds]
+        programs: list[dict[str, Any]] = [{}]
+        if exp.name == TWO_LAYER_SWEEP:
+            s = exp.settings(scale, **point)
+            programs = [{"ms": (m,), "multis": (k,)} for m in s.ms for k in s.multis]
+        out.append([Task(i, {**point, **prog}, tuple(b)) for b in blocks for prog in programs])
+    return out
+
+
 @dataclasses.dataclass
 class SweepResult:
     """A finished sweep.
@@ -625,7 +650,7 @@ def sweep(
     scale = default_scale() if scale is None else scale
     points = grid_points(exp.name, grid, scale=scale, **overrides)
     seed_list = resolve_seeds(exp.default_seeds[scale] if seeds is None else seeds)
-    block = len(seed_list) if seed_block is None else check_seed_block(seed_block)
+    block = None if seed_block is None else check_seed_block(seed_block)
     device = _check_device(device)
     retries = check_int("retries", retries, minimum=0)
     if threads is not None:
@@ -645,21 +670,7 @@ def sweep(
     folder = str(cache_dir().resolve())
     dev_type = torch.device(device).type
 
-    # the tasks of every point; a point's parts merge into its result
-    point_tasks: list[list[Task]] = []
-    for i, point in enumerate(points):
-        blocks = (
-            [seed_list]
-            if exp.name in SINGLE_BLOCK or block >= len(seed_list)
-            else seed_blocks(seed_list, block)
-        )
-        programs = [{}]
-        if exp.name == TWO_LAYER_SWEEP:
-            s = exp.settings(scale, **point)
-            programs = [{"ms": (m,), "multis": (k,)} for m in s.ms for k in s.multis]
-        point_tasks.append(
-            [Task(i, {**point, **prog}, tuple(b)) for b in blocks for prog in programs]
-        )
+    point_tasks = plan(exp.name, points, seed_list, block, scale=scale)
     tasks = [t for ts in point_tasks for t in ts]
     paths = {t: _entry_for(exp.name, scale, t.seeds, dev_type, t.overrides) for t in tasks}
     todo = [t for t in tasks if not paths[t].exists()]
@@ -846,14 +857,39 @@ def _gather(
             failed(task, f"cannot read its cache entry {paths[task]}: {_error_line(err)}")
             return None
     try:
-        if exp.name == TWO_LAYER_SWEEP:
-            settings = exp.settings(scale, **point)
-            by_block: dict[tuple[int, ...], list[Any]] = {}
-            for task in tasks:
-                by_block.setdefault(task.seeds, []).append(parts[task])
-            blocks = [_union_programs(p, settings) for p in by_block.values()]
-        else:
-            blocks = [parts[t] for t in tasks]
-        return merge_blocks(blocks)
+        return _merge_point(exp, scale, point, tasks, parts)
     except MergeError as err:
         return err
+
+
+def _merge_point(
+    exp: Any, scale: str, point: Mapping[str, Any], tasks: Sequence[Task], parts: Mapping[Task, Any]
+) -> Any:
+    if exp.name == TWO_LAYER_SWEEP:
+        settings = exp.settings(scale, **point)
+        by_block: dict[tuple[int, ...], list[Any]] = {}
+        for task in tasks:
+            by_block.setdefault(task.seeds, []).append(parts[task])
+        blocks = [_union_programs(p, settings) for p in by_block.values()]
+    else:
+        blocks = [parts[t] for t in tasks]
+    return merge_blocks(blocks)
+
+
+def load_point(
+    experiment: str,
+    point: Mapping[str, Any],
+    tasks: Sequence[Task],
+    *,
+    scale: str | None = None,
+    device: str = "cpu",
+) -> Any:
+    """A point's result, merged from its tasks' cache entries (:func:`plan`); raises if an
+    entry is missing or unreadable, :class:`MergeError` if the blocks cannot be merged."""
+    exp = get_experiment(experiment)
+    scale = default_scale() if scale is None else scale
+    dev_type = torch.device(device).type
+    parts = {
+        t: read_entry(_entry_for(exp.name, scale, t.seeds, dev_type, t.overrides)) for t in tasks
+    }
+    return _merge_point(exp, scale, point, tasks, parts)
