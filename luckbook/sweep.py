@@ -35,7 +35,6 @@ import logging
 import math
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -49,6 +48,7 @@ from .cache import cache_dir, cache_enabled, entry_path, experiment_fingerprint,
 from .config import SCALES, check_int, coerce, default_scale, field_names
 from .evaluate import SEED_GROUP
 from .experiments import get_experiment, resolve_seeds
+from .resources import resolve_threads
 
 TWO_LAYER_SWEEP = "two-layer-sweep"
 SWEEP_AXES = {"m": "ms", "multi": "multis", "p": "ps"}
@@ -424,23 +424,11 @@ def _entry_for(
     return entry_path(exp.name, key)
 
 
-_ENV_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _cache_env(folder: str) -> Iterator[None]:
-    with _ENV_LOCK:
-        old = {k: os.environ.get(k) for k in ("LUCKBOOK_CACHE_DIR", "LUCKBOOK_CACHE")}
-        os.environ["LUCKBOOK_CACHE_DIR"] = folder
-        os.environ["LUCKBOOK_CACHE"] = "on"
-        try:
-            yield
-        finally:
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+def _use_cache_folder(folder: str) -> None:
+    """Point this worker process at the client's cache folder (a worker serves one sweep's
+    client at a time; every task of a sweep sets the same folder)."""
+    os.environ["LUCKBOOK_CACHE_DIR"] = folder
+    os.environ["LUCKBOOK_CACHE"] = "on"
 
 
 def run_task(
@@ -453,16 +441,22 @@ def run_task(
     threads: int | None = None,
 ) -> dict[str, Any]:
     """What a worker runs: ``lb.run`` into the cache folder ``cache_folder``; returns only
-    metadata (the entry's name, whether it was already there, seconds, worker)."""
+    metadata (the entry's name, whether it was already there, seconds, worker). ``threads``
+    caps the torch threads of the run (below ``lb.run``'s own choice)."""
     from .experiments import run
 
     start = time.perf_counter()
-    with _cache_env(cache_folder):
-        path = _entry_for(experiment, scale, seeds, torch.device(device).type, overrides)
-        hit = path.exists()
-        run(experiment, scale=scale, seeds=list(seeds), device=device, threads=threads, **overrides)
-        if not path.exists():
-            raise RuntimeError(f"lb.run did not write the expected cache entry {path}")
+    _use_cache_folder(cache_folder)
+    path = _entry_for(experiment, scale, seeds, torch.device(device).type, overrides)
+    hit = path.exists()
+    if threads is not None and not hit:  # a cap: lb.run's own choice (1 for a small run), or fewer
+        plan = get_experiment(experiment).plan(
+            scale=scale, seeds=list(seeds), device=device, **overrides
+        )
+        threads = min(threads, resolve_threads(None, plan.seconds if plan else None))
+    run(experiment, scale=scale, seeds=list(seeds), device=device, threads=threads, **overrides)
+    if not path.exists():
+        raise RuntimeError(f"lb.run did not write the expected cache entry {path}")
     return {
         "entry": path.name,
         "hit": hit,
@@ -641,8 +635,9 @@ def sweep(
             instead (its workers must see the same cache folder at the same path);
             ``client``: an existing ``distributed.Client`` instead.
         retries: Dask retries of a failing task before it is reported.
-        threads: torch threads per task (default: for the local cluster, the cores shared
-            out among the workers; for another cluster, ``lb.run``'s default).
+        threads: the most torch threads per task (default: for the local cluster, the cores
+            shared out among the workers; for another cluster, no cap); below it, ``lb.run``'s
+            own choice (one thread for a run estimated under 10 s).
         progress: a progress bar over the tasks (tqdm, on stderr).
     """
     start = time.perf_counter()
@@ -763,6 +758,8 @@ def _cluster(
                     memory_limit=0,  # lb.run checks a run's memory itself
                     resources={"GPU": 1} if gpu else None,
                     silence_logs=logging.ERROR,
+                    # no dashboard; the scheduler's HTTP routes on a free loopback port
+                    scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
                 )
             )
             cl = stack.enter_context(distributed.Client(cluster))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
-import logging
 import os
 import signal
 import threading
@@ -191,20 +190,23 @@ def test_merge_refuses_ambiguous_blocks():
 
 @pytest.fixture(scope="module")
 def client():
-    """A local cluster of two worker processes, one thread each, on 127.0.0.1."""
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            memory_limit=0,
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):
+    """The sweep's own local cluster: two worker processes, one thread each, on 127.0.0.1."""
+    with sweep_module._cluster([None], "cpu", 2, None, None) as (c, threads):
+        assert threads == max(1, (os.cpu_count() or 1) // 2)
         yield c
+
+
+def test_local_cluster_listens_on_loopback_only(client):
+    psutil = pytest.importorskip("psutil")
+    me = psutil.Process()
+    listening = [
+        conn.laddr.ip
+        for proc in [me, *me.children(recursive=True)]
+        for conn in proc.net_connections(kind="inet")
+        if conn.status == psutil.CONN_LISTEN
+    ]
+    assert len(client.scheduler_info()["workers"]) == 2
+    assert listening and set(listening) == {"127.0.0.1"}, listening
 
 
 def _entries(cache_dir):
@@ -277,3 +279,24 @@ def test_killed_worker_loses_nothing_and_sweep_resumes(client, cache_dir):
     assert (more.computed, more.cached) == (2, 6)
     assert all(_entries(cache_dir)[p] == after[p] for p in after)
     assert_same(more.results[1], result.results[1])
+
+
+def test_unmergeable_blocks_rerun_as_one_block(client, cache_dir, monkeypatch):
+    """If a point's blocks cannot be merged, the point is rerun as one block of all its seeds
+    (the blocks stay in the cache)."""
+
+    def refuse(parts):
+        if len(parts) > 1:
+            raise MergeError("test: refused")
+        return parts[0]
+
+    monkeypatch.setattr(sweep_module, "merge_blocks", refuse)
+    result = lb.sweep(
+        "two-layer", {"p": [1.0]}, scale="tiny", seeds=6, seed_block=4, client=client,
+        progress=False, **SMALL,
+    )  # fmt: skip
+    assert result.ok and result.fallbacks == 1 and result.tasks == 3
+    assert len(_entries(cache_dir)) == 3
+    assert_same(
+        result.result, lb.run("two-layer", scale="tiny", seeds=6, p=1.0, cache=False, **SMALL)
+    )
