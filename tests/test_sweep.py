@@ -192,7 +192,7 @@ def test_merge_refuses_ambiguous_blocks():
 def client():
     """The sweep's own local cluster: two worker processes, one thread each, on 127.0.0.1."""
     with sweep_module._cluster([None], "cpu", 2, None, None) as (c, threads):
-        assert threads == max(1, (os.cpu_count() or 1) // 2)
+        assert threads == max(1, torch.get_num_threads() // 2)
         yield c
 
 
