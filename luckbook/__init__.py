@@ -47,6 +47,7 @@ from .metrics import (
 )
 from .reproducibility import claims_overview, reproducibility_report
 from .student import make_student, student_widths
+from .sweep import SweepResult, sweep
 from .teacher import apply_strength_decay, calibrate, make_teacher, separated_codes
 from .train import DivergenceError, Trajectory, project_columns, sgd_step, snapshot_steps, train
 
@@ -107,6 +108,8 @@ __all__ = [
     "snapshot_steps",
     "square_loss",
     "student_widths",
+    "sweep",
+    "SweepResult",
     "train",
     "unit_sphere",
     "with_ones",

@@ -49,7 +49,15 @@ def cache_enabled() -> bool:
 
 
 PRESENTATION = frozenset(
-    {"widgets.py", "static.py", "cli.py", "__main__.py", "claims.py", "reproducibility.py"}
+    {
+        "widgets.py",
+        "static.py",
+        "cli.py",
+        "__main__.py",
+        "claims.py",
+        "reproducibility.py",
+        "sweep.py",
+    }
 )
 """Modules that only draw or parse (and everything under ``plots/``): changing them does not
 invalidate computed results."""

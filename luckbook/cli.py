@@ -178,7 +178,106 @@ def build_parser() -> argparse.ArgumentParser:
     )
     claims.add_argument("--progress", action="store_true", help="show a progress bar")
     claims.add_argument("--threads", default=None, help=THREADS_HELP)
+    sweep = sub.add_parser(
+        "sweep",
+        help="run an experiment over a grid of settings × seed blocks on a Dask cluster "
+        "(exit 1 if a task failed)",
+    )
+    sweep.add_argument("experiment", help="experiment name (see `luckbook list`)")
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2",
+        help="sweep a setting over these values (every combination of the --grid options runs)",
+    )
+    sweep.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="fix a setting"
+    )
+    sweep.add_argument(
+        "--scale",
+        default=None,
+        help=f"preset: {', '.join(SCALES)} (default $LUCKBOOK_SCALE or book)",
+    )
+    sweep.add_argument("--seeds", default=None, help="number of seeds, or a comma-separated list")
+    sweep.add_argument(
+        "--seed-block",
+        default=None,
+        metavar="K",
+        help="seeds per task, a multiple of 2 (default: all the seeds, one task per point)",
+    )
+    where = sweep.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers", default=None, metavar="N", help="worker processes of the local cluster"
+    )
+    where.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="use an existing Dask cluster, e.g. tcp://10.0.0.5:8786",
+    )
+    sweep.add_argument("--device", default="cpu", help="the workers' device: cpu (default), cuda")
+    sweep.add_argument("--retries", default="2", metavar="N", help="retries of a failing task")
+    sweep.add_argument(
+        "--json", default=None, metavar="PATH", help="write the results as JSON ('-' for stdout)"
+    )
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    """``luckbook sweep``: everything is validated before a cluster starts; exit 0 if every
+    task finished, 1 if one failed (the others are kept and listed)."""
+    from .sweep import ClusterError, parse_grid, sweep
+
+    experiment = get_experiment(args.experiment)
+    scale = args.scale if args.scale is not None else default_scale()
+    if scale not in SCALES:
+        raise UsageError(f"--scale={scale!r} is not allowed: expected one of {', '.join(SCALES)}")
+    grid = parse_grid(experiment.name, args.grid)
+    overrides = _parse_sets(experiment.name, args.set)
+    seeds = _parse_seeds(args.seeds) if args.seeds is not None else None
+
+    def count(option: str, text: str | None, minimum: int) -> int | None:
+        if text is None:
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            raise UsageError(
+                f"{option}={text!r} is not allowed: expected an integer >= {minimum}"
+            ) from None
+
+    if args.json and args.json != "-":
+        _check_writable(Path(args.json))
+    try:
+        result = sweep(
+            experiment.name,
+            grid,
+            scale=scale,
+            seeds=seeds,
+            seed_block=count("--seed-block", args.seed_block, 2),
+            device=args.device,
+            workers=count("--workers", args.workers, 1),
+            scheduler=args.scheduler,
+            retries=count("--retries", args.retries, 0),
+            progress=not args.no_progress,
+            **overrides,
+        )
+    except ClusterError as err:
+        print(f"luckbook: {err}", file=sys.stderr)
+        return 1
+    code = 0 if result.ok else 1
+    data = _finite(result.to_json())
+    if args.json == "-":
+        json.dump(data, sys.stdout, indent=1, default=_json_default)
+        print()
+        return code
+    print(result.summary())
+    if args.json:
+        Path(args.json).write_text(json.dumps(data, indent=1, default=_json_default))
+        print(f"wrote {args.json}")
+    return code
 
 
 def _claims(args: argparse.Namespace, scale: str, overrides: dict[str, Any]) -> int:
@@ -245,6 +344,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(REGISTRY[name].describe())
                 print()
             return 0
+        if args.command == "sweep":
+            return _sweep(args)
         experiment = get_experiment(args.experiment)
         scale = args.scale if args.scale is not None else default_scale()
         if scale not in SCALES:
