@@ -81,7 +81,8 @@ def _chapter_link(experiment: str, base: str) -> str:
 
 
 STYLE = """<style>
-.lb-repro table{border-collapse:collapse;width:100%;font-size:0.9em}
+.lb-repro .lb-scroll{overflow-x:auto}
+.lb-repro table{border-collapse:collapse;width:100%;font-size:0.85em}
 .lb-repro th,.lb-repro td{border-bottom:1px solid rgba(127,127,127,.35);padding:.3em .45em;
 vertical-align:top;text-align:left}
 .lb-repro td.num{white-space:nowrap;font-variant-numeric:tabular-nums}
@@ -123,8 +124,8 @@ def report_html(entries: Sequence[Entry], base: str = "../") -> str:
         r = e.report
         parts.append(f'<p class="muted">{esc(r.header())}</p>')
         parts.append(
-            "<table><thead><tr><th>claim</th><th>paper</th><th>book value [90 % interval]</th>"
-            "<th>rule</th><th>control</th><th>verdict</th></tr></thead><tbody>"
+            '<div class="lb-scroll"><table><thead><tr><th>verdict</th><th>claim (paper)</th>'
+            "<th>book value [90 % interval]</th><th>rule</th><th>control</th></tr></thead><tbody>"
         )
         for row in r.rows:
             c = row.claim
@@ -133,15 +134,15 @@ def report_html(entries: Sequence[Entry], base: str = "../") -> str:
                 ctrl += " (passes!)"
             parts.append(
                 "<tr>"
-                f"<td><code>{esc(c.id)}</code><br>{esc(c.statement)}</td>"
-                f"<td>{esc(c.source)}</td>"
-                f'<td class="num">{esc(fmt(row.stat.value))} {esc(fmt_interval(row.stat))}</td>'
+                f"<td>{badge(row.verdict)}</td>"
+                f"<td><code>{esc(c.id)}</code> {esc(c.statement)}"
+                f'<br><span class="muted">{esc(c.source)}</span></td>'
+                f'<td class="num">{esc(fmt(row.stat.value))}<br>{esc(fmt_interval(row.stat))}</td>'
                 f'<td class="num">{esc(c.rule())}</td>'
                 f'<td class="num">{esc(ctrl)}</td>'
-                f"<td>{badge(row.verdict)}</td>"
                 "</tr>"
             )
-        parts.append("</tbody></table>")
+        parts.append("</tbody></table></div>")
         details = []
         for row in r.rows:
             c = row.claim

@@ -38,7 +38,7 @@ def test_report_page_lists_value_interval_rule_control_and_verdict(monkeypatch):
     page = rep.report_html([_entry(Stat(10.0, 9.8, 10.0, 2), Stat(0.0, 0.0, 0.0, 2))])
     for part in (
         "EX.demo",
-        "10 [9.8, 10]",
+        "10<br>[9.8, 10]",
         "&gt; 9.5",
         "holds",
         "a note",
