@@ -77,8 +77,8 @@ PYTEST = rc=0; $(PY) -m pytest $(1) || rc=$$?; \
 test: $(STAMP)
 	@echo "==> ruff check ."
 	$(VENV)/bin/ruff check .
-	@echo "==> pytest tests --ignore=tests/browser"
-	@$(call PYTEST,tests --ignore=tests/browser)
+	@echo "==> pytest tests --ignore=tests/browser -n auto"
+	@$(call PYTEST,tests --ignore=tests/browser -n auto)
 	@$(MAKE) --no-print-directory book
 	@echo "==> pytest tests/browser (headless Chromium over _build/html, offline)"
 	@$(call PYTEST,tests/browser -m browser)
