@@ -89,14 +89,6 @@ class Snapshots:
         return [have[:half], have[half:]] if half else []
 
 
-def verdict(value: float, below: float) -> str:
-    """``"holds"`` if ``value < below``, ``"does NOT hold"`` if not, and ``"undefined (empty
-    group)"`` for NaN: the wording of every printed claim check against a threshold."""
-    if not np.isfinite(value):
-        return "undefined (empty group)"
-    return "holds" if value < below else "does NOT hold"
-
-
 def resolve_seeds(seeds: int | Sequence[int]) -> list[int]:
     """``8 -> [0, …, 7]``; a list of distinct non-negative integers is kept as given."""
     if isinstance(seeds, (int,)) and not isinstance(seeds, bool):
