@@ -1213,8 +1213,7 @@ _register(
         ),
         threshold=0.0,
         direction=">",
-        note="Threshold 0: the claim is the direction. Development seeds 0-2: 0.18 "
-        "(multi 5 vs 1).",
+        note="Threshold 0: the claim is the direction. Development seeds 0-2: 0.18 (multi 5 vs 1).",
     ),
 )
 # --- end E8 ---

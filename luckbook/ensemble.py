@@ -143,10 +143,14 @@ class Net:
         affects the output (LM's lottery-ticket argument).
         """
         if not 0 <= layer < self.depth - 1:
-            raise ValueError(f"layer={layer!r} is not allowed: hidden layers are 0..{self.depth - 2}")
+            raise ValueError(
+                f"layer={layer!r} is not allowed: hidden layers are 0..{self.depth - 2}"
+            )
         n = self.weights[layer].shape[2]
         if tuple(keep.shape) != (self.n_seeds, n):
-            raise ValueError(f"keep has shape {tuple(keep.shape)}; expected [S={self.n_seeds}, n={n}]")
+            raise ValueError(
+                f"keep has shape {tuple(keep.shape)}; expected [S={self.n_seeds}, n={n}]"
+            )
         net = self.clone()
         mask = keep.to(device=self.device, dtype=self.dtype)
         net.weights[layer] *= mask[:, None, :]

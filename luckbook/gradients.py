@@ -84,7 +84,9 @@ def relation(teacher: Net, student: Net, x: torch.Tensor) -> list[Relation]:
     for l in range(student.depth - 1):
         a = vs[l].transpose(-1, -2) @ vt[l]
         b = vs[l].transpose(-1, -2) @ vs[l]
-        signal = (a @ ft.inputs[l + 1].unsqueeze(-1) - b @ fs.inputs[l + 1].unsqueeze(-1)).squeeze(-1)
+        signal = (a @ ft.inputs[l + 1].unsqueeze(-1) - b @ fs.inputs[l + 1].unsqueeze(-1)).squeeze(
+            -1
+        )
         out.append(Relation(A=a, B=b, g=(gates[l] * signal)[..., :-1]))
     return out
 

@@ -29,15 +29,27 @@ def _slider(name: str, spec: Mapping[str, Any], value: Any) -> Any:
 
     style = {"description_width": "80px"}
     if spec["kind"] == "select":
-        return w.SelectionSlider(options=spec["options"], value=value, description=spec["description"], style=style)
+        return w.SelectionSlider(
+            options=spec["options"], value=value, description=spec["description"], style=style
+        )
     if spec["kind"] == "log":
         return w.FloatLogSlider(
-            value=value, base=10, min=spec["min"], max=spec["max"], step=spec["step"],
-            description=spec["description"], readout_format=".0e", style=style,
+            value=value,
+            base=10,
+            min=spec["min"],
+            max=spec["max"],
+            step=spec["step"],
+            description=spec["description"],
+            readout_format=".0e",
+            style=style,
         )
     return w.FloatSlider(
-        value=value, min=spec["min"], max=spec["max"], step=spec["step"],
-        description=spec["description"], style=style,
+        value=value,
+        min=spec["min"],
+        max=spec["max"],
+        step=spec["step"],
+        description=spec["description"],
+        style=style,
     )
 
 
@@ -69,7 +81,9 @@ def explorer(
 
     exp = get_experiment(experiment)
     defaults = exp.settings(scale, **fixed)
-    controls = {name: _slider(name, spec, getattr(defaults, name)) for name, spec in sliders.items()}
+    controls = {
+        name: _slider(name, spec, getattr(defaults, name)) for name, spec in sliders.items()
+    }
     button = w.Button(description="Run", button_style="primary", icon="play")
     status = w.HTML()
     out = w.Output()
@@ -83,7 +97,10 @@ def explorer(
             fig = figure(result)
             out.outputs = ()
             out.append_display_data(fig)
-            shown = (f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in values.items())
+            shown = (
+                f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
+                for k, v in values.items()
+            )
             status.value = "done: " + ", ".join(shown)
         except (ValueError, DivergenceError) as err:
             status.value = f"<b style='color:#b91c1c'>{err}</b>"
@@ -98,8 +115,16 @@ def explorer(
     return w.VBox([w.HBox(list(controls.values())), w.HBox([button, status]), out])
 
 
-def two_layer_explorer(scale: str | None = None, seeds: int = 4, autorun: bool = True, **fixed: Any) -> Any:
+def two_layer_explorer(
+    scale: str | None = None, seeds: int = 4, autorun: bool = True, **fixed: Any
+) -> Any:
     """Sliders for the setting chapter (E4): width multiplier, init scale and ``p``."""
     return explorer(
-        "two-layer", TWO_LAYER_SLIDERS, plots.setting_overview, scale=scale, seeds=seeds, autorun=autorun, **fixed
+        "two-layer",
+        TWO_LAYER_SLIDERS,
+        plots.setting_overview,
+        scale=scale,
+        seeds=seeds,
+        autorun=autorun,
+        **fixed,
     )

@@ -20,7 +20,9 @@ def test_probe_matches_reference_metrics(widths, activation):
     ft, fs = teacher.forward(x), student.forward(x)
     torch.testing.assert_close(got["loss"], lb.square_loss(ft.out, fs.out), rtol=1e-12, atol=1e-14)
     for l, (ht, hs) in enumerate(zip(ft.hidden, fs.hidden, strict=True)):
-        torch.testing.assert_close(got["corr"][l], lb.activation_correlation(ht, hs), rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(
+            got["corr"][l], lb.activation_correlation(ht, hs), rtol=1e-10, atol=1e-12
+        )
         torch.testing.assert_close(got["fanout"][l], lb.fanout_norms(student.weights[l + 1]))
     torch.testing.assert_close(probe.loss(student), got["loss"])
     # evaluation leaves the student untouched

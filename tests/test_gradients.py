@@ -45,7 +45,11 @@ def test_output_is_jacobian_times_activation():
 def test_matrix_gradient_exact_for_one_sample_and_top_layer_only_in_general():
     teacher, student = _pair([6, 4, 5, 3])
     one = lb.gaussian(1, 6, [0, 1])
-    for a, m in zip(G.autograd_delta(teacher, student, one), G.matrix_gradient(teacher, student, one), strict=True):
+    for a, m in zip(
+        G.autograd_delta(teacher, student, one),
+        G.matrix_gradient(teacher, student, one),
+        strict=True,
+    ):
         assert _rel(a, m) <= 1e-10
     many = lb.gaussian(256, 6, [0, 1])
     auto, mat = G.autograd_delta(teacher, student, many), G.matrix_gradient(teacher, student, many)
@@ -81,10 +85,17 @@ def test_matrix_step_drives_training_and_matches_its_gradient():
     x = lb.gaussian(32, 6, [0])
     x1 = lb.with_ones(x)
     G.matrix_step(teacher)(student, x1, teacher(x1), 0.1)
-    for w0, w1, d in zip(before.weights, student.weights, G.matrix_gradient(teacher, before, x), strict=True):
+    for w0, w1, d in zip(
+        before.weights, student.weights, G.matrix_gradient(teacher, before, x), strict=True
+    ):
         torch.testing.assert_close(w1 - w0, 0.1 * d)
     traj = lb.train(
-        before, lb.FreshGaussian(teacher), [0], lr=0.05, steps=300, batch=32,
+        before,
+        lb.FreshGaussian(teacher),
+        [0],
+        lr=0.05,
+        steps=300,
+        batch=32,
         step_fn=G.matrix_step(teacher),
     )
     assert float(traj.batch_loss[-20:].mean()) < float(traj.batch_loss[:20].mean())

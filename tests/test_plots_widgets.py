@@ -65,7 +65,11 @@ def test_heatmap_orders_students_by_matched_teacher():
 
 
 def _panel_parts(panel):
-    sliders_box, (button, status), out = panel.children[0], panel.children[1].children, panel.children[2]
+    sliders_box, (button, status), out = (
+        panel.children[0],
+        panel.children[1].children,
+        panel.children[2],
+    )
     return {s.description: s for s in sliders_box.children}, button, status, out
 
 
@@ -81,8 +85,14 @@ def test_explorer_runs_and_reports_bad_input():
     assert "multi=3" in status.value
     # a diverging combination is explained in the panel, not raised
     bad = widgets.explorer(
-        "two-layer", widgets.TWO_LAYER_SLIDERS, plots.setting_overview,
-        scale="tiny", seeds=1, steps=50, n_snapshots=2, lr=100.0,
+        "two-layer",
+        widgets.TWO_LAYER_SLIDERS,
+        plots.setting_overview,
+        scale="tiny",
+        seeds=1,
+        steps=50,
+        n_snapshots=2,
+        lr=100.0,
     )
     _, _, bad_status, _ = _panel_parts(bad)
     assert "diverged" in bad_status.value and "lr=100" in bad_status.value
@@ -90,7 +100,9 @@ def test_explorer_runs_and_reports_bad_input():
 
 def test_explorer_without_autorun_waits_for_the_button():
     pytest.importorskip("ipywidgets")
-    panel = widgets.two_layer_explorer(scale="tiny", seeds=1, autorun=False, steps=100, n_snapshots=2)
+    panel = widgets.two_layer_explorer(
+        scale="tiny", seeds=1, autorun=False, steps=100, n_snapshots=2
+    )
     _, button, status, out = _panel_parts(panel)
     assert "press Run" in status.value and len(out.outputs) == 0
     button.click()

@@ -71,7 +71,9 @@ class BookFigure(Figure):
         buf = io.BytesIO()
         self.savefig(buf, format="png", dpi=STYLE["savefig.dpi"])
         image = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
-        palette = image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        palette = image.quantize(
+            colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        )
         out = io.BytesIO()
         palette.save(out, format="PNG", optimize=True)
         return out.getvalue()
@@ -116,13 +118,22 @@ def student_order(corr: np.ndarray) -> np.ndarray:
 
 
 @styled
-def correlation_heatmap(result: TwoLayerResult, seed: int | None = None, ax: Axes | None = None) -> Figure:
+def correlation_heatmap(
+    result: TwoLayerResult, seed: int | None = None, ax: Axes | None = None
+) -> Figure:
     """Teacher × student activation correlations after training, one seed (E4)."""
     s = _seed_index(result, seed)
     corr = result.corr[s]
     fig = ax.figure if ax is not None else new_figure(7.0, 2.6)
     ax = ax if ax is not None else fig.add_subplot()
-    image = ax.imshow(corr[:, student_order(corr)], cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto", interpolation="nearest")
+    image = ax.imshow(
+        corr[:, student_order(corr)],
+        cmap="RdBu_r",
+        vmin=-1,
+        vmax=1,
+        aspect="auto",
+        interpolation="nearest",
+    )
     ax.grid(False)
     ax.set_xlabel(f"student node (n = {corr.shape[1]}, sorted by best-matching teacher)")
     ax.set_ylabel("teacher node")
@@ -153,8 +164,17 @@ def fanout_vs_correlation(
     fig = ax.figure if ax is not None else new_figure(4.2, 3.2)
     ax = ax if ax is not None else fig.add_subplot()
     special = best >= tau
-    ax.scatter(best[~special], fan[~special], s=9, alpha=0.6, color=UNSPECIALIZED, label=f"best corr < {tau}")
-    ax.scatter(best[special], fan[special], s=9, alpha=0.6, color=SPECIALIZED, label=f"best corr ≥ {tau}")
+    ax.scatter(
+        best[~special],
+        fan[~special],
+        s=9,
+        alpha=0.6,
+        color=UNSPECIALIZED,
+        label=f"best corr < {tau}",
+    )
+    ax.scatter(
+        best[special], fan[special], s=9, alpha=0.6, color=SPECIALIZED, label=f"best corr ≥ {tau}"
+    )
     ax.axvline(tau, color="k", lw=0.8, ls=":")
     ax.set_xlim(min(-0.05, float(best.min()) - 0.05), 1.02)
     ax.set_ylim(bottom=0)
@@ -173,7 +193,9 @@ def fanout_vs_correlation(
 
 
 @styled
-def training_curves(result: TwoLayerResult, taus: Sequence[float] = (0.95,), axes: Sequence[Axes] | None = None) -> Figure:
+def training_curves(
+    result: TwoLayerResult, taus: Sequence[float] = (0.95,), axes: Sequence[Axes] | None = None
+) -> Figure:
     """log₁₀ eval loss (mean ± std over seeds) and teachers covered at ``taus`` vs step (E4)."""
     fig = axes[0].figure if axes is not None else new_figure(7.0, 2.8)
     ax_loss, ax_cov = axes if axes is not None else fig.subplots(1, 2)
@@ -212,21 +234,32 @@ def setting_overview(result: TwoLayerResult, seed: int | None = None, tau: float
     grid = fig.add_gridspec(2, 3, width_ratios=[1.15, 1.0, 1.0])
     correlation_heatmap(result, seed, ax=fig.add_subplot(grid[0, :2]))
     fanout_vs_correlation(result, tau=tau, ax=fig.add_subplot(grid[0, 2]))
-    training_curves(result, taus=(0.5, 0.8, tau), axes=[fig.add_subplot(grid[1, i]) for i in range(2)])
+    training_curves(
+        result, taus=(0.5, 0.8, tau), axes=[fig.add_subplot(grid[1, i]) for i in range(2)]
+    )
     ax = fig.add_subplot(grid[1, 2])
-    ax.bar(np.arange(result.teacher_best.shape[-1]), result.teacher_best[-1].mean(0), color=TEACHER, alpha=0.8)
+    ax.bar(
+        np.arange(result.teacher_best.shape[-1]),
+        result.teacher_best[-1].mean(0),
+        color=TEACHER,
+        alpha=0.8,
+    )
     ax.axhline(tau, color="k", lw=0.8, ls=":")
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("teacher node i")
     ax.set_ylabel("best correlation")
     ax.set_title("Per-teacher best match (seed mean)")
     s = result.settings
-    fig.suptitle(f"Two-layer teacher–student: m = {s.m}, multi = {s.multi}, p = {s.p:g}, init_scale = {s.init_scale:g}")
+    fig.suptitle(
+        f"Two-layer teacher–student: m = {s.m}, multi = {s.multi}, p = {s.p:g}, init_scale = {s.init_scale:g}"
+    )
     return _with_alt(fig, "Bar chart of each teacher node's best correlation, averaged over seeds.")
 
 
 @styled
-def teacher_recovery(result: TwoLayerResult, step: int | None = None, tau: float = 0.95, ax: Axes | None = None) -> Figure:
+def teacher_recovery(
+    result: TwoLayerResult, step: int | None = None, tau: float = 0.95, ax: Axes | None = None
+) -> Figure:
     """Each teacher node's best correlation at snapshot ``step``, mean and range over seeds (E4)."""
     t = _step_index(result, step)
     best = result.teacher_best[t]
@@ -250,7 +283,9 @@ def teacher_recovery(result: TwoLayerResult, step: int | None = None, tau: float
 
 
 @styled
-def specialization_frame(result: TwoLayerResult, step: int | None = None, tau: float = 0.95) -> Figure:
+def specialization_frame(
+    result: TwoLayerResult, step: int | None = None, tau: float = 0.95
+) -> Figure:
     """One frame of the time scrubber: the L-shape and teacher recovery at snapshot ``step``."""
     fig = new_figure(8.4, 3.1)
     left, right = fig.subplots(1, 2)
