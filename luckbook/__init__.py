@@ -3,8 +3,7 @@
 Flat public API: ``import luckbook as lb``; ``lb.run("two-layer", seeds=8, p=1)``.
 """
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .bn_stats import BNLayerStats, bn_bias_stats, fraction_negative
 from .cache import CacheWarning, cached
 from .claims import (

@@ -27,7 +27,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import __version__, codec
+from . import codec
+from ._version import __version__
 
 MAGIC = b"LUCKBOOK-CACHE-2\n"
 T = TypeVar("T")

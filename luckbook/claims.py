@@ -5,7 +5,7 @@ paper makes it, the statistic we compute, the threshold and its direction, the s
 evaluated on and its negative control. Thresholds live here and nowhere else, so changing
 one is one visible diff (and its reason goes in the commit message).
 
-A result's ``claims()`` (see :class:`ClaimsMixin`) computes each statistic on the trained
+A result's ``claims()`` (see :class:`luckbook.result.Result`) computes each statistic on the trained
 student and on its negative control (by default the *frozen* student: the same run's weights
 at step 0, an evaluation and not a second run) and returns a :class:`ClaimReport`: value,
 90 % bootstrap interval over **seeds**, threshold, verdict, control value. The verdict is
@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -466,79 +466,6 @@ def glue(name: str, value: Any) -> None:
     if isinstance(value, np.generic):
         value = value.item()
     _glue(name, value, display=False)
-
-
-class ClaimsMixin:
-    """``claims()`` for a result class. The class implements :meth:`claim_stats`.
-
-    ``claim_stats(control)`` returns ``{claim id: Stat}`` for every claim of the experiment,
-    computed on the trained student (``control=None``) or on a control named in
-    ``CONTROLS`` (the first is the one printed beside the values).
-    """
-
-    CONTROLS: tuple[str, ...] = ("frozen",)
-    CONTROL_NAMES: Mapping[str, str] = {
-        "frozen": "frozen student — the same run evaluated at its initial weights (step 0)",
-    }
-
-    def claim_stats(self, control: str | None = None) -> dict[str, Stat]:  # pragma: no cover
-        raise NotImplementedError
-
-    def _experiment_name(self) -> str:
-        from .experiments.base import REGISTRY
-
-        settings_cls = type(self.settings)  # type: ignore[attr-defined]
-        for name, exp in REGISTRY.items():
-            if exp.settings_cls is settings_cls:
-                return name
-        return type(self).__name__
-
-    def _scale(self) -> str:
-        from .config import SCALES
-        from .experiments.base import get_experiment
-
-        try:
-            exp = get_experiment(self._experiment_name())
-        except ValueError:
-            return "custom"
-        for scale in SCALES:
-            if exp.settings(scale) == self.settings:  # type: ignore[attr-defined]
-                return scale
-        return "custom"
-
-    def claims(self, control: str | None = None) -> ClaimReport:
-        """The report of every registered claim of this experiment on this result.
-
-        Args:
-            control: ``None`` (default) evaluates the trained student and prints the first
-                control's values beside; a name from ``CONTROLS`` (e.g. ``"frozen"``)
-                evaluates that control instead, and then every claim should fail.
-        """
-        if control is not None and control not in self.CONTROLS:
-            raise ValueError(
-                f"control={control!r} is not allowed: expected one of {', '.join(self.CONTROLS)}"
-            )
-        name = self._experiment_name()
-        registered = claims_of(name)
-        stats = self.claim_stats(control)
-        ctrl_name = control or (self.CONTROLS[0] if self.CONTROLS else "")
-        beside = self.claim_stats(ctrl_name) if control is None and ctrl_name else {}
-        missing = [c.id for c in registered if c.id not in stats]
-        if missing:
-            raise RuntimeError(f"{name}: claim_stats() computed no value for {', '.join(missing)}")
-        rows = [
-            ClaimRow(c, stats[c.id], beside.get(c.id) if c.control else None) for c in registered
-        ]
-        return ClaimReport(
-            experiment=name,
-            scale=self._scale(),
-            seeds=list(self.seeds),  # type: ignore[attr-defined]
-            device=str(getattr(self, "device", "cpu")),
-            control=control,
-            control_name=self.CONTROL_NAMES.get(ctrl_name, ctrl_name),
-            wall_time_s=float(getattr(self, "wall_time_s", math.nan)),
-            rows=rows,
-        )
 
 
 # =========================================================================== the registry

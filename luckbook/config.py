@@ -214,7 +214,7 @@ def make_settings(
 
 def provenance(scale: str | None = None, device: str | torch.device | None = None) -> str:
     """One line saying how a page's numbers were made: scale, package and torch versions, device."""
-    from . import __version__
+    from ._version import __version__
 
     scale = default_scale() if scale is None else check_choice("scale", scale, SCALES)
     dev = resolve_device(device)

@@ -115,7 +115,7 @@ class Net:
         return dataclasses.replace(self, weights=[w.clone() for w in self.weights])
 
     @staticmethod
-    def concat(nets: Sequence[Net]) -> Net:
+    def stack(nets: Sequence[Net]) -> Net:
         """Stack ensembles along the seed axis: member ``i`` of ``nets[k]`` comes after every
         member of ``nets[:k]``. Widths, activation, slope and dtype must agree."""
         if not nets:
@@ -127,7 +127,7 @@ class Net:
                 if theirs != mine:
                     raise ValueError(
                         f"nets[{k}] has {name}={theirs!r} but nets[0] has {name}={mine!r}: "
-                        "Net.concat needs equal widths, activation, slope and dtype"
+                        "Net.stack needs equal widths, activation, slope and dtype"
                     )
         weights = [torch.cat([net.weights[l] for net in nets]) for l in range(first.depth)]
         return dataclasses.replace(first, weights=weights)

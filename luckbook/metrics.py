@@ -6,8 +6,10 @@ leading axes (usually the seed axis ``S``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from .config import check_taus
@@ -95,3 +97,41 @@ def effective_rank(w: torch.Tensor) -> torch.Tensor:
 def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Cosine between vectors along the last axis: ``[..., k], [..., k] -> [...]``."""
     return (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1)).clamp_min(EPS)
+
+
+# ----------------------------------------------------------------------------- the L-shape
+L_SHAPE_LOW = 0.6
+"""Student nodes with best correlation below this are the L-shape's *unspecialized* arm."""
+L_SHAPE_HIGH = 0.95
+"""Student nodes with best correlation above this are its *specialized* arm."""
+
+
+def l_shape_medians(
+    best: np.ndarray, fanout: np.ndarray, low: float = L_SHAPE_LOW, high: float = L_SHAPE_HIGH
+) -> tuple[float, float, int, int]:
+    """The L-shape of SS (arXiv:1909.13458, Fig. 6; OC Fig. 5): over student nodes with best
+    correlation ``best`` and fan-out norm ``fanout`` (equal shapes, pooled), the median fan-out
+    of the nodes with ``best < low`` and of those with ``best > high``, and the two counts
+    (a median over no node is ``nan``)."""
+    best, fanout = np.asarray(best).ravel(), np.asarray(fanout).ravel()
+    lo, hi = fanout[best < low], fanout[best > high]
+    return _median(lo), _median(hi), int(len(lo)), int(len(hi))
+
+
+def l_shape_ratio(
+    best: np.ndarray, fanout: np.ndarray, low: float = L_SHAPE_LOW, high: float = L_SHAPE_HIGH
+) -> float:
+    """The L-shape statistic: the ratio of medians of :func:`l_shape_medians`, median fan-out
+    of unspecialized nodes over that of specialized ones (small = an L); ``nan`` when either
+    group is empty or the specialized median is not positive."""
+    return ratio_of_medians(*l_shape_medians(best, fanout, low, high))
+
+
+def ratio_of_medians(lo: float, hi: float, n_lo: int, n_hi: int) -> float:
+    """``lo / hi`` from :func:`l_shape_medians`' output; ``nan`` when a group is empty or
+    ``hi <= 0``."""
+    return lo / hi if n_lo and n_hi and hi > 0 else math.nan
+
+
+def _median(values: np.ndarray) -> float:
+    return float(np.median(values)) if len(values) else math.nan

@@ -61,11 +61,25 @@ def _bias_row(n_out: int, bias: float | tuple[float, float], gen: torch.Generato
     return torch.full((n_out,), float(bias), dtype=torch.float64)
 
 
-def _unit_columns(w: torch.Tensor, rows: slice) -> torch.Tensor:
-    norms = w[rows].norm(dim=0, keepdim=True).clamp_min(1e-12)
-    w = w.clone()
-    w[rows] = w[rows] / norms
-    return w
+def normalize_columns(
+    w: torch.Tensor, rows: slice = slice(None), scale: str = "rows"
+) -> torch.Tensor:
+    """Unit-normalise every node (column) of ``w [..., in + 1, out]`` by the norm of its
+    entries in ``rows`` (default: all, bias row included).
+
+    ``scale="rows"`` divides only those entries (the others are kept); ``scale="all"`` divides
+    the whole column, e.g. ``rows=slice(0, -1), scale="all"`` makes the incoming weights unit
+    vectors and scales the bias by the same factor (the released deep teacher's
+    ``Model.normalize``). Norms are clamped at ``1e-12``.
+    """
+    if scale not in ("rows", "all"):
+        raise ValueError(f"scale={scale!r} is not allowed: expected 'rows' or 'all'")
+    norms = w[..., rows, :].norm(dim=-2, keepdim=True).clamp_min(1e-12)
+    if scale == "all":
+        return w / norms
+    out = w.clone()
+    out[..., rows, :] = w[..., rows, :] / norms
+    return out
 
 
 def teacher_layer(
@@ -86,9 +100,9 @@ def teacher_layer(
     check_choice("normalize", normalize, NORMALIZE)
     w = torch.cat([separated_codes(n_in, n_out, choices, gen), _bias_row(n_out, bias, gen)[None]])
     if normalize == "weights":
-        w = _unit_columns(w, slice(0, n_in))
+        w = normalize_columns(w, slice(0, n_in))
     elif normalize == "all":
-        w = _unit_columns(w, slice(None))
+        w = normalize_columns(w)
     return w
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import torch
@@ -62,6 +62,25 @@ class Trajectory:
     weights: list[list[torch.Tensor]] | None
     batch_loss: torch.Tensor
     wall_time_s: float
+
+    def stacked(self, *keys: str) -> dict[str, Any]:
+        """The records stacked along a new leading snapshot axis: see :func:`stack_records`."""
+        return stack_records(self.records, *keys)
+
+
+def stack_records(records: Sequence[Mapping[str, Any]], *keys: str) -> dict[str, Any]:
+    """``{key: [T, ...] tensor}`` from ``T`` snapshot records (dicts of tensors), for ``keys``
+    (default: every key of the first record). A value that is a list of tensors (one per
+    layer) stacks per layer: ``{key: [[T, ...] per layer]}``."""
+    keys = keys or tuple(records[0])
+    out: dict[str, Any] = {}
+    for k in keys:
+        first = records[0][k]
+        if isinstance(first, (list, tuple)):
+            out[k] = [torch.stack([r[k][l] for r in records]) for l in range(len(first))]
+        else:
+            out[k] = torch.stack([r[k] for r in records])
+    return out
 
 
 def snapshot_steps(steps: int, n: int, spacing: str = "linear") -> list[int]:

@@ -92,22 +92,13 @@ def test_every_experiment_with_claims_has_a_chapter():
 
 
 def test_experiment_controls_match_the_result_class():
-    """`luckbook claims --control` accepts exactly the controls the result class computes."""
-    import inspect
-
-    from luckbook.claims import ClaimsMixin
+    """`luckbook claims --control` accepts exactly the controls the result class computes,
+    and the registered result class is the one `compute` returns."""
     from luckbook.experiments import REGISTRY
+    from luckbook.result import Result
 
     for name in WITH_CLAIMS:
         exp = REGISTRY[name]
-        module = inspect.getmodule(exp.compute)
-        classes = [
-            c
-            for c in vars(module).values()
-            if isinstance(c, type)
-            and issubclass(c, ClaimsMixin)
-            and c.__module__ == module.__name__
-        ]
-        assert classes, name
-        for cls in classes:
-            assert tuple(exp.controls) == tuple(cls.CONTROLS), (name, cls.__name__)
+        assert issubclass(exp.result_cls, Result) and exp.result_cls is not Result, name
+        assert exp.result_cls.EXPERIMENT == name
+        assert tuple(exp.controls) == tuple(exp.result_cls.CONTROLS), name

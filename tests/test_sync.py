@@ -65,11 +65,14 @@ def test_launch_links_derive_from_config():
 
 @pytest.fixture
 def fork(tmp_path) -> Path:
-    """A copy of what the sync touches: config, README, pyproject, two notebooks, the tool."""
+    """A copy of what the sync touches: config, README, pyproject, two notebooks, the tool and
+    the version file."""
     for name in ("_config.yml", "README.md", "pyproject.toml"):
         shutil.copy2(ROOT / name, tmp_path / name)
     (tmp_path / "tools").mkdir()
     shutil.copy2(TOOL, tmp_path / "tools" / "notebooks.py")
+    (tmp_path / "luckbook").mkdir()
+    shutil.copy2(ROOT / "luckbook" / "_version.py", tmp_path / "luckbook" / "_version.py")
     (tmp_path / "notebooks").mkdir()
     for name in ("setting.ipynb", "lucky.ipynb"):
         shutil.copy2(ROOT / "notebooks" / name, tmp_path / "notebooks" / name)

@@ -305,13 +305,13 @@ def test_calibrate_changes_activity():
     np.testing.assert_allclose(after.numpy(), 0.5, atol=2e-3)
 
 
-# ----------------------------------------------------------------------------- Net.concat
+# ----------------------------------------------------------------------------- Net.stack
 
 
 def test_net_concat_stacks_along_the_seed_axis():
     a = lb.make_teacher([4, 3, 2], [0, 1], activation="leaky_relu", slope=0.2)
     b = lb.make_teacher([4, 3, 2], [5], activation="leaky_relu", slope=0.2)
-    both = lb.Net.concat([a, b])
+    both = lb.Net.stack([a, b])
     assert both.n_seeds == 3 and both.widths == [4, 3, 2]
     assert (both.activation, both.slope) == ("leaky_relu", 0.2)
     for l in range(both.depth):
@@ -333,9 +333,9 @@ def test_net_concat_stacks_along_the_seed_axis():
 def test_net_concat_names_what_differs(other, name):
     first = lb.make_teacher([4, 3, 2], [0], activation="leaky_relu" if name == "slope" else "relu")
     with pytest.raises(ValueError, match=rf"nets\[1\] has {name}=.* but nets\[0\] has {name}="):
-        lb.Net.concat([first, other()])
+        lb.Net.stack([first, other()])
 
 
 def test_net_concat_needs_a_network():
     with pytest.raises(ValueError, match=re.escape("nets=[] is not allowed")):
-        lb.Net.concat([])
+        lb.Net.stack([])

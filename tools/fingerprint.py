@@ -31,7 +31,7 @@ def _leaves(value: Any, path: str, out: dict[str, str]) -> None:
         )
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         for f in dataclasses.fields(value):
-            if f.name in ("wall_time_s", "settings"):
+            if f.name in ("settings",) or f.name.endswith("time_s"):
                 continue
             _leaves(getattr(value, f.name), f"{path}.{f.name}", out)
     elif isinstance(value, dict):

@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "_config.yml"
 PYPROJECT = ROOT / "pyproject.toml"
+VERSION_FILE = ROOT / "luckbook" / "_version.py"
 README = ROOT / "README.md"
 NOTEBOOKS = ROOT / "notebooks"
 
@@ -64,10 +65,11 @@ def repository(config: Path = CONFIG) -> tuple[str, str]:
     return url, branch
 
 
-def version(pyproject: Path = PYPROJECT) -> str:
-    match = re.search(r'^version\s*=\s*"([^"]+)"', pyproject.read_text(encoding="utf-8"), re.M)
+def version(source: Path = VERSION_FILE) -> str:
+    """The package version, read from luckbook/_version.py (the one place it is set)."""
+    match = re.search(r'^__version__\s*=\s*"([^"]+)"', source.read_text(encoding="utf-8"), re.M)
     if not match:
-        raise SystemExit(f"{pyproject}: no version")
+        raise SystemExit(f"{source}: no __version__")
     return match.group(1)
 
 

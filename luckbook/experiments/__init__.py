@@ -1,18 +1,24 @@
-"""One module per experiment (E0–E9); importing this package registers them all.
+"""One module per experiment (E0–E9), listed here; importing this package registers them all.
 
-Every module in this package except ``base`` is imported here, so adding an experiment is
-adding a file that calls :func:`~luckbook.experiments.base.register`.
+Adding an experiment is adding its module (which calls :func:`~luckbook.experiments.base.register`)
+and its name to the import below.
 """
 
-import importlib
-import pkgutil
-
+from . import (  # noqa: F401  (imported to register; the order is luckbook list's)
+    bn_bias,
+    deep_specialization,
+    deep_teacher,
+    directional,
+    fanout,
+    gradient_relation,
+    lucky,
+    real_teacher,
+    sample_complexity,
+    two_layer,
+    two_layer_sweep,
+)
 from .base import REGISTRY, Estimate, Experiment, claims, get_experiment, resolve_seeds, run
 from .two_layer import TwoLayerResult, TwoLayerSettings
-
-for _module in pkgutil.iter_modules(__path__):
-    if _module.name != "base":
-        importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = [
     "REGISTRY",

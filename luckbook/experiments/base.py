@@ -7,13 +7,13 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 
 from ..cache import cached, experiment_fingerprint
 from ..claims import ClaimReport, held_out_seeds
 from ..config import SCALES, check_int, default_scale, field_names, make_settings, resolve_device
 from ..resources import check_memory, resolve_threads, torch_threads
+from ..result import Result
 
 REGISTRY: dict[str, Experiment] = {}
 
@@ -44,49 +44,6 @@ class Estimate:
         mem = self.bytes / 2**30
         size = f"{mem:.1f} GiB" if mem >= 0.1 else f"{self.bytes / 2**20:.0f} MiB"
         return f"estimated time ≈ {when}, memory ≈ {size} ({self.basis})"
-
-
-class Snapshots:
-    """Mixin for results with a ``steps`` array of snapshot steps (every training experiment)."""
-
-    steps: np.ndarray
-
-    def snapshot_index(self, step: int | None = None) -> int:
-        """Index into the snapshot axis of ``step`` (default: the last snapshot)."""
-        if step is None:
-            return len(self.steps) - 1
-        hits = np.flatnonzero(np.asarray(self.steps) == step)
-        if not len(hits):
-            raise ValueError(
-                f"step={step!r} is not allowed: snapshots were taken at {np.asarray(self.steps).tolist()}"
-            )
-        return int(hits[0])
-
-    def seed_rows(self, seeds: Sequence[int] | None = None) -> slice | list[int]:
-        """Indices into the seed axis of ``seeds`` (default: every seed, as a slice); the
-        result must have a ``seeds`` list. ``seeds`` must be a non-empty list of distinct
-        seeds of this result."""
-        have: list[int] = self.seeds  # type: ignore[attr-defined]
-        if seeds is None:
-            return slice(None)
-        allowed = f"expected a non-empty list of distinct seeds from {have}"
-        if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
-            raise ValueError(f"seeds={seeds!r} is not allowed: {allowed}")
-        if not seeds or len(set(seeds)) != len(seeds):
-            raise ValueError(f"seeds={list(seeds)!r} is not allowed: {allowed}")
-        rows = []
-        for seed in seeds:
-            if seed not in have:
-                raise ValueError(f"seed={seed!r} is not in this result: seeds are {have}")
-            rows.append(have.index(seed))
-        return rows
-
-    def seed_halves(self) -> list[list[int]]:
-        """The first and the second half of the seeds (the first has the smaller half when the
-        count is odd); no halves (``[]``) for a single seed."""
-        have: list[int] = self.seeds  # type: ignore[attr-defined]
-        half = len(have) // 2
-        return [have[:half], have[half:]] if half else []
 
 
 def resolve_seeds(seeds: int | Sequence[int]) -> list[int]:
@@ -123,8 +80,7 @@ class Experiment:
         report: optional ``report(experiment, *, scale, seeds, device, control, progress,
             cache, threads, **overrides) -> ClaimReport`` for experiments whose claims need more than
             one run; by default :meth:`claims` runs once and calls ``result.claims()``.
-        controls: the negative controls its claims can be evaluated on (the first is the one
-            printed beside the values); ``luckbook claims --control`` takes one of them.
+        result_cls: the class ``compute`` returns (a :class:`~luckbook.result.Result`).
     """
 
     name: str
@@ -136,7 +92,13 @@ class Experiment:
     compute: Callable[..., Any]
     estimate: Callable[..., Estimate] | None = None
     report: Callable[..., ClaimReport] | None = None
-    controls: tuple[str, ...] = ("frozen",)
+    result_cls: type[Result] = Result
+
+    @property
+    def controls(self) -> tuple[str, ...]:
+        """The negative controls its claims can be evaluated on (the first is the one printed
+        beside the values); ``luckbook claims --control`` takes one of them."""
+        return self.result_cls.CONTROLS
 
     def plan(
         self,

@@ -27,16 +27,18 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..bn_stats import bn_bias_stats
-from ..claims import ClaimsMixin, Stat, bootstrap
+from ..claims import Stat, bootstrap
 from ..config import check_float, check_int, resolve_dtype
 from ..digits import ImageData, load_digits
+from ..result import Result
 from ..rng import generator, stream_seed
 from .base import Estimate, Experiment, register
 
@@ -212,7 +214,7 @@ class ArchRecord:
 
 
 @dataclasses.dataclass
-class BNBiasResult(ClaimsMixin):
+class BNBiasResult(Result[BNBiasSettings]):
     """E7's result: one :class:`ArchRecord` per architecture (``"cnn"``, ``"mlp"``).
 
     Attributes:
@@ -221,15 +223,13 @@ class BNBiasResult(ClaimsMixin):
         archs: ``{"cnn": ArchRecord, "mlp": ArchRecord}``.
     """
 
-    settings: BNBiasSettings
-    seeds: list[int]
-    device: str
-    wall_time_s: float
+    EXPERIMENT: ClassVar[str] = "bn-bias"
+
     epochs: np.ndarray
     archs: dict[str, ArchRecord]
 
-    CONTROLS = ("frozen",)
-    CONTROL_NAMES = {
+    CONTROLS: ClassVar[tuple[str, ...]] = ("frozen",)
+    CONTROL_NAMES: ClassVar[Mapping[str, str]] = {
         "frozen": "the same networks at their initial weights (step 0; BatchNorm biases 0)",
     }
 
@@ -451,6 +451,7 @@ def estimate(settings: BNBiasSettings, n_seeds: int, device: torch.device) -> Es
 
 BN_BIAS = register(
     Experiment(
+        result_cls=BNBiasResult,
         name="bn-bias",
         key="E7",
         summary="BatchNorm networks trained on digits: are most BatchNorm biases negative?",

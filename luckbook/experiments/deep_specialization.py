@@ -70,22 +70,23 @@ import dataclasses
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from ..claims import ClaimsMixin, Stat, bootstrap
+from ..claims import Stat, bootstrap
 from ..config import check_choice, check_float, check_int, resolve_dtype
 from ..data import FixedSet, gaussian
 from ..ensemble import ACTIVATIONS, Net
 from ..evaluate import Probe
 from ..gradients import beta_diagonal
 from ..metrics import best_per_student, best_per_teacher
+from ..result import Result
 from ..student import make_student
 from ..teacher import calibrate, make_teacher
 from ..train import sgd_step, train
-from .base import Estimate, Experiment, Snapshots, register
+from .base import Estimate, Experiment, register
 from .deep_teacher import unit_weight_columns
 
 TEACHER_HIDDEN = (50, 75, 100, 125)
@@ -242,7 +243,7 @@ SEEDS = {"paper": 4, "book": 8, "tiny": 3}
 
 
 @dataclasses.dataclass
-class DeepSpecializationResult(ClaimsMixin, Snapshots):
+class DeepSpecializationResult(Result[DeepSpecializationSettings]):
     """Everything E6 measures, as NumPy arrays (``T`` snapshots, ``S`` seeds, ``L`` hidden layers).
 
     Attributes:
@@ -261,10 +262,8 @@ class DeepSpecializationResult(ClaimsMixin, Snapshots):
         eval_loss: ``[T, S]`` square loss ``½·mean‖y_t − y_s‖²`` on the eval set.
     """
 
-    settings: DeepSpecializationSettings
-    seeds: list[int]
-    device: str
-    wall_time_s: float
+    EXPERIMENT: ClassVar[str] = "deep-specialization"
+
     steps: np.ndarray
     epochs: np.ndarray
     lr: np.ndarray
@@ -773,6 +772,7 @@ def estimate(settings: DeepSpecializationSettings, n_seeds: int, device: torch.d
 
 DEEP_SPECIALIZATION = register(
     Experiment(
+        result_cls=DeepSpecializationResult,
         name="deep-specialization",
         key="E6",
         summary="specialization in deep networks: best correlation vs effective fan-out per layer",

@@ -39,22 +39,23 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from ..claims import E3_CROSSING_LEVEL as CROSSING_LEVEL
-from ..claims import ClaimsMixin, Stat, seed_mean
+from ..claims import Stat, seed_mean
 from ..config import check_choice, check_float, check_int, resolve_dtype
 from ..data import FixedSet, gaussian
 from ..ensemble import ACTIVATIONS, Net
 from ..evaluate import Probe
 from ..metrics import best_per_teacher
+from ..result import Result
 from ..student import make_student
 from ..teacher import make_teacher
 from ..train import sgd_step, train
-from .base import Experiment, Snapshots, register
+from .base import Experiment, register
 
 TEACHER_HIDDEN = (10, 15, 20, 25)
 """Hidden widths of the released deep teacher (``--ks '[10, 15, 20, 25]'``)."""
@@ -153,7 +154,7 @@ SEEDS = {"paper": 8, "book": 4, "tiny": 3}
 
 
 @dataclasses.dataclass
-class DeepTeacherResult(ClaimsMixin, Snapshots):
+class DeepTeacherResult(Result[DeepTeacherSettings]):
     """Everything E3 measures, as NumPy arrays (``T`` snapshots, ``S`` seeds, ``L`` hidden layers).
 
     Attributes:
@@ -168,10 +169,8 @@ class DeepTeacherResult(ClaimsMixin, Snapshots):
         batch_loss: ``[steps // stride, S]`` minibatch loss, every ``stride``-th step.
     """
 
-    settings: DeepTeacherSettings
-    seeds: list[int]
-    device: str
-    wall_time_s: float
+    EXPERIMENT: ClassVar[str] = "deep-teacher"
+
     steps: np.ndarray
     epochs: np.ndarray
     teacher_best: list[np.ndarray]
@@ -497,6 +496,7 @@ def compute(
 
 DEEP_TEACHER = register(
     Experiment(
+        result_cls=DeepTeacherResult,
         name="deep-teacher",
         key="E3",
         summary="deep teacher, layer by layer: the lowest layer is recovered first",

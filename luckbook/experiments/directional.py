@@ -16,14 +16,14 @@ import dataclasses
 import inspect
 import math
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from ..cache import cached, file_fingerprint
-from ..claims import ClaimsMixin, Stat, bootstrap, seed_mean
+from ..claims import Stat, bootstrap, seed_mean
 from ..config import check_choice, check_float, check_int, resolve_dtype
 from ..correlation_function import KKTSet, kkt_directions, nearest_cosine
 from ..data import unit_sphere
@@ -40,8 +40,9 @@ from ..homogeneous import (
     widths_for,
 )
 from ..metrics import effective_rank
+from ..result import Result
 from ..rng import generator
-from .base import Estimate, Experiment, Snapshots, register
+from .base import Estimate, Experiment, register
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,7 +116,7 @@ premise without changing the step, and its run is already part of :data:`SWEEP`.
 
 
 @dataclasses.dataclass
-class DirectionalResult(ClaimsMixin, Snapshots):
+class DirectionalResult(Result[DirectionalSettings]):
     """Everything E9 measures, as NumPy arrays (``T`` records, ``S`` seeds, ``n`` = width).
 
     Attributes:
@@ -135,8 +136,10 @@ class DirectionalResult(ClaimsMixin, Snapshots):
     Its negative control is a large initialisation, ``δ =`` :data:`LARGE_DELTA`.
     """
 
-    CONTROLS = ("large-init",)
-    CONTROL_NAMES = {
+    EXPERIMENT: ClassVar[str] = "directional"
+
+    CONTROLS: ClassVar[tuple[str, ...]] = ("large-init",)
+    CONTROL_NAMES: ClassVar[Mapping[str, str]] = {
         "large-init": (
             "large initialisation: the same seeds and settings at δ = 0.1, where the loss moves "
             "before the norm doubles (time-scale laws: the fit over δ ∈ {0.1, 0.01}); no extra "
@@ -144,10 +147,6 @@ class DirectionalResult(ClaimsMixin, Snapshots):
         )
     }
 
-    settings: DirectionalSettings
-    seeds: list[int]
-    device: str
-    wall_time_s: float
     steps: np.ndarray
     time: np.ndarray
     norm_ratio: np.ndarray
@@ -673,6 +672,7 @@ def estimate(settings: DirectionalSettings, n_seeds: int, device: torch.device) 
 
 DIRECTIONAL = register(
     Experiment(
+        result_cls=DirectionalResult,
         name="directional",
         key="E9",
         summary="small initialisation: homogeneous nets converge in direction (to a KKT point of the "
@@ -682,6 +682,5 @@ DIRECTIONAL = register(
         default_seeds=SEEDS,
         compute=compute,
         estimate=estimate,
-        controls=("large-init",),
     )
 )

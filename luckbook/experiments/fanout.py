@@ -36,23 +36,24 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from ..claims import ClaimReport, ClaimsMixin, Stat, bootstrap, pooled_median
+from ..claims import ClaimReport, Stat, bootstrap, pooled_median
 from ..config import check_choice, check_float, check_int, resolve_dtype
 from ..data import FreshGaussian, gaussian
 from ..ensemble import Net
 from ..evaluate import Probe
 from ..gradients import matrix_step
 from ..metrics import best_per_student, best_per_teacher, fanout_norms
+from ..result import Result
 from ..rng import generator
 from ..student import make_student
 from ..teacher import make_teacher
 from ..train import StepFn, snapshot_steps, train
-from .base import Experiment, Snapshots, register
+from .base import Experiment, register
 
 DYNAMICS = ("projected-matrix", "sgd")
 """``"projected-matrix"``: matrix gradient (E0) then unit hidden columns (LM's released E1
@@ -243,7 +244,7 @@ SEEDS = {"paper": 8, "book": 4, "tiny": 3}
 
 
 @dataclasses.dataclass
-class FanoutResult(ClaimsMixin, Snapshots):
+class FanoutResult(Result[FanoutSettings]):
     """Everything E1 measures, as NumPy arrays (``T`` snapshots, ``S`` seeds, ``n`` student nodes).
 
     Attributes:
@@ -264,10 +265,8 @@ class FanoutResult(ClaimsMixin, Snapshots):
         teacher, student_init, student: weights per layer ``[S, in+1, out]``.
     """
 
-    settings: FanoutSettings
-    seeds: list[int]
-    device: str
-    wall_time_s: float
+    EXPERIMENT: ClassVar[str] = "fanout"
+
     steps: np.ndarray
     fanout: np.ndarray
     student_best: np.ndarray
@@ -609,6 +608,7 @@ def claim_report(
 
 FANOUT = register(
     Experiment(
+        result_cls=FanoutResult,
         name="fanout",
         key="E1",
         summary="unlucky student nodes lose their fan-out (projected matrix gradient or SGD); lottery ticket",

@@ -51,18 +51,19 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from ..claims import ClaimsMixin, Stat, bootstrap, seed_mean
+from ..claims import Stat, bootstrap, seed_mean
 from ..config import check_choice, check_float, check_int, resolve_dtype
 from ..data import gaussian
 from ..ensemble import ACTIVATIONS, Net, activate, gate, with_ones
 from ..gradients import autograd_delta, jacobians, matrix_gradient, relation_delta
 from ..metrics import square_loss
+from ..result import Result
 from ..rng import generator
 from ..student import make_student, student_widths
 from ..teacher import make_teacher
@@ -494,7 +495,7 @@ def activation_overlap(teacher: Net, x: torch.Tensor) -> tuple[list[torch.Tensor
 
 
 @dataclasses.dataclass
-class GradientRelationResult(ClaimsMixin):
+class GradientRelationResult(Result[GradientRelationSettings]):
     """Everything E0 measures, as NumPy arrays (``S`` seeds, ``L`` weight layers, ``K`` batch sizes).
 
     Attributes:
@@ -519,18 +520,16 @@ class GradientRelationResult(ClaimsMixin):
     none.
     """
 
-    CONTROLS = ("null",)
-    CONTROL_NAMES = {
+    EXPERIMENT: ClassVar[str] = "gradient-relation"
+
+    CONTROLS: ClassVar[tuple[str, ...]] = ("null",)
+    CONTROL_NAMES: ClassVar[Mapping[str, str]] = {
         "null": (
             "each claim's null variant: the relation without its gates (D = I); the matrix "
             "gradient on a batch of one sample; the random student's β*"
         )
     }
 
-    settings: GradientRelationSettings
-    seeds: list[int]
-    device: str
-    wall_time_s: float
     relation_error: dict[str, np.ndarray]
     batch_sizes: np.ndarray
     drift: dict[str, np.ndarray]
@@ -828,6 +827,7 @@ def compute(
 
 GRADIENT_RELATION = register(
     Experiment(
+        result_cls=GradientRelationResult,
         name="gradient-relation",
         key="E0",
         summary="the gradient relation: per-sample form = autograd; batch-averaged form drifts",
@@ -835,6 +835,5 @@ GRADIENT_RELATION = register(
         presets=PRESETS,
         default_seeds=SEEDS,
         compute=compute,
-        controls=GradientRelationResult.CONTROLS,
     )
 )

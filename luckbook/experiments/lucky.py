@@ -34,15 +34,16 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ..claims import ClaimsMixin, Stat, bootstrap
+from ..claims import Stat, bootstrap
 from ..config import check_choice, check_float, check_int, check_taus, resolve_dtype
 from ..data import FreshGaussian, gaussian
 from ..ensemble import Net
 from ..evaluate import Probe
 from ..metrics import best_per_student
+from ..result import Result
 from ..rng import stream_seed
 from ..train import snapshot_steps, train
-from .base import Experiment, Snapshots, register
+from .base import Experiment, register
 from .fanout import DYNAMICS, TOP_INITS, e1_student, e1_teacher, repeat, stack, update_rule
 
 ALTERNATIVES = ("less", "greater", "two-sided")
@@ -258,7 +259,7 @@ SEEDS = {"paper": 8, "book": 4, "tiny": 3}
 
 
 @dataclasses.dataclass
-class LuckyResult(ClaimsMixin, Snapshots):
+class LuckyResult(Result[LuckySettings]):
     """Everything E2 measures (``T`` snapshots, ``L`` noise levels, ``S`` seeds, ``n`` nodes).
 
     Attributes:
@@ -275,10 +276,8 @@ class LuckyResult(ClaimsMixin, Snapshots):
             claims (:meth:`claim_stats`) are per seed and within a level.
     """
 
-    settings: LuckySettings
-    seeds: list[int]
-    device: str
-    wall_time_s: float
+    EXPERIMENT: ClassVar[str] = "lucky"
+
     steps: np.ndarray
     init_stds: np.ndarray
     corr: np.ndarray
@@ -527,6 +526,7 @@ def compute(
 
 LUCKY = register(
     Experiment(
+        result_cls=LuckyResult,
         name="lucky",
         key="E2",
         summary="lucky nodes converge faster: initial correlation vs time to reach tau (Spearman test)",

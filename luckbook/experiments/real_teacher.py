@@ -38,12 +38,12 @@ import dataclasses
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from ..claims import ClaimsMixin, Stat, bootstrap
+from ..claims import Stat, bootstrap
 from ..config import DEFAULT_TAUS, check_choice, check_float, check_int, check_taus, resolve_dtype
 from ..data import FixedSet
 from ..digits import ImageData, cifar10_folder
@@ -51,10 +51,11 @@ from ..digits import load as load_data
 from ..ensemble import Net
 from ..evaluate import Probe
 from ..metrics import best_per_student, best_per_teacher
+from ..result import Result
 from ..rng import generator
 from ..student import make_student
 from ..train import snapshot_steps, train
-from .base import Estimate, Experiment, Snapshots, register
+from .base import Estimate, Experiment, register
 
 INPUT_KINDS = ("real", "gaussian")
 DATASETS = ("digits", "cifar10")
@@ -190,7 +191,7 @@ class Cell:
 
 
 @dataclasses.dataclass
-class RealTeacherResult(Snapshots, ClaimsMixin):
+class RealTeacherResult(Result[RealTeacherSettings]):
     """E8's result.
 
     Attributes:
@@ -203,10 +204,8 @@ class RealTeacherResult(Snapshots, ClaimsMixin):
         teacher: the trained teachers' weights per layer ``[S, in + 1, out]``.
     """
 
-    settings: RealTeacherSettings
-    seeds: list[int]
-    device: str
-    wall_time_s: float
+    EXPERIMENT: ClassVar[str] = "real-teacher"
+
     steps: np.ndarray
     teacher_acc: np.ndarray
     teacher_live: list[np.ndarray]
@@ -214,7 +213,7 @@ class RealTeacherResult(Snapshots, ClaimsMixin):
     cells: dict[str, Cell]
     teacher: list[np.ndarray]
 
-    CONTROLS = ("frozen",)
+    CONTROLS: ClassVar[tuple[str, ...]] = ("frozen",)
 
     def teacher_net(self) -> Net:
         """The trained teachers as an ensemble (CPU)."""
@@ -514,6 +513,7 @@ def estimate(settings: RealTeacherSettings, n_seeds: int, device: torch.device) 
 
 REAL_TEACHER = register(
     Experiment(
+        result_cls=RealTeacherResult,
         name="real-teacher",
         key="E8",
         summary="a teacher trained on real images (digits; CIFAR-10 if a copy exists) and over-realized students",

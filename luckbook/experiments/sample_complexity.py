@@ -18,20 +18,21 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from ..claims import E5_CLAIM_N, E5_GRIDS, E5_TAU, ClaimsMixin, Stat, bootstrap, seed_mean
+from ..claims import E5_CLAIM_N, E5_GRIDS, E5_TAU, Stat, bootstrap, seed_mean
 from ..config import DEFAULT_TAUS, check_choice, check_float, check_int, check_taus, resolve_dtype
 from ..data import CHUNK_VALUES, boundary_augmented, gaussian
 from ..ensemble import Net, with_ones
 from ..evaluate import SEED_GROUP
 from ..metrics import best_per_student, best_per_teacher
+from ..result import Result
 from ..rng import generator
 from ..train import snapshot_steps, train
-from .base import Estimate, Experiment, Snapshots, register
+from .base import Estimate, Experiment, register
 from .two_layer import E4Common, TwoLayerSettings, build, make_nets
 
 KINDS = ("gaussian", "augmented")
@@ -244,7 +245,7 @@ def rescale_shift(
 
 
 @dataclasses.dataclass
-class SampleComplexityResult(ClaimsMixin, Snapshots):
+class SampleComplexityResult(Result[SampleComplexitySettings]):
     """Everything E5 measures, as NumPy arrays. Axes: ``T`` snapshots, ``G = len(n_trains)``
     sizes, ``K = len(kinds)`` data kinds, ``S`` seeds.
 
@@ -263,10 +264,8 @@ class SampleComplexityResult(ClaimsMixin, Snapshots):
         teacher: final teacher weights per layer ``[S, in+1, out]``.
     """
 
-    settings: SampleComplexitySettings
-    seeds: list[int]
-    device: str
-    wall_time_s: float
+    EXPERIMENT: ClassVar[str] = "sample-complexity"
+
     steps: np.ndarray
     teacher_best: np.ndarray
     eval_loss: np.ndarray
@@ -299,7 +298,7 @@ class SampleComplexityResult(ClaimsMixin, Snapshots):
     def claim_n(self) -> tuple[int, str]:
         """The ``N`` the claims are evaluated at: the registered one of this run's scale
         (:data:`~luckbook.claims.E5_CLAIM_N`), else the smallest ``N`` of the run."""
-        scale = self._scale()
+        scale = self.scale()
         n = E5_CLAIM_N.get(scale)
         if n is not None and n in self.settings.n_trains:
             return n, f"N = {n} (registered for scale {scale})"
@@ -644,6 +643,7 @@ def estimate(settings: SampleComplexitySettings, n_seeds: int, device: torch.dev
 
 SAMPLE_COMPLEXITY = register(
     Experiment(
+        result_cls=SampleComplexityResult,
         name="sample-complexity",
         key="E5",
         summary="Gaussian vs boundary-augmented training sets of size N: teachers covered on Gaussian eval data",

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from ..claims import ClaimsMixin, Stat, seed_mean
+from ..claims import Stat, seed_mean
 from ..config import (
     DEFAULT_TAUS,
     check_choice,
@@ -38,10 +38,11 @@ from ..data import FixedSet, gaussian
 from ..ensemble import ACTIVATIONS, Net
 from ..evaluate import SEED_GROUP, Probe
 from ..metrics import best_per_student, best_per_teacher, observability
+from ..result import Result
 from ..student import make_student
 from ..teacher import DEFAULT_CHOICES, NINE_CHOICES, make_teacher
 from ..train import SPACINGS, snapshot_steps, train
-from .base import Estimate, Experiment, Snapshots, register
+from .base import Estimate, Experiment, register
 
 
 def check_samples(name: str, value: int) -> None:
@@ -161,7 +162,7 @@ def released_loss(loss: np.ndarray | float, c: int) -> np.ndarray | float:
 
 
 @dataclasses.dataclass
-class TwoLayerResult(Snapshots, ClaimsMixin):
+class TwoLayerResult(Result[TwoLayerSettings]):
     """Everything E4 measures, as NumPy arrays (``T`` snapshots, ``S`` seeds).
 
     Attributes:
@@ -182,10 +183,8 @@ class TwoLayerResult(Snapshots, ClaimsMixin):
     Losses are ``½·Σ_outputs`` means over samples; :func:`released_loss` converts them.
     """
 
-    settings: TwoLayerSettings
-    seeds: list[int]
-    device: str
-    wall_time_s: float
+    EXPERIMENT: ClassVar[str] = "two-layer"
+
     steps: np.ndarray
     teacher_best: np.ndarray
     student_best: np.ndarray
@@ -498,6 +497,7 @@ def estimate(settings: TwoLayerSettings, n_seeds: int, device: torch.device) -> 
 
 TWO_LAYER = register(
     Experiment(
+        result_cls=TwoLayerResult,
         name="two-layer",
         key="E4",
         summary="two-layer teacher–student: over-realized students specialize to teacher nodes",

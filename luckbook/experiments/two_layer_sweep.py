@@ -20,19 +20,20 @@ import dataclasses
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from ..claims import ClaimReport, ClaimsMixin, Stat, bootstrap, seed_mean
+from ..claims import ClaimReport, Stat, bootstrap, seed_mean
 from ..config import check_choice, check_float, check_int
 from ..data import FixedSet
 from ..ensemble import Net
 from ..evaluate import Probe
 from ..metrics import best_per_student, best_per_teacher
+from ..result import Result
 from ..train import DivergenceError, snapshot_steps, train
-from .base import Estimate, Experiment, Snapshots, register
+from .base import Estimate, Experiment, register
 from .two_layer import (
     RANDN_S,
     E4Common,
@@ -152,7 +153,7 @@ class SweepCell:
 
 
 @dataclasses.dataclass
-class TwoLayerSweepResult(Snapshots, ClaimsMixin):
+class TwoLayerSweepResult(Result[TwoLayerSweepSettings]):
     """The whole sweep: ``cells[(m, multi, p)]`` is a :class:`SweepCell`.
 
     Attributes:
@@ -162,10 +163,8 @@ class TwoLayerSweepResult(Snapshots, ClaimsMixin):
         early_index: the snapshot nearest ``settings.early · steps``.
     """
 
-    settings: TwoLayerSweepSettings
-    seeds: list[int]
-    device: str
-    wall_time_s: float
+    EXPERIMENT: ClassVar[str] = "two-layer-sweep"
+
     group_time_s: dict[tuple[int, int], float]
     steps: np.ndarray
     cells: dict[Cell, SweepCell]
@@ -573,8 +572,8 @@ def build_group(
     (from :func:`sweep_data`) are drawn once for the whole sweep.
     """
     nets = [make_nets(settings.cell_settings(m, multi, p), seeds, device) for p in settings.ps]
-    teacher = Net.concat([t for t, _ in nets])
-    student = Net.concat([s for _, s in nets])
+    teacher = Net.stack([t for t, _ in nets])
+    student = Net.stack([s for _, s in nets])
     x_train, x_eval = sweep_data(settings, seeds) if data is None else data
     n_p = len(settings.ps)
     x = x_train.to(device, teacher.dtype).repeat(n_p, 1, 1)
@@ -706,6 +705,7 @@ def claims_report(
 
 TWO_LAYER_SWEEP = register(
     Experiment(
+        result_cls=TwoLayerSweepResult,
         name="two-layer-sweep",
         key="E4",
         summary="the released two-layer sweep: multi × m × p over seeds, one batched program per shape",

@@ -329,7 +329,7 @@ def cell_explorer(result: TwoLayerSweepResult, initial: dict | None = None):
     )
     panel.caption = (
         f"{len(panel.frames)} cells × {len(result.seeds)} seeds from the sweep above. "
-        f"{provenance(result._scale())}"
+        f"{provenance(result.scale())}"
     )
     return panel
 
@@ -355,7 +355,7 @@ def init_scale_explorer(
     panel = static.static_panel(render, {"init_scale": list(scales)})
     panel.caption = (
         f"m = {m}, multi = {multi}, p = {p:g}, {len(result.seeds)} seeds per frame. "
-        f"{provenance(result._scale())}"
+        f"{provenance(result.scale())}"
     )
     panel.runs = runs
     return panel
