@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import luckbook as lb  # noqa: E402
+from luckbook import costs  # noqa: E402
 from luckbook.experiments import two_layer_sweep as sw  # noqa: E402
 from luckbook.train import sgd_step, train  # noqa: E402
 
@@ -363,7 +364,7 @@ def part_sweep(args: argparse.Namespace, rep: Report, start: float) -> None:
     entry: dict[str, Any] = {
         "settings": dataclasses.asdict(settings),
         "seeds": len(seeds),
-        "cpu_estimate": sw.estimate(settings, len(seeds), torch.device("cpu")).describe(),
+        "cpu_estimate": costs.two_layer_sweep(settings, len(seeds), torch.device("cpu")).describe(),
         "groups": {},
     }
     rep.data["sweep"] = entry

@@ -12,38 +12,11 @@ import torch
 from ..cache import cached, experiment_fingerprint
 from ..claims import ClaimReport, held_out_seeds
 from ..config import SCALES, check_int, default_scale, field_names, make_settings, resolve_device
+from ..costs import Estimate
 from ..resources import check_memory, resolve_threads, torch_threads
 from ..result import Result
 
 REGISTRY: dict[str, Experiment] = {}
-
-
-@dataclasses.dataclass(frozen=True)
-class Estimate:
-    """What a run will cost, told to the user before it starts (``luckbook run`` prints it).
-
-    Attributes:
-        seconds: expected wall time on ``device``.
-        bytes: expected peak memory of the run's tensors.
-        basis: one line on how the numbers were obtained (e.g. a measured rate).
-    """
-
-    seconds: float
-    bytes: int
-    basis: str
-
-    def describe(self) -> str:
-        sec = self.seconds
-        when = (
-            f"{sec:.0f} s"
-            if sec < 120
-            else f"{sec / 60:.0f} min"
-            if sec < 7200
-            else f"{sec / 3600:.1f} h"
-        )
-        mem = self.bytes / 2**30
-        size = f"{mem:.1f} GiB" if mem >= 0.1 else f"{self.bytes / 2**20:.0f} MiB"
-        return f"estimated time ≈ {when}, memory ≈ {size} ({self.basis})"
 
 
 def resolve_seeds(seeds: int | Sequence[int]) -> list[int]:

@@ -34,13 +34,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import costs
 from ..bn_stats import bn_bias_stats
 from ..claims import Stat, bootstrap
 from ..config import check_float, check_int, resolve_dtype
 from ..digits import ImageData, load_digits
 from ..result import Result
 from ..rng import generator, stream_seed
-from .base import Estimate, Experiment, register
+from .base import Experiment, register
 
 ARCHS = ("cnn", "mlp")
 
@@ -414,41 +415,6 @@ def compute(
     )
 
 
-# Cost model: CPU seconds per (seed, epoch, 1 347 training images) measured on a quiet 2-core
-# machine with one torch thread, float32, scaled by the networks' multiply-adds per image.
-CNN_S_PER_MMAC = 0.055  # per million multiply-adds per image of the CNN, per epoch
-MLP_S_PER_MMAC = 0.9  # the MLP's layers are tiny: overhead dominates
-
-
-def _macs(settings: BNBiasSettings) -> tuple[float, float]:
-    cnn, c_in, side = 0.0, 1, 8
-    for c in settings.channels:
-        for _ in range(2):
-            cnn += 9 * c_in * c * side * side
-            c_in = c
-        side //= 2
-    mlp, n_in = 0.0, 64
-    for w in settings.hidden:
-        mlp += n_in * w
-        n_in = w
-    return cnn / 1e6, mlp / 1e6 + 0.01
-
-
-def estimate(settings: BNBiasSettings, n_seeds: int, device: torch.device) -> Estimate:
-    """Time and memory of :func:`compute` (see the cost model's constants)."""
-    cnn, mlp = _macs(settings)
-    seconds = n_seeds * settings.epochs * (CNN_S_PER_MMAC * cnn * 10 + MLP_S_PER_MMAC * mlp)
-    seconds += 1.0 + 0.1 * n_seeds  # loading the digits, measurements
-    width = max(settings.channels) * 64 + max(settings.hidden)
-    nbytes = 4 * (1797 * 64 * 4 + 1797 * width * 6) + 2**22
-    basis = (
-        f"{cnn:.2f} M multiply-adds per image (CNN), {mlp:.3f} M (MLP); rates measured on a quiet "
-        "2-core CPU with one torch thread"
-        + ("" if device.type == "cpu" else f"; on {device.type} expect less time")
-    )
-    return Estimate(seconds, int(nbytes), basis)
-
-
 BN_BIAS = register(
     Experiment(
         result_cls=BNBiasResult,
@@ -459,6 +425,6 @@ BN_BIAS = register(
         presets=PRESETS,
         default_seeds=SEEDS,
         compute=compute,
-        estimate=estimate,
+        estimate=costs.bn_bias,
     )
 )

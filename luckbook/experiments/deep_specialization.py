@@ -75,6 +75,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from .. import costs
 from ..claims import Stat, bootstrap
 from ..config import check_choice, check_float, check_int, resolve_dtype
 from ..data import FixedSet, gaussian
@@ -86,7 +87,7 @@ from ..result import Result
 from ..student import make_student
 from ..teacher import calibrate, make_teacher
 from ..train import sgd_step, train
-from .base import Estimate, Experiment, register
+from .base import Experiment, register
 from .deep_teacher import unit_weight_columns
 
 TEACHER_HIDDEN = (50, 75, 100, 125)
@@ -671,105 +672,6 @@ def compute(
     )
 
 
-def _flops(settings: DeepSpecializationSettings, n_seeds: int) -> tuple[float, float]:
-    """Multiply-add FLOPs of (training, evaluation) for ``n_seeds`` seeds."""
-    w = settings.student_widths
-    tw = settings.widths
-    per_sample = sum(2 * (a + 1) * b for a, b in zip(w[:-1], w[1:], strict=True))
-    train_flops = 3 * per_sample * settings.batch * settings.steps * n_seeds  # forward + 2× back
-    hidden = w[1:-1]
-    c = settings.d_output
-    beta = 2 * c * sum((hidden[i] + 1) * (hidden[i + 1] + 1) for i in range(len(hidden) - 1))
-    corr = 2 * sum(m * n for m, n in zip(tw[1:-1], hidden, strict=True))
-    n_snap = len(snapshot_schedule(settings))
-    eval_flops = (
-        n_snap * n_seeds * (settings.n_eval * (2 * per_sample + corr) + settings.n_beta * beta)
-    )
-    return float(train_flops), float(eval_flops)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _measure(
-    settings: DeepSpecializationSettings, device: torch.device
-) -> tuple[float, float, int]:
-    """Seconds per SGD step and per β input, measured now on ``device`` at the run's widths.
-
-    A random student of the run's widths (``k ≤ 4`` seeds) takes a few SGD steps on a random
-    batch, and :func:`mean_beta` runs on a few inputs. Returns ``(step_s, beta_s_per_input, k)``
-    for ``k`` seeds at once.
-    """
-    dtype = resolve_dtype(settings.dtype)
-    w = settings.student_widths
-    k = 4
-    gen = torch.Generator().manual_seed(0)
-    weights = [
-        (torch.randn(k, a + 1, b, generator=gen) / math.sqrt(a + 1)).to(device, dtype)
-        for a, b in zip(w[:-1], w[1:], strict=True)
-    ]
-    net = Net(weights, activation=settings.activation, slope=settings.slope)
-    x1 = torch.randn(k, settings.batch, w[0] + 1, generator=gen).to(device, dtype)
-    y = torch.randn(k, settings.batch, w[-1], generator=gen).to(device, dtype)
-    sgd_step(net, x1, y, 1e-6)
-    _sync(device)
-    reps, start = 0, time.perf_counter()
-    while reps < 3 or time.perf_counter() - start < 0.2:
-        sgd_step(net, x1, y, 1e-6)
-        reps += 1
-    _sync(device)
-    step_s = (time.perf_counter() - start) / reps
-    n_x = 8
-    xb = torch.randn(k, n_x, w[0], generator=gen).to(device, dtype)
-    mean_beta(net, xb)
-    _sync(device)
-    start = time.perf_counter()
-    mean_beta(net, xb)
-    _sync(device)
-    return step_s, (time.perf_counter() - start) / n_x, k
-
-
-def estimate(settings: DeepSpecializationSettings, n_seeds: int, device: torch.device) -> Estimate:
-    """Time from SGD steps and a β evaluation timed now on ``device`` at the run's widths,
-    scaled by the run's step, snapshot and seed counts (evaluation forward passes by their FLOP
-    count at the measured training rate); memory from the tensor sizes."""
-    train_flops, eval_flops = _flops(settings, n_seeds)
-    step_s, beta_s, k = _measure(settings, device)
-    n_snap = len(snapshot_schedule(settings))
-    seeds = n_seeds / k
-    train_s = settings.steps * step_s * seeds
-    beta_s_total = n_snap * settings.n_beta * beta_s * seeds
-    w = settings.student_widths
-    beta_flops = (
-        n_snap
-        * n_seeds
-        * settings.n_beta
-        * 2
-        * settings.d_output
-        * sum((w[i] + 1) * (w[i + 1] + 1) for i in range(1, len(w) - 2))
-    )
-    rate = train_flops / train_s
-    other_s = max(eval_flops - beta_flops, 0.0) / rate
-    item = resolve_dtype(settings.dtype).itemsize
-    data = n_seeds * (settings.n_train + settings.n_eval) * (settings.d + 1 + settings.d_output)
-    weights = n_seeds * sum((a + 1) * b for a, b in zip(w[:-1], w[1:], strict=True))
-    acts = n_seeds * settings.n_eval * sum(w[1:]) * 3
-    mem = (data + 3 * weights + acts) * item + BETA_CHUNK * item * 3
-    return Estimate(
-        seconds=train_s + beta_s_total + other_s,
-        bytes=int(mem),
-        basis=(
-            f"{settings.steps} SGD steps at {step_s * 1e3:.3g} ms per step timed for {k} seeds "
-            f"(scaled to {n_seeds}) and β "
-            f"on {settings.n_beta} inputs × {n_snap} snapshots, both timed now on {device.type} "
-            f"at the run's widths; {train_flops / 1e12:.3g} TFLOP training + "
-            f"{eval_flops / 1e12:.3g} TFLOP evaluation counted ({rate / 1e9:.0f} GFLOP/s)"
-        ),
-    )
-
-
 DEEP_SPECIALIZATION = register(
     Experiment(
         result_cls=DeepSpecializationResult,
@@ -780,6 +682,6 @@ DEEP_SPECIALIZATION = register(
         presets=PRESETS,
         default_seeds=SEEDS,
         compute=compute,
-        estimate=estimate,
+        estimate=costs.deep_specialization,
     )
 )

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from .. import costs
 from ..cache import cached, file_fingerprint
 from ..claims import Stat, bootstrap, seed_mean
 from ..config import check_choice, check_float, check_int, resolve_dtype
@@ -42,7 +43,7 @@ from ..homogeneous import (
 from ..metrics import effective_rank
 from ..result import Result
 from ..rng import generator
-from .base import Estimate, Experiment, register
+from .base import Experiment, register
 
 
 @dataclasses.dataclass(frozen=True)
@@ -633,43 +634,6 @@ def phase_lengths(
     return fit_phase_lengths(runs, fit_below)
 
 
-def estimate(settings: DirectionalSettings, n_seeds: int, device: torch.device) -> Estimate:
-    """Cost from a FLOP count and a measured rate (see ``basis``)."""
-    widths = widths_for(settings.d, settings.width, settings.depth)
-    per_pass = (
-        2 * settings.n_train * sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True))
-    )
-    # Euler steps: degree 2 needs about (ln(1/δ) + 3)/(2 N*·lr) steps with N* ≈ 3–5 here; the
-    # time-rescaled steps of degree > 2 need a δ-independent number, measured ≈ 700–1500.
-    if settings.degree == 2:
-        steps = min(
-            settings.max_steps, (math.log(1 / settings.delta) + 3) / (2 * 3.0 * settings.lr)
-        )
-    else:
-        steps = min(settings.max_steps, 1500)
-    kkt = settings.kkt_steps * (settings.kkt_starts + 1)
-    flops = n_seeds * 3 * per_pass * (steps + kkt)
-    # calibrated on a shared 2-core CPU (float64, small batched matmuls): the paper-scale
-    # depth-2 run (16 seeds, 33 KKT starts × 1000 ascent steps) took 118 s, the book run 3.2 s,
-    # i.e. ≈ 1.5 GFLOP/s effective plus ≈ 0.4 ms of per-step overhead
-    seconds = flops / 1.5e9 + 4e-4 * (steps + settings.kkt_steps) + 1.0
-    n_rec = steps / settings.record_every
-    nbytes = int(
-        8
-        * n_seeds
-        * (
-            n_rec * (2 * settings.width + settings.d + 4)
-            + settings.n_train * (settings.d + 2 + 2 * settings.width) * (settings.kkt_starts + 1)
-        )
-    )
-    return Estimate(
-        seconds,
-        nbytes,
-        "FLOP count of forward+backward per Euler and KKT-ascent step at a "
-        "measured ≈ 1.5 GFLOP/s plus 0.4 ms/step overhead (shared 2-core CPU, float64)",
-    )
-
-
 DIRECTIONAL = register(
     Experiment(
         result_cls=DirectionalResult,
@@ -681,6 +645,6 @@ DIRECTIONAL = register(
         presets=PRESETS,
         default_seeds=SEEDS,
         compute=compute,
-        estimate=estimate,
+        estimate=costs.directional,
     )
 )

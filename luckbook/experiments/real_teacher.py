@@ -43,6 +43,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from .. import costs
 from ..claims import Stat, bootstrap
 from ..config import DEFAULT_TAUS, check_choice, check_float, check_int, check_taus, resolve_dtype
 from ..data import FixedSet
@@ -55,7 +56,7 @@ from ..result import Result
 from ..rng import generator
 from ..student import make_student
 from ..train import snapshot_steps, train
-from .base import Estimate, Experiment, register
+from .base import Experiment, register
 
 INPUT_KINDS = ("real", "gaussian")
 DATASETS = ("digits", "cifar10")
@@ -477,40 +478,6 @@ def compute(
     )
 
 
-# Cost model (quiet 2-core CPU, one torch thread, float32): a fixed cost per SGD step plus the
-# matmul FLOPs at a sustained rate; the teacher's Adam steps likewise.
-STEP_OVERHEAD_S = 120e-6
-GFLOPS = 40.0
-
-
-def estimate(settings: RealTeacherSettings, n_seeds: int, device: torch.device) -> Estimate:
-    """Time and memory of :func:`compute` (see the cost model's constants)."""
-    d = 3072 if settings.dataset == "cifar10" else 64
-    n_split = 50_000 if settings.dataset == "cifar10" else 1348
-    widths = [d, *settings.hidden, 10]
-
-    def flops(mult: int, batch: int) -> float:
-        w = [widths[0]] + [mult * h for h in widths[1:-1]] + [widths[-1]]
-        return 6.0 * batch * sum((w[i] + 1) * w[i + 1] for i in range(len(w) - 1))
-
-    teacher_steps = settings.teacher_epochs * (n_split // settings.teacher_batch)
-    seconds = teacher_steps * (
-        3 * STEP_OVERHEAD_S + n_seeds * flops(1, settings.teacher_batch) / (GFLOPS * 1e9)
-    )
-    for multi in settings.multis:
-        per = STEP_OVERHEAD_S + n_seeds * flops(multi, settings.batch) / (GFLOPS * 1e9)
-        seconds += len(settings.kinds) * settings.steps * per
-    item = 4 if settings.dtype == "float32" else 8
-    nbytes = item * n_seeds * settings.n_train * (d + 11) * 2 + 2**22
-    basis = (
-        f"{len(settings.kinds)} input kind(s) × {len(settings.multis)} multipliers × {settings.steps} "
-        f"SGD steps at {STEP_OVERHEAD_S * 1e6:.0f} µs + FLOPs at {GFLOPS:g} GFLOP/s (quiet 2-core CPU, "
-        "one torch thread)"
-        + ("" if device.type == "cpu" else f"; on {device.type} expect less time")
-    )
-    return Estimate(seconds, int(nbytes), basis)
-
-
 REAL_TEACHER = register(
     Experiment(
         result_cls=RealTeacherResult,
@@ -521,6 +488,6 @@ REAL_TEACHER = register(
         presets=PRESETS,
         default_seeds=SEEDS,
         compute=compute,
-        estimate=estimate,
+        estimate=costs.real_teacher,
     )
 )

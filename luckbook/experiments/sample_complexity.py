@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from .. import costs
 from ..claims import E5_CLAIM_N, E5_GRIDS, E5_TAU, Stat, bootstrap, seed_mean
 from ..config import DEFAULT_TAUS, check_choice, check_float, check_int, check_taus, resolve_dtype
 from ..data import CHUNK_VALUES, boundary_augmented, gaussian
@@ -32,8 +33,8 @@ from ..metrics import best_per_student, best_per_teacher
 from ..result import Result
 from ..rng import generator
 from ..train import snapshot_steps, train
-from .base import Estimate, Experiment, register
-from .two_layer import E4Common, TwoLayerSettings, build, make_nets
+from .base import Experiment, register
+from .two_layer import E4Common, TwoLayerSettings, build
 
 KINDS = ("gaussian", "augmented")
 NEAR = 0.1
@@ -550,97 +551,6 @@ def compute(
     )
 
 
-def _layer_flops(s: SampleComplexitySettings) -> int:
-    """Multiply-adds of one forward pass of one sample through the student."""
-    return (s.d + 1) * s.n + (s.n + 1) * s.c
-
-
-def measure_rate(s: SampleComplexitySettings, device: torch.device, seconds: float = 0.3) -> float:
-    """FLOP/s of training at these shapes on ``device``: :func:`~luckbook.train.sgd_step` on
-    minibatches gathered by :class:`StackedSets` (8 members), timed for about ``seconds``."""
-    from ..train import sgd_step
-
-    dtype = resolve_dtype(s.dtype)
-    k = 8
-    gen = torch.Generator().manual_seed(0)
-    net = Net(
-        [
-            0.01 * torch.randn(k, s.d + 1, s.n, generator=gen, dtype=dtype).to(device),
-            0.01 * torch.randn(k, s.n + 1, s.c, generator=gen, dtype=dtype).to(device),
-        ],
-        activation=s.activation,
-        slope=s.slope,
-    )
-    n = min(max(s.n_trains), 2_000)
-    x = torch.randn(k, n, s.d, generator=gen, dtype=dtype).to(device)
-    source = StackedSets([x], [torch.randn(k, n, s.c, generator=gen, dtype=dtype).to(device)])
-    batches = source.batches(list(range(k)), 10**9, s.batch)
-    for _ in range(20):
-        sgd_step(net, *next(batches), 1e-4)
-    reps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for _ in range(20):
-            sgd_step(net, *next(batches), 1e-4)
-        reps += 20
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    per_step = (time.perf_counter() - start) / reps
-    return 6 * k * s.batch * _layer_flops(s) / per_step
-
-
-def measure_setup(s: SampleComplexitySettings, device: torch.device, points: int = 2_000) -> float:
-    """Seconds per training point to build the training sets (one Gaussian and one augmented
-    set of ``points`` points for one seed, labelled by the teacher, and stacked)."""
-    teacher = make_nets(s.two_layer(1), [0], device)[0]
-    start = time.perf_counter()
-    xs = [
-        gaussian(points, s.d, [0], data_std=s.data_std).to(device, teacher.dtype),
-        boundary_augmented(
-            teacher,
-            points,
-            [0],
-            data_std=s.data_std,
-            alpha_mean=s.alpha_mean,
-            alpha_sigma=s.alpha_sigma,
-        ).to(device, teacher.dtype),
-    ]
-    StackedSets(xs, [teacher(x) for x in xs])
-    return (time.perf_counter() - start) / (2 * points)
-
-
-def estimate(settings: SampleComplexitySettings, n_seeds: int, device: torch.device) -> Estimate:
-    """Time from a FLOP count at the SGD-step rate measured now on ``device``, plus the set-up
-    (training sets) at a per-point cost measured now; memory from the tensors the run holds
-    (training sets, eval probe, evaluation temporaries) plus 15 % allocator slack."""
-    s = settings
-    groups = len(s.n_trains) * len(s.kinds)
-    members = groups * n_seeds
-    flops = 6 * s.steps * members * s.batch * _layer_flops(s)  # forward + two backward matmuls
-    per_eval = groups * n_seeds * s.n_eval * 2 * (_layer_flops(s) + s.m * s.n)
-    per_eval += 2 * n_seeds * len(s.kinds) * sum(s.n_trains) * _layer_flops(s)
-    flops += (s.n_snapshots + 2) * per_eval
-    rate = measure_rate(s, device)
-    points = n_seeds * len(s.kinds) * sum(s.n_trains)
-    setup = points * measure_setup(s, device)
-    item = torch.empty((), dtype=resolve_dtype(s.dtype)).element_size()
-    data = points * (s.d + 1 + s.c) * 2  # the sets and their stacked copy
-    probe = n_seeds * s.n_eval * (2 * (s.d + 1) + 3 * s.m + s.c)
-    temps = SEED_GROUP * max(s.n_eval, max(s.n_trains)) * (3 * s.n + 2 * s.c)
-    weights = 3 * members * _layer_flops(s)
-    total = 1.15 * (data + probe + temps + weights) * item + 200 * 2**20
-    return Estimate(
-        seconds=flops / rate + setup,
-        bytes=int(total),
-        basis=(
-            f"{flops / 1e9:.0f} GFLOP counted (SGD {members} students × {s.steps} steps, plus "
-            f"{s.n_snapshots + 1} evaluations) at {rate / 1e9:.1f} GFLOP/s measured just now for "
-            f"SGD steps with minibatch gathers at these shapes on {device.type}, plus {setup:.0f} s "
-            f"to build {points:,} training points (per-point cost measured just now); memory = "
-            f"training sets + eval probe + temporaries + 15 % + 200 MiB"
-        ),
-    )
-
-
 SAMPLE_COMPLEXITY = register(
     Experiment(
         result_cls=SampleComplexityResult,
@@ -651,6 +561,6 @@ SAMPLE_COMPLEXITY = register(
         presets=PRESETS,
         default_seeds=SEEDS,
         compute=compute,
-        estimate=estimate,
+        estimate=costs.sample_complexity,
     )
 )

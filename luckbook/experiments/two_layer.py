@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from .. import costs
 from ..claims import Stat, seed_mean
 from ..config import (
     DEFAULT_TAUS,
@@ -36,13 +37,13 @@ from ..config import (
 )
 from ..data import FixedSet, gaussian
 from ..ensemble import ACTIVATIONS, Net
-from ..evaluate import SEED_GROUP, Probe
+from ..evaluate import Probe
 from ..metrics import best_per_student, best_per_teacher, observability
 from ..result import Result
 from ..student import make_student
 from ..teacher import DEFAULT_CHOICES, NINE_CHOICES, make_teacher
 from ..train import SPACINGS, snapshot_steps, train
-from .base import Estimate, Experiment, register
+from .base import Experiment, register
 
 
 def check_samples(name: str, value: int) -> None:
@@ -433,68 +434,6 @@ def compute(
     )
 
 
-# Cost model, calibrated on the book's 2-core CPU with one torch thread, float64 (quiet
-# machine, 2026-11-23): a fixed cost per step, a cost per seed-step (gathers and elementwise
-# work) plus its matmul FLOPs at a sustained rate, and per evaluation the FLOPs at a rate plus
-# elementwise work per sample. float32 rates scaled by the float32/float64 ratios of
-# benchmarks/README.md (training 1.6×, evaluation 2.3×).
-TRAIN_GFLOPS = {"float64": 30.0, "float32": 48.0}
-EVAL_GFLOPS = {"float64": 35.0, "float32": 80.0}
-STEP_OVERHEAD_S = 60e-6
-SEED_STEP_OVERHEAD_S = 10e-6
-EVAL_SAMPLE_S = 0.25e-6
-RANDN_S = 20e-9  # drawing one float64 Gaussian input coordinate
-
-
-def two_layer_cost(
-    settings: TwoLayerSettings,
-    n_seeds: int,
-    device: torch.device,
-    train_loss: bool = True,
-    draw_data: bool = True,
-) -> Estimate:
-    """Time and memory of training ``n_seeds`` networks of ``settings`` in one batched program.
-
-    FLOPs per seed-step count the matmuls of forward and backward (``B`` = batch):
-    ``2·(2B(d+1)n + 2B(n+1)c) + 2Bcn``; an evaluation costs ``2N((d+1)n + (n+1)c) + 2Nmn``
-    per seed on the eval set (and the forward again on the train set if ``train_loss``);
-    drawing the inputs (``draw_data``) costs ``RANDN_S`` per coordinate.
-    """
-    s = settings
-    dtype = "float32" if s.dtype == "float32" else "float64"
-    item = 4 if dtype == "float32" else 8
-    b, n = s.batch, s.n
-    step_flops = 2 * (2 * b * (s.d + 1) * n + 2 * b * (n + 1) * s.c) + 2 * b * s.c * n
-    forward = 2 * ((s.d + 1) * n + (n + 1) * s.c)
-    eval_flops = s.n_eval * (forward + 2 * s.m * n) + (s.n_train * forward if train_loss else 0)
-    eval_samples = s.n_eval + (s.n_train if train_loss else 0)
-    n_evals = len(snapshot_steps(s.steps, s.n_snapshots, s.spacing))
-    per_seed_step = SEED_STEP_OVERHEAD_S + step_flops / (TRAIN_GFLOPS[dtype] * 1e9)
-    seconds = s.steps * (STEP_OVERHEAD_S + n_seeds * per_seed_step)
-    per_eval = eval_flops / (EVAL_GFLOPS[dtype] * 1e9) + eval_samples * EVAL_SAMPLE_S
-    seconds += n_evals * n_seeds * per_eval
-    if draw_data:
-        seconds += n_seeds * (s.n_train + s.n_eval) * s.d * RANDN_S
-    data = s.n_train * (s.d + 1 + s.c) + s.n_eval * (2 * s.d + 2 + 3 * s.m + s.c)
-    work = SEED_GROUP * s.n_eval * 3 * n
-    # one SGD step: the minibatch, hidden and output activations and their gradients
-    step = 3 * s.batch * (s.d + 1 + 2 * (n + 1) + 2 * s.c)
-    nbytes = item * (n_seeds * (int(1.5 * data) + s.steps + step) + work)
-    basis = (
-        f"{step_flops / 1e6:.2f} MFLOP per seed-step at {TRAIN_GFLOPS[dtype]:g} GFLOP/s "
-        f"+ {SEED_STEP_OVERHEAD_S * 1e6:.0f} µs per seed-step + {STEP_OVERHEAD_S * 1e6:.0f} µs per step, "
-        f"{eval_flops / 1e6:.0f} MFLOP per seed-evaluation at {EVAL_GFLOPS[dtype]:g} GFLOP/s; rates "
-        f"measured on a quiet 2-core CPU with one torch thread, {dtype}"
-        + ("" if device.type == "cpu" else f"; on {device.type} expect much less time")
-    )
-    return Estimate(seconds, nbytes, basis)
-
-
-def estimate(settings: TwoLayerSettings, n_seeds: int, device: torch.device) -> Estimate:
-    """The cost of :func:`compute` (see :func:`two_layer_cost`)."""
-    return two_layer_cost(settings, n_seeds, device)
-
-
 TWO_LAYER = register(
     Experiment(
         result_cls=TwoLayerResult,
@@ -505,6 +444,6 @@ TWO_LAYER = register(
         presets=PRESETS,
         default_seeds=SEEDS,
         compute=compute,
-        estimate=estimate,
+        estimate=costs.two_layer,
     )
 )

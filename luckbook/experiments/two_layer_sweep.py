@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from .. import costs
 from ..claims import ClaimReport, Stat, bootstrap, seed_mean
 from ..config import check_choice, check_float, check_int
 from ..data import FixedSet
@@ -33,9 +34,8 @@ from ..evaluate import Probe
 from ..metrics import best_per_student, best_per_teacher
 from ..result import Result
 from ..train import DivergenceError, snapshot_steps, train
-from .base import Estimate, Experiment, register
+from .base import Experiment, register
 from .two_layer import (
-    RANDN_S,
     E4Common,
     TwoLayerSettings,
     check_samples,
@@ -43,7 +43,6 @@ from .two_layer import (
     make_nets,
     released_loss,
     snapshot_numbers,
-    two_layer_cost,
 )
 
 Cell = tuple[int, int, float]
@@ -661,28 +660,6 @@ def compute(
     )
 
 
-def estimate(settings: TwoLayerSweepSettings, n_seeds: int, device: torch.device) -> Estimate:
-    """Sum of the per-program costs of :func:`two_layer_cost` (programs run one after another),
-    plus drawing the inputs once; memory: the largest program plus the stored results."""
-    seconds, peak, results = 0.0, 0, 0
-    n_p = len(settings.ps)
-    for m in settings.ms:
-        for multi in settings.multis:
-            cell = settings.cell_settings(m, multi, settings.ps[0])
-            cost = two_layer_cost(cell, n_seeds * n_p, device, train_loss=False, draw_data=False)
-            seconds += cost.seconds
-            peak = max(peak, cost.bytes)
-            t = settings.n_snapshots + 1
-            results += n_p * n_seeds * t * (m * 4 + multi * m * 10 + 8)
-    seconds += n_seeds * (settings.n_train + settings.n_eval) * settings.d * RANDN_S
-    n_programs = len(settings.ms) * len(settings.multis)
-    return Estimate(
-        seconds,
-        peak + results,
-        f"{n_programs} batched programs of {n_p * n_seeds} networks; last program: {cost.basis}",
-    )
-
-
 def claims_report(
     experiment: Experiment,
     *,
@@ -713,7 +690,7 @@ TWO_LAYER_SWEEP = register(
         presets=PRESETS,
         default_seeds=SEEDS,
         compute=compute,
-        estimate=estimate,
+        estimate=costs.two_layer_sweep,
         report=claims_report,
     )
 )
