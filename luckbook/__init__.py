@@ -1,9 +1,21 @@
 """luckbook: executable companion to *Luck Matters* (Tian et al., 2019) and its follow-ups.
 
-Flat public API: ``import luckbook as lb``; ``lb.run("two-layer", seeds=8, p=1)``.
+The flat public API: notebooks ``import luckbook as lb`` and use nothing deeper::
+
+    result = lb.run("two-layer", scale="book", seeds=8, p=1.0)   # cached, batched over seeds
+    lb.correlation_heatmap(result)                                # a figure
+    result.claims()                                               # the pre-registered claims
+    lb.static_explorer("two-layer")                               # a chapter's slider panel
+
+Figures and panels import matplotlib / ipywidgets; they load on first use (``_LAZY``).
+Layout (one name per experiment ``X``): ``experiments/X.py`` settings, presets, compute;
+``results/X.py`` its result and analysis; ``plots/X.py`` its figures; ``panels/X.py`` its
+sliders; ``notebooks/X.ipynb`` its chapter; ``tests/test_X.py`` its tests (README: Layout).
 """
 
 from ._version import __version__
+
+# ------------------------------------------------------------------ engine and data
 from .bn_stats import BNLayerStats, bn_bias_stats, fraction_negative
 from .cache import CacheWarning, cached
 from .claims import (
@@ -18,21 +30,14 @@ from .claims import (
     held_out_seeds,
 )
 from .config import DEFAULT_TAUS, SCALES, default_scale, provenance, resolve_device, resolve_dtype
+from .costs import Estimate
 from .data import FixedSet, FreshGaussian, boundary_augmented, gaussian, unit_sphere
 from .digits import ImageData, load_cifar10, load_digits
 from .ensemble import Forward, Net, with_ones
 from .evaluate import Probe
-from .experiments import (
-    REGISTRY,
-    Estimate,
-    Experiment,
-    TwoLayerResult,
-    TwoLayerSettings,
-    claims,
-    get_experiment,
-    resolve_seeds,
-    run,
-)
+
+# ------------------------------------------------------------------ experiments and results
+from .experiments import REGISTRY, Experiment, claims, get_experiment, resolve_seeds, run
 from .metrics import (
     activation_correlation,
     best_per_student,
@@ -41,103 +46,157 @@ from .metrics import (
     covered,
     effective_rank,
     fanout_norms,
+    l_shape_medians,
+    l_shape_ratio,
     observability,
     square_loss,
 )
 from .reproducibility import claims_overview, reproducibility_report
+from .result import Result
 from .student import make_student, student_widths
 from .sweep import SweepResult, sweep
-from .teacher import apply_strength_decay, calibrate, make_teacher, separated_codes
-from .train import DivergenceError, Trajectory, project_columns, sgd_step, snapshot_steps, train
+from .teacher import (
+    apply_strength_decay,
+    calibrate,
+    make_teacher,
+    normalize_columns,
+    separated_codes,
+)
+from .train import (
+    DivergenceError,
+    Trajectory,
+    project_columns,
+    sgd_step,
+    snapshot_steps,
+    stack_records,
+    train,
+)
 
-__all__ = [
+_LAZY: dict[str, str] = {
+    # name -> the module that defines it, imported on first use (figures and panels import
+    # matplotlib and ipywidgets). One section per experiment: its settings and result
+    # classes, then the figures its chapter calls.
+    # ---- panels (luckbook/panels): one call per slider panel
+    "static_panel": "luckbook.static",
+    "static_explorer": "luckbook.static",
+    "time_scrubber": "luckbook.static",
+    "explorer": "luckbook.widgets",
+    # ---- E0 gradient-relation
+    # ---- (end E0)
+    # ---- E1 fanout
+    # ---- (end E1)
+    # ---- E2 lucky
+    # ---- (end E2)
+    # ---- E3 deep-teacher
+    # ---- (end E3)
+    # ---- E4 two-layer, two-layer-sweep; E5 sample-complexity
+    "TwoLayerSettings": "luckbook.experiments.two_layer",
+    "TwoLayerResult": "luckbook.experiments.two_layer",
+    "correlation_heatmap": "luckbook.plots.two_layer",
+    "fanout_vs_correlation": "luckbook.plots.two_layer",
+    "training_curves": "luckbook.plots.two_layer",
+    "setting_overview": "luckbook.plots.two_layer",
+    "teacher_recovery": "luckbook.plots.two_layer",
+    "specialization_frame": "luckbook.plots.two_layer",
+    "setting_panel": "luckbook.plots.two_layer",
+    # ---- (end E4, E5)
+    # ---- E6 deep-specialization
+    # ---- (end E6)
+    # ---- E7 bn-bias; E8 real-teacher
+    "bn_bias_plots": "luckbook.plots.bn_bias",
+    "real_teacher_plots": "luckbook.plots.real_teacher",
+    # ---- (end E7, E8)
+    # ---- E9 directional
+    # ---- (end E9)
+}
+_MODULE_ALIASES = {"bn_bias_plots", "real_teacher_plots"}  # whole modules (to be flattened)
+
+__all__ = [  # noqa: PLE0604 - the lazy names are listed in _LAZY
+    "__version__",
+    "BNLayerStats",
+    "bn_bias_stats",
+    "fraction_negative",
+    "CacheWarning",
+    "cached",
     "CLAIMS",
     "HELD_OUT_START",
     "Claim",
     "ClaimReport",
     "Stat",
     "bootstrap",
-    "claims",
-    "claims_overview",
-    "reproducibility_report",
     "get_claim",
     "glue",
     "held_out_seeds",
     "DEFAULT_TAUS",
-    "REGISTRY",
     "SCALES",
-    "CacheWarning",
-    "DivergenceError",
-    "Estimate",
-    "Experiment",
-    "FixedSet",
-    "Forward",
-    "FreshGaussian",
-    "Net",
-    "Probe",
-    "Trajectory",
-    "TwoLayerResult",
-    "TwoLayerSettings",
-    "__version__",
-    "activation_correlation",
-    "apply_strength_decay",
-    "best_per_student",
-    "best_per_teacher",
-    "boundary_augmented",
-    "cached",
-    "calibrate",
-    "cosine",
-    "covered",
     "default_scale",
-    "effective_rank",
-    "fanout_norms",
-    "gaussian",
-    "get_experiment",
-    "make_student",
-    "make_teacher",
-    "observability",
-    "project_columns",
     "provenance",
     "resolve_device",
     "resolve_dtype",
-    "resolve_seeds",
-    "run",
-    "separated_codes",
-    "sgd_step",
-    "snapshot_steps",
-    "square_loss",
-    "student_widths",
-    "sweep",
-    "SweepResult",
-    "train",
+    "Estimate",
+    "FixedSet",
+    "FreshGaussian",
+    "boundary_augmented",
+    "gaussian",
     "unit_sphere",
-    "with_ones",
-    "BNLayerStats",
     "ImageData",
-    "bn_bias_stats",
-    "fraction_negative",
     "load_cifar10",
     "load_digits",
+    "Forward",
+    "Net",
+    "with_ones",
+    "Probe",
+    "REGISTRY",
+    "Experiment",
+    "claims",
+    "get_experiment",
+    "resolve_seeds",
+    "run",
+    "activation_correlation",
+    "best_per_student",
+    "best_per_teacher",
+    "cosine",
+    "covered",
+    "effective_rank",
+    "fanout_norms",
+    "l_shape_medians",
+    "l_shape_ratio",
+    "observability",
+    "square_loss",
+    "claims_overview",
+    "reproducibility_report",
+    "Result",
+    "make_student",
+    "student_widths",
+    "SweepResult",
+    "sweep",
+    "apply_strength_decay",
+    "calibrate",
+    "make_teacher",
+    "normalize_columns",
+    "separated_codes",
+    "DivergenceError",
+    "Trajectory",
+    "project_columns",
+    "sgd_step",
+    "snapshot_steps",
+    "stack_records",
+    "train",
+    *_LAZY,
 ]
-
-_LAZY = {
-    # figures, static panels and live widgets import matplotlib / ipywidgets: loaded on use
-    "bn_bias_plots": ("luckbook.plots.bn_bias", None),
-    "real_teacher_plots": ("luckbook.plots.real_teacher", None),
-    "static_explorer": ("luckbook.static", "static_explorer"),
-    "static_panel": ("luckbook.static", "static_panel"),
-    "time_scrubber": ("luckbook.static", "time_scrubber"),
-    "explorer": ("luckbook.widgets", "explorer"),
-}
 
 
 def __getattr__(name: str):
-    """Lazy attributes: ``lb.bn_bias_plots``, ``lb.real_teacher_plots``, ``lb.static_explorer``,
-    ``lb.static_panel``, ``lb.time_scrubber``, ``lb.explorer``."""
+    """The lazy names of ``_LAZY`` (figures and panels), imported on first use."""
     if name in _LAZY:
         import importlib
 
-        module, attr = _LAZY[name]
-        mod = importlib.import_module(module)
-        return mod if attr is None else getattr(mod, attr)
+        module = importlib.import_module(_LAZY[name])
+        value = module if name in _MODULE_ALIASES else getattr(module, name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'luckbook' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -58,15 +58,20 @@ PRESENTATION = frozenset(
         "claims.py",
         "reproducibility.py",
         "sweep.py",
+        "costs.py",
+        "result.py",
     }
 )
-"""Modules that only draw or parse (and everything under ``plots/``): changing them does not
-invalidate computed results."""
+"""Modules that only draw, parse, estimate or analyse stored arrays (and everything under
+``plots/``, ``panels/`` and ``results/``): changing them does not invalidate computed
+results. So ``results/<experiment>.py`` must hold no code that ``compute`` runs."""
+
+PRESENTATION_DIRS = ("plots/", "panels/", "results/")
 
 
 def _is_core(rel: str) -> bool:
     """Computing modules shared by every experiment (an experiment's own module is keyed apart)."""
-    if rel in PRESENTATION or rel.startswith("plots/"):
+    if rel in PRESENTATION or rel.startswith(PRESENTATION_DIRS):
         return False
     return not rel.startswith("experiments/") or rel in (
         "experiments/base.py",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from .config import check_choice, check_float, check_int
@@ -136,8 +137,9 @@ class Net:
         """The sub-ensemble at seed positions ``seeds``."""
         return dataclasses.replace(self, weights=[w[seeds] for w in self.weights])
 
-    def prune(self, layer: int, keep: torch.Tensor) -> Net:
-        """A copy with hidden nodes of ``layer`` removed where ``keep [S, n_layer]`` is False.
+    def prune(self, layer: int, keep: torch.Tensor | np.ndarray) -> Net:
+        """A copy with hidden nodes of ``layer`` removed where ``keep [S, n_layer]`` (a tensor or
+        a NumPy array) is False.
 
         A removed node's ingoing column and fan-out row are set to zero, so it no longer
         affects the output (LM's lottery-ticket argument).
@@ -152,7 +154,7 @@ class Net:
                 f"keep has shape {tuple(keep.shape)}; expected [S={self.n_seeds}, n={n}]"
             )
         net = self.clone()
-        mask = keep.to(device=self.device, dtype=self.dtype)
+        mask = torch.as_tensor(keep).to(device=self.device, dtype=self.dtype)
         net.weights[layer] *= mask[:, None, :]
         net.weights[layer + 1][:, :n, :] *= mask[:, :, None]
         return net

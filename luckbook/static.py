@@ -23,6 +23,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from . import panels
 from .claims import held_out_seeds
 from .config import check_choice, check_int, default_scale, provenance
 from .experiments import get_experiment, resolve_seeds
@@ -383,18 +384,23 @@ def static_panel(
 
 def static_explorer(
     experiment: str,
-    grid: Mapping[str, Sequence[Any]],
-    figure: Callable[[Any], Figure],
-    numbers: Callable[[Any], str],
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    figure: Callable[[Any], Figure] | None = None,
+    numbers: Callable[[Any], str] | None = None,
     *,
     scale: str | None = None,
-    seeds: int | Sequence[int] = 4,
+    seeds: int | Sequence[int] | None = None,
     initial: Mapping[str, Any] | None = None,
     on_divergence: Callable[[DivergenceError, dict[str, Any]], Figure] | None = None,
     predict: tuple[str, str] | None = None,
     **fixed: Any,
 ) -> StaticPanel:
-    """A grid panel over ``experiment``: every grid point is run (cached) and drawn.
+    """A grid panel over an experiment: every grid point is run (cached) and drawn.
+
+    ``lb.static_explorer("two-layer", scale=SCALE)`` opens the registered
+    :class:`~luckbook.panels.Grid` panel of that name (its grid, figure, numbers, seeds and
+    prediction prompt; arguments given here override them). With ``grid`` and ``figure``
+    given, ``experiment`` is an experiment name and the panel is built from the arguments.
 
     Every grid value is validated (as settings) before anything runs. With
     ``on_divergence``, a grid point whose training diverges is drawn by
@@ -402,6 +408,20 @@ def static_explorer(
     Each frame shows the ``lb.run(...)`` call that reproduces it; ``predict=(question,
     answer)`` adds a prediction prompt above the panel.
     """
+    if grid is None:
+        if figure is not None or numbers is not None:
+            raise ValueError("figure/numbers without grid: give a grid too, or a panel name only")
+        spec = panels.get(panels.Grid, experiment)
+        experiment, grid, figure, numbers = spec.experiment, spec.values, spec.figure, spec.numbers
+        initial = spec.initial if initial is None else initial
+        seeds = spec.seeds if seeds is None else seeds
+        predict = spec.predict if predict is None else predict
+        on_divergence = spec.on_divergence if on_divergence is None else on_divergence
+        fixed = {**spec.fixed, **fixed}
+    elif figure is None:
+        raise ValueError("grid without figure: give the figure function too")
+    seeds = 4 if seeds is None else seeds
+    numbers = numbers or _default_numbers
     exp = get_experiment(experiment)
     run_scale = default_scale() if scale is None else scale
     for point in itertools.product(*grid.values()):
@@ -427,22 +447,35 @@ def static_explorer(
     return panel
 
 
+def _default_numbers(result: Any, *step: int) -> str:
+    return result.numbers(*step)
+
+
 def time_scrubber(
     result: Any,
-    frame: Callable[[Any, int], Figure],
-    numbers: Callable[[Any, int], str],
+    frame: Callable[[Any, int], Figure] | None = None,
+    numbers: Callable[[Any, int], str] | None = None,
     *,
-    every: int = 1,
+    panel: str | None = None,
+    every: int | None = None,
     interval_ms: int = 300,
     predict: tuple[str, str] | None = None,
 ) -> StaticPanel:
     """A ``"time"`` panel over the snapshot steps of ``result`` (every ``every``-th snapshot).
 
-    Each frame shows the ``lb.run(...)`` call that recomputes ``result`` (when its settings
-    identify the experiment) and the step on screen; ``predict=(question, answer)`` adds a
-    prediction prompt above the panel.
+    ``lb.time_scrubber(result)`` uses the registered :class:`~luckbook.panels.Frames` panel of
+    the result's experiment (``panel`` names another); its numbers default to
+    ``result.numbers(step)``. Each frame shows the ``lb.run(...)`` call that recomputes
+    ``result`` (when its settings identify the experiment) and the step on screen;
+    ``predict=(question, answer)`` adds a prediction prompt above the panel.
     """
-    every = check_int("every", every, minimum=1)
+    if frame is None:
+        spec = panels.get(panels.Frames, panel or getattr(result, "EXPERIMENT", ""))
+        frame, numbers = spec.figure, numbers or spec.numbers
+        every = spec.every if every is None else every
+        predict = spec.predict if predict is None else predict
+    numbers = numbers or _default_numbers
+    every = check_int("every", 1 if every is None else every, minimum=1)
     steps = [int(s) for s in result.steps[::every]]
     if steps[-1] != int(result.steps[-1]):
         steps.append(int(result.steps[-1]))

@@ -12,16 +12,9 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from . import plots
+from . import panels
 from .experiments import get_experiment
 from .train import DivergenceError
-
-TWO_LAYER_SLIDERS: dict[str, dict[str, Any]] = {
-    "multi": {"kind": "select", "options": [1, 2, 3, 5, 10], "description": "multi"},
-    "init_scale": {"kind": "log", "min": -4, "max": -1, "step": 0.5, "description": "init_scale"},
-    "p": {"kind": "float", "min": 0.0, "max": 2.5, "step": 0.5, "description": "p"},
-}
-"""Width multiplier, student init scale (log₁₀ slider) and teacher strength decay ``p``."""
 
 
 def _slider(name: str, spec: Mapping[str, Any], value: Any) -> Any:
@@ -30,7 +23,10 @@ def _slider(name: str, spec: Mapping[str, Any], value: Any) -> Any:
     style = {"description_width": "80px"}
     if spec["kind"] == "select":
         return w.SelectionSlider(
-            options=spec["options"], value=value, description=spec["description"], style=style
+            options=spec["options"],
+            value=value,
+            description=spec.get("description", name),
+            style=style,
         )
     if spec["kind"] == "log":
         return w.FloatLogSlider(
@@ -39,7 +35,7 @@ def _slider(name: str, spec: Mapping[str, Any], value: Any) -> Any:
             min=spec["min"],
             max=spec["max"],
             step=spec["step"],
-            description=spec["description"],
+            description=spec.get("description", name),
             readout_format=".0e",
             style=style,
         )
@@ -48,37 +44,53 @@ def _slider(name: str, spec: Mapping[str, Any], value: Any) -> Any:
         min=spec["min"],
         max=spec["max"],
         step=spec["step"],
-        description=spec["description"],
+        description=spec.get("description", name),
         style=style,
     )
 
 
 def explorer(
     experiment: str,
-    sliders: Mapping[str, Mapping[str, Any]],
-    figure: Callable[[Any], Figure],
+    sliders: Mapping[str, Mapping[str, Any]] | None = None,
+    figure: Callable[[Any], Figure] | None = None,
     *,
     scale: str | None = None,
-    seeds: int = 4,
+    seeds: int | None = None,
     device: str | None = None,
     autorun: bool = True,
     **fixed: Any,
 ) -> Any:
-    """A panel of sliders over ``experiment``'s settings with a Run button and a figure area.
+    """A panel of sliders over an experiment's settings with a Run button and a figure area.
+
+    ``lb.explorer("two-layer", scale=SCALE)`` opens the registered
+    :class:`~luckbook.panels.Live` panel of that name (its sliders, figure and seeds); with
+    ``sliders`` and ``figure`` given, ``experiment`` is an experiment name.
 
     Args:
-        experiment: registered experiment name.
+        experiment: a registered live panel, or an experiment name (with ``sliders``).
         sliders: setting name -> slider spec (``kind``: ``select``/``log``/``float``).
         figure: result -> ``Figure`` (a function of :mod:`luckbook.plots`).
         scale, seeds, device, fixed: passed to ``run``; ``fixed`` settings stay constant.
         autorun: run once with the defaults when the panel is created (``False``: wait for
             **Run**, so that an executed notebook does not store a figure in its widget state).
 
-    Bad slider combinations and divergence are shown as a message in the panel, never as a
-    traceback.
+    A run that is not in the results cache shows its estimated time and a progress bar while
+    it trains. Bad slider combinations and divergence are shown as a message in the panel,
+    never as a traceback.
     """
     import ipywidgets as w
 
+    if sliders is None:
+        if figure is not None:
+            raise ValueError("figure without sliders: give the sliders too, or a panel name only")
+        spec = panels.get(panels.Live, experiment)
+        experiment, sliders, figure = spec.experiment, spec.sliders, spec.figure
+        seeds = spec.seeds if seeds is None else seeds
+        fixed = {**spec.fixed, **fixed}
+    elif figure is None:
+        raise ValueError("sliders without figure: give the figure function too")
+    seeds = 4 if seeds is None else seeds
+    draw = figure
     exp = get_experiment(experiment)
     defaults = exp.settings(scale, **fixed)
     controls = {
@@ -90,11 +102,24 @@ def explorer(
 
     def update(_: Any = None) -> None:
         values = {name: c.value for name, c in controls.items()}
-        status.value = "<i>running… (cached results are instant)</i>"
         button.disabled = True
         try:
-            result = exp.run(scale=scale, seeds=seeds, device=device, **{**fixed, **values})
-            fig = figure(result)
+            settings = {**fixed, **values}
+            plan = exp.plan(scale=scale, seeds=seeds, device=device, **settings)
+            when = f", estimated {plan.seconds:.0f} s" if plan else ""
+            status.value = f"<i>running{when} (cached results are instant)…</i>"
+            out.outputs = ()
+            failure: Exception | None = None
+            with out:  # a run that trains shows its progress bar here
+                try:  # (Output swallows exceptions raised inside it: carry them out)
+                    result = exp.run(
+                        scale=scale, seeds=seeds, device=device, progress=True, **settings
+                    )
+                except (ValueError, DivergenceError) as err:
+                    failure = err
+            if failure is not None:
+                raise failure
+            fig = draw(result)
             out.outputs = ()
             out.append_display_data(fig)
             shown = (
@@ -103,6 +128,7 @@ def explorer(
             )
             status.value = "done: " + ", ".join(shown)
         except (ValueError, DivergenceError) as err:
+            out.outputs = ()
             status.value = f"<b style='color:#b91c1c'>{err}</b>"
         finally:
             button.disabled = False
@@ -113,18 +139,3 @@ def explorer(
     else:
         status.value = "<i>press Run to train this setting</i>"
     return w.VBox([w.HBox(list(controls.values())), w.HBox([button, status]), out])
-
-
-def two_layer_explorer(
-    scale: str | None = None, seeds: int = 4, autorun: bool = True, **fixed: Any
-) -> Any:
-    """Sliders for the setting chapter (E4): width multiplier, init scale and ``p``."""
-    return explorer(
-        "two-layer",
-        TWO_LAYER_SLIDERS,
-        plots.setting_overview,
-        scale=scale,
-        seeds=seeds,
-        autorun=autorun,
-        **fixed,
-    )

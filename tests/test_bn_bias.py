@@ -15,7 +15,7 @@ from torch import nn
 import luckbook as lb
 from luckbook import cli
 from luckbook.experiments.bn_bias import BNBiasResult, coactivation
-from luckbook.plots import BookFigure
+from luckbook.plots.style import BookFigure
 
 
 def _vgg_like() -> nn.Sequential:

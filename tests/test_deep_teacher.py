@@ -14,7 +14,7 @@ import pytest
 import luckbook as lb
 from luckbook import cli
 from luckbook.experiments.deep_teacher import DeepTeacherResult, snapshot_schedule
-from luckbook.plots import luck_deep
+from luckbook.plots import deep_teacher as luck_deep
 
 
 @functools.cache

@@ -17,7 +17,7 @@ import torch
 import luckbook as lb
 from luckbook import cli
 from luckbook.experiments import fanout, lucky
-from luckbook.plots import luck_fanout
+from luckbook.plots import fanout as luck_fanout
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

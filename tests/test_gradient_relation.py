@@ -330,7 +330,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
     "name", ["relation_error", "drift", "beta_matrices", "overlap", "drift_overlap_panel"]
 )
 def test_figures_render_with_alt_text(name):
-    from luckbook.plots import luck_gradient as P
+    from luckbook.plots import gradient_relation as P
 
     result = _tiny(2)
     fig = getattr(P, name)(result)
@@ -340,7 +340,7 @@ def test_figures_render_with_alt_text(name):
 
 
 def test_figure_arguments_are_validated():
-    from luckbook.plots import luck_gradient as P
+    from luckbook.plots import gradient_relation as P
 
     result = _tiny(2)
     with pytest.raises(ValueError, match="layer=3"):
@@ -352,7 +352,7 @@ def test_figure_arguments_are_validated():
 
 def test_live_explorer_waits_runs_and_reports_bad_depth():
     pytest.importorskip("ipywidgets")
-    from luckbook.plots import luck_gradient as P
+    from luckbook.plots import gradient_relation as P
 
     panel = P.explorer(scale="tiny", seeds=1, autorun=False, n_overlap=1000)
     controls, buttons, out = panel.children

@@ -7,7 +7,7 @@ import base64
 import pytest
 
 import luckbook as lb
-from luckbook import plots, widgets
+from luckbook.plots import two_layer as plots
 
 SMALL = {"scale": "tiny", "steps": 200, "n_snapshots": 4, "seeds": 2}
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -75,19 +75,17 @@ def _panel_parts(panel):
 
 def test_explorer_runs_and_reports_bad_input():
     pytest.importorskip("ipywidgets")
-    panel = widgets.two_layer_explorer(scale="tiny", seeds=2, steps=200, n_snapshots=4)
+    panel = lb.explorer("two-layer", scale="tiny", seeds=2, steps=200, n_snapshots=4)
     sliders, button, status, out = _panel_parts(panel)
     assert set(sliders) == {"multi", "init_scale", "p"}
     assert status.value.startswith("done")
-    assert len(out.outputs) == 1
+    assert len(out.outputs) == 1  # the figure only: the progress bar is cleared
     sliders["multi"].value = 3
     button.click()
     assert "multi=3" in status.value
     # a diverging combination is explained in the panel, not raised
-    bad = widgets.explorer(
+    bad = lb.explorer(
         "two-layer",
-        widgets.TWO_LAYER_SLIDERS,
-        plots.setting_overview,
         scale="tiny",
         seeds=1,
         steps=50,
@@ -100,10 +98,17 @@ def test_explorer_runs_and_reports_bad_input():
 
 def test_explorer_without_autorun_waits_for_the_button():
     pytest.importorskip("ipywidgets")
-    panel = widgets.two_layer_explorer(
-        scale="tiny", seeds=1, autorun=False, steps=100, n_snapshots=2
-    )
+    panel = lb.explorer("two-layer", scale="tiny", seeds=1, autorun=False, steps=100, n_snapshots=2)
     _, button, status, out = _panel_parts(panel)
     assert "press Run" in status.value and len(out.outputs) == 0
     button.click()
     assert status.value.startswith("done") and len(out.outputs) == 1
+
+
+def test_registered_panels_refuse_unknown_names_in_one_line():
+    with pytest.raises(
+        ValueError, match=r"panel='nope' is not allowed: the Grid panels are .*two-layer"
+    ):
+        lb.static_explorer("nope")
+    with pytest.raises(ValueError, match=r"panel='nope' is not allowed: the Live panels are"):
+        lb.explorer("nope")

@@ -16,7 +16,7 @@ import luckbook as lb
 from luckbook import cli
 from luckbook.digits import CIFAR_TEST, CIFAR_TRAIN, read_cifar_batch
 from luckbook.experiments.real_teacher import RealTeacherResult
-from luckbook.plots import BookFigure
+from luckbook.plots.style import BookFigure
 
 # ----------------------------------------------------------------------------- data
 

@@ -8,8 +8,9 @@ import re
 import pytest
 
 import luckbook as lb
-from luckbook import plots, static
-from luckbook.plots import new_figure
+from luckbook import static
+from luckbook.plots import two_layer as plots
+from luckbook.plots.style import new_figure
 
 SMALL = {"scale": "tiny", "steps": 100, "n_snapshots": 4}
 

@@ -12,7 +12,8 @@ import pytest
 import luckbook as lb
 from luckbook import cli
 from luckbook.experiments.two_layer_sweep import TwoLayerSweepResult
-from luckbook.plots import BookFigure, specialization
+from luckbook.plots import two_layer_sweep as specialization
+from luckbook.plots.style import BookFigure
 
 DEV_SEEDS = list(range(8, 16))
 """Development seeds of the tiny claim tests. On seeds 0-7 the tiny L-shape ratio is 0.254

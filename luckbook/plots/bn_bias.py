@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..experiments.bn_bias import ARCHS, BNBiasResult
-from . import _with_alt, new_figure, styled
+from .style import new_figure, styled, with_alt
 
 LAYER_COLORS = ("#1d4ed8", "#0891b2", "#65a30d", "#c2410c", "#7c3aed", "#64748b")
 ARCH_TITLES = {"cnn": "VGG-style CNN", "mlp": "MLP with BatchNorm"}
@@ -45,7 +45,7 @@ def negative_fraction_curves(result: BNBiasResult) -> Figure:
             + f" (pooled {pooled.mean():.2f})"
         )
     axes[0].set_ylabel("fraction of BN biases < 0")
-    return _with_alt(
+    return with_alt(
         fig,
         f"Fraction of negative BatchNorm biases against epoch, one line per layer, mean over "
         f"{len(result.seeds)} seeds; it starts at 0 (biases start at 0). " + "; ".join(alt) + ".",
@@ -77,7 +77,7 @@ def bias_histograms(result: BNBiasResult, threshold: bool = False) -> Figure:
             if r == len(ARCHS) - 1:
                 ax.set_xlabel(what)
             alt.append(f"{arch} layer {l} median {np.median(v):.3f}")
-    return _with_alt(
+    return with_alt(
         fig,
         f"Histograms of the trained networks' {what}, one panel per BatchNorm layer (rows: CNN, "
         f"MLP), pooled over {len(result.seeds)} seeds; medians: " + ", ".join(alt) + ".",
@@ -126,7 +126,7 @@ def overlap_vs_bias(result: BNBiasResult) -> Figure:
     ax_c.set_title("Overlap of activation regions")
     ax_c.set_ylim(0, 0.36)
     ax_c.legend(fontsize=8, loc="upper right", ncol=2)
-    return _with_alt(
+    return with_alt(
         fig,
         "Left: scatter of every ReLU unit's activation probability on the test digits against "
         "its trained bias divided by |gamma|; units with negative bias are active less often. "

@@ -16,8 +16,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..experiments.deep_specialization import HIGH, LOW, DeepSpecializationResult
-from . import SPECIALIZED, UNSPECIALIZED, _with_alt, new_figure, styled
-from .luck_deep import divergence_figure
+from .deep_teacher import divergence_figure
+from .style import SPECIALIZED, UNSPECIALIZED, new_figure, styled, with_alt
 
 EXPERIMENT = "deep-specialization"
 MIDDLE = "#0891b2"  # student nodes with best correlation between LOW and HIGH
@@ -76,7 +76,7 @@ def lshape_layer(
     )
     ax.set_xlabel("best correlation with a teacher node")
     ax.set_ylabel("√E[β_kk] (effective fan-out)")
-    return _with_alt(
+    return with_alt(
         fig,
         f"Layer {layer}: {q['n_low']} student nodes with best correlation below {LOW} have median "
         f"effective fan-out {_fmt(q['median_low'])}, {q['n_high']} above {HIGH} have "
@@ -121,7 +121,7 @@ def lshape_panels(
     )
     fig.alt = ""  # the per-layer texts were collected on the figure; restate them in one line
     layers = "; ".join(_layer_text(result, l, t) for l in range(n))
-    return _with_alt(
+    return with_alt(
         fig,
         f"{n} scatter plots, one per hidden layer (0 = lowest), of every student node's best "
         f"correlation with a teacher node of its layer (x) against its effective fan-out "
@@ -180,7 +180,7 @@ def layer_summary(
         f"layer {l}: teacher mean {mean[l, -1].mean():.3f}, ratio {_fmt(ratios[l, -1])}"
         for l in range(result.n_layers)
     )
-    return _with_alt(
+    return with_alt(
         fig,
         f"Two line charts against epoch, one line per hidden layer: the mean best correlation of "
         f"the layer's teacher nodes (mean over {len(result.seeds)} seeds, range shaded) and the "

@@ -7,7 +7,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..experiments.directional import DirectionalResult, PhaseLengths
-from . import SPECIALIZED, TEACHER, UNSPECIALIZED, _with_alt, new_figure, styled
+from .style import SPECIALIZED, TEACHER, UNSPECIALIZED, new_figure, styled, with_alt
 
 LOSS = "#15803d"
 
@@ -109,7 +109,7 @@ def overview(result: DirectionalResult, seed: int | None = None) -> Figure:
         f"seed {result.seeds[s]}",
         fontsize=10,
     )
-    return _with_alt(
+    return with_alt(
         fig,
         f"Training curves over flow time for depth {result.settings.depth}, delta {result.settings.delta:g}, seed "
         f"{result.seeds[s]}. The norm ratio doubles at t = {c['t_double'][s]:.3g} and the loss has fallen by 1 % "
@@ -152,7 +152,7 @@ def frame(result: DirectionalResult, step: int, seed: int | None = None) -> Figu
     ax[2].set_ylabel("singular value of W₁")
     ax[2].legend(fontsize=7.5)
     ax[2].set_title(f"effective rank {result.erank[i, s]:.2f}")
-    return _with_alt(
+    return with_alt(
         fig,
         f"Step {int(result.steps[i])} (flow time {result.time[i, s]:.3g}), seed {result.seeds[s]}: norm ratio "
         f"{result.norm_ratio[i, s]:.3g}, loss ratio {result.loss[i, s]:.4g}; {int(grow.sum())} growing neurons with "
@@ -183,7 +183,7 @@ def panel(result: DirectionalResult) -> Figure:
         a.set_xlabel("flow time t")
     c = result.seed_numbers()
     st = result.settings
-    return _with_alt(
+    return with_alt(
         fig,
         f"Depth {st.depth}, {st.activation}, width {st.width}, delta {st.delta:g}, {len(result.seeds)} seeds: "
         f"the norm doubles at mean flow time {_mean(c['t_double'])} and the loss falls by 1 % at "
@@ -221,7 +221,7 @@ def phase_length_figure(shallow: PhaseLengths, deep: PhaseLengths) -> Figure:
     ax[1].set_ylabel("flow time")
     ax[1].set_title(f"depth {deep.depth}: theory slope K − 2 = {deep.theory_slope:g}")
     ax[1].legend(fontsize=7.5)
-    return _with_alt(
+    return with_alt(
         fig,
         f"Length of the small-norm phase against the init scale. Depth {shallow.depth}: the time until the loss "
         f"has fallen by 1 % grows linearly in ln(1/delta) with fitted slope {shallow.slope:.3f} (theory "

@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..experiments.real_teacher import CLAIM_TAU, RealTeacherResult
-from . import SPECIALIZED, UNSPECIALIZED, _with_alt, new_figure, styled
+from .style import SPECIALIZED, UNSPECIALIZED, new_figure, styled, with_alt
 
 KIND_STYLE = {"real": ("#1d4ed8", "-"), "gaussian": ("#c2410c", "--")}
 
@@ -46,7 +46,7 @@ def coverage_by_multi(result: RealTeacherResult, tau: float = CLAIM_TAU) -> Figu
         ax.set_title(f"hidden layer {l} (m = {result.teacher_live[l].shape[-1]})")
     axes[0].set_ylabel(f"teacher nodes covered at τ = {tau}")
     axes[-1].legend(loc="lower right", fontsize=8)
-    return _with_alt(
+    return with_alt(
         fig,
         f"Fraction of the digits teacher's nodes covered at tau {tau} against the width multiplier "
         f"({', '.join(map(str, multis))}), mean over {len(result.seeds)} seeds: "
@@ -84,7 +84,7 @@ def coverage_curves(
     ax.set_ylabel(f"covered at τ = {tau}")
     ax.set_title(f"{kind} inputs, multi {multi}")
     ax.legend(loc="lower right", fontsize=8)
-    return _with_alt(
+    return with_alt(
         fig,
         f"Covered fraction of teacher nodes at tau {tau} against SGD step ({kind} inputs, multi "
         f"{multi}); final values per layer " + ", ".join(f"{v:.2f}" for v in finals) + ".",
@@ -120,7 +120,7 @@ def l_shape(
     ax.set_title(f"L-shape, layer {layer}: {kind}, multi {multi}")
     ax.legend(loc="upper left", fontsize=8, markerscale=2)
     med = [float(np.median(fan[m])) if m.any() else float("nan") for m in (special, ~special)]
-    return _with_alt(
+    return with_alt(
         fig,
         f"Scatter of {best.size} student nodes of layer {layer} ({kind} inputs, multi {multi}): best "
         f"correlation against fan-out norm; {int(special.sum())} nodes reach {tau} with median fan-out "

@@ -17,7 +17,7 @@ from matplotlib.ticker import NullFormatter
 from ..data import boundary_augmented, gaussian
 from ..ensemble import Net, with_ones
 from ..experiments.sample_complexity import SampleComplexityResult
-from . import TEACHER, _with_alt, new_figure, styled
+from .style import TEACHER, new_figure, styled, with_alt
 
 KIND_COLORS = {"gaussian": "#64748b", "augmented": "#c2410c"}
 KIND_MARKERS = {"gaussian": "o", "augmented": "s"}
@@ -94,7 +94,7 @@ def coverage_vs_n(
     ax.set_ylabel(f"fraction of teachers covered at τ={tau:g}")
     ax.set_title(f"step {int(result.steps[t])}: {s.m} teacher nodes, {len(result.seeds)} seeds")
     ax.legend(loc="lower right")
-    return _with_alt(
+    return with_alt(
         fig,
         f"Fraction of the {s.m} teacher nodes covered at correlation > {tau:g} on Gaussian eval data "
         f"against the training-set size N on a log axis, after {int(result.steps[t])} SGD steps, "
@@ -135,7 +135,7 @@ def loss_vs_n(result: SampleComplexityResult, ax: Axes | None = None) -> Figure:
     ax.set_ylabel("square loss (geometric mean over seeds)")
     ax.set_title(f"after {int(result.steps[-1])} steps")
     ax.legend(fontsize=8)
-    return _with_alt(
+    return with_alt(
         fig,
         "Final square loss against training-set size N, log-log, geometric mean over seeds: "
         + "; ".join(parts)
@@ -194,7 +194,7 @@ def per_teacher(
             + ", ".join(f"{v:.2f}" for v in rate)
         )
     axes[0].set_ylabel("best correlation with a student node")
-    return _with_alt(
+    return with_alt(
         fig,
         f"Best correlation of each teacher node with any student node on Gaussian eval data, "
         f"training-set size N={n_train}, one dot per seed ({len(result.seeds)} seeds). "
@@ -286,7 +286,7 @@ def augmentation_picture(
     hist_ax.set_ylabel("points per bin of width 0.1")
     hist_ax.set_title(f"distance to boundary {i}")
     hist_ax.legend(fontsize=8)
-    return _with_alt(
+    return with_alt(
         fig,
         f"Training points of seed {result.seeds[pos]} projected onto the pre-activations of teacher "
         f"nodes {i} (x) and {j} (y); the blue lines are the two boundaries, points within 0.1 of "

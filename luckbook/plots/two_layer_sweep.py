@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 
 from ..experiments.two_layer import released_loss
 from ..experiments.two_layer_sweep import TwoLayerSweepResult
-from . import SPECIALIZED, UNSPECIALIZED, _with_alt, new_figure, styled
+from .style import SPECIALIZED, UNSPECIALIZED, new_figure, styled, with_alt
 
 MULTI_COLORS = ("#64748b", "#0ea5e9", "#c2410c", "#7c3aed", "#15803d", "#b45309")
 """One colour per width multiplier, in the order of ``settings.multis``."""
@@ -69,7 +69,7 @@ def l_shape(
     ax.set_xlim(-0.05, 1.02)
     ax.set_title(f"multi = {multi}, p = {p:g}", fontsize=9)
     t = result.snapshot_index(step)
-    return _with_alt(
+    return with_alt(
         fig,
         f"m = {m}, multi = {multi}, p = {p:g} at {_epoch(result, int(result.steps[t]))} "
         f"({result.l_shape_set(step)}-set correlations): "

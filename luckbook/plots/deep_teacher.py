@@ -19,7 +19,7 @@ from ..claims import E3_CROSSING_LEVEL as CROSSING_LEVEL
 from ..claims import get_claim
 from ..experiments.deep_teacher import DeepTeacherResult
 from ..train import DivergenceError
-from . import _with_alt, new_figure, styled
+from .style import new_figure, styled, with_alt
 
 LAYER_COLORS = ("#1d4ed8", "#0891b2", "#65a30d", "#c2410c", "#7c3aed", "#64748b")
 """Layer 0 (lowest) first."""
@@ -77,7 +77,7 @@ def layer_curves(
     ax.legend(loc="lower right", fontsize=8.5)
     final = mean[:, t].mean(-1)
     layers = "; ".join(f"layer {l} {final[l]:.3f}" for l in range(result.n_layers))
-    return _with_alt(
+    return with_alt(
         fig,
         f"Line chart of each hidden layer's mean best teacher-student correlation against epoch, "
         f"mean over {len(result.seeds)} seeds with the seed range shaded; at epoch "
@@ -121,7 +121,7 @@ def layer_summary(
     note = (
         f" {dead} dead teacher node(s), never active on the eval set, are left out." if dead else ""
     )
-    return _with_alt(
+    return with_alt(
         fig,
         f"Strip chart of every teacher node's best correlation with a student node, grouped by "
         f"hidden layer, all {len(result.seeds)} seeds, at epoch {result.epochs[t]:g}: {layers}.{note}",
@@ -168,7 +168,7 @@ def message_figure(title: str, message: str) -> Figure:
     ax.set_axis_off()
     ax.text(0.5, 0.68, title, ha="center", va="center", fontsize=13, color="#b91c1c", weight="bold")
     ax.text(0.5, 0.38, textwrap.fill(message, 90), ha="center", va="center", fontsize=10)
-    return _with_alt(fig, f"{title}: {message}")
+    return with_alt(fig, f"{title}: {message}")
 
 
 def divergence_figure(err: DivergenceError, values: Mapping[str, Any] | None = None) -> Figure:

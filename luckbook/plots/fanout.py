@@ -18,7 +18,7 @@ from matplotlib.lines import Line2D
 
 from ..experiments.fanout import FanoutResult
 from ..experiments.lucky import LuckyResult
-from . import SPECIALIZED, TEACHER, UNSPECIALIZED, _with_alt, new_figure, styled
+from .style import SPECIALIZED, TEACHER, UNSPECIALIZED, new_figure, styled, with_alt
 
 LUCKY = SPECIALIZED  # nodes that started at a teacher node plus noise
 UNLUCKY = UNSPECIALIZED  # nodes that started as pure noise
@@ -96,9 +96,9 @@ def fanout_traces(
         f"against training step up to step {int(result.steps[t])}"
     )
     if not len(idx):
-        return _with_alt(fig, f"{head}: empty at step 0, before any update.")
+        return with_alt(fig, f"{head}: empty at step 0, before any update.")
     first_unlucky = float(np.median(result.fanout[idx[0]][:, result.unlucky]))
-    return _with_alt(
+    return with_alt(
         fig,
         f"{head}: the lucky nodes' median fan-out is {lucky:.3g}; the unlucky nodes' median "
         f"falls from {first_unlucky:.3g} at step 1 to {unlucky:.2g}, a ratio of "
@@ -125,7 +125,7 @@ def fanout_strip(result: FanoutResult, step: int | None = None, ax: Axes | None 
     ax.set_ylabel("fan-out norm")
     ax.set_title(f"All seeds at step {int(result.steps[t])}")
     lucky, unlucky = result.medians(int(result.steps[t]))
-    return _with_alt(
+    return with_alt(
         fig,
         f"Scatter of the fan-out norm of each of the {n} student nodes for {fan.shape[0]} seeds at step "
         f"{int(result.steps[t])}: nodes 0 to {result.settings.m - 1} (lucky) have median {lucky:.3g}, "
@@ -223,7 +223,7 @@ def lottery_figure(result: FanoutResult) -> Figure:
     right.set_title(f"Retraining ({_dynamics_name(s.dynamics)})")
     right.legend(loc="lower left")
     kept = result.keep.sum(1)
-    return _with_alt(
+    return with_alt(
         fig,
         f"Left, bar chart of the eval loss (geometric mean over {len(result.seeds)} seeds, dots per seed): "
         f"initial {_geo(result.eval_loss[0]):.3g}, after training {_geo(result.eval_loss[-1]):.2g}, after pruning "
@@ -275,7 +275,7 @@ def luck_scatter(result: LuckyResult, ax: Axes | None = None) -> Figure:
     levels = "; ".join(
         f"init_std {v:g}: " + ("undefined" if not np.isfinite(r) else f"{r:.3f}") for v, r in within
     )
-    return _with_alt(
+    return with_alt(
         fig,
         f"Scatter of {n_nodes} student nodes ({len(result.seeds)} seeds, noise levels "
         f"{', '.join(f'{v:g}' for v in result.init_stds)}): initial best correlation with a teacher "
@@ -338,7 +338,7 @@ def luck_curves(result: LuckyResult, seed: int | None = None, ax: Axes | None = 
     hi = init >= np.median(init)
     med_hi = float(np.median(time[hi])) if hi.any() else float("nan")
     med_lo = float(np.median(time[~hi])) if (~hi).any() else float("nan")
-    return _with_alt(
+    return with_alt(
         fig,
         f"Curves of the best correlation with a teacher node against training step (log axis) for the "
         f"{lines.shape[1]} student nodes of {which}, coloured from dark (low initial correlation, "
@@ -383,7 +383,7 @@ def luck_frame(result: LuckyResult, step: int | None = None) -> Figure:
         f"Step {int(result.steps[t])}: {int(done.sum())} of {done.size} nodes have reached {tau:g}"
     )
     ax.legend(loc="lower right", fontsize=8, markerscale=1.5)
-    return _with_alt(
+    return with_alt(
         fig,
         f"Scatter of {done.size} student nodes: initial best correlation against best correlation at step "
         f"{int(result.steps[t])}; {int(done.sum())} have reached {tau:g} by then, coloured by noise level.",

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ..experiments.gradient_relation import STUDENTS, GradientRelationResult
-from . import _with_alt, new_figure, styled
+from .style import new_figure, styled, with_alt
 
 KIND_COLORS = {"aligned": "#c2410c", "random": "#64748b"}
 KIND_STYLES = {"random": "-", "aligned": "--"}
@@ -98,7 +98,7 @@ def relation_error(result: GradientRelationResult, ax: Axes | None = None) -> Fi
     ax.set_title(f"Per-sample relation = autograd ({result.settings.dtype})")
     ax.legend(loc="upper right")
     worst = result.max_relation_error()
-    return _with_alt(
+    return with_alt(
         fig,
         f"Scatter of the relative error between the gradient built from the per-sample relation "
         f"and autograd's gradient, for each of {depth} weight layers, {len(result.seeds)} seeds "
@@ -181,7 +181,7 @@ def drift(result: GradientRelationResult) -> Figure:
     """
     fig = new_figure(8.4, 3.2)
     ax_d, ax_c = fig.subplots(1, 2)
-    return _with_alt(fig, _draw_drift(result, ax_d, ax_c))
+    return with_alt(fig, _draw_drift(result, ax_d, ax_c))
 
 
 def _partner_order(cos_cross: np.ndarray) -> np.ndarray:
@@ -243,7 +243,7 @@ def beta_matrices(
         f"Hidden layer {h + 1} (m = {st.hidden[h]}, n = {st.multi * st.hidden[h]}), "
         f"teacher bias {st.bias:g}, seed {result.seeds[s]}"
     )
-    return _with_alt(
+    return with_alt(
         fig,
         f"Four heat-maps for hidden layer {h + 1}, seed {result.seeds[s]}: the gated batch means "
         f"β* (student × teacher) and β (student × student), cosine-normalised, for an aligned and "
@@ -325,7 +325,7 @@ def overlap(result: GradientRelationResult) -> Figure:
     """
     fig = new_figure(8.4, 3.2)
     ax_o, ax_c = fig.subplots(1, 2)
-    return _with_alt(fig, _draw_overlap(result, ax_o, ax_c))
+    return with_alt(fig, _draw_overlap(result, ax_o, ax_c))
 
 
 @styled
@@ -367,7 +367,7 @@ def drift_overlap_panel(result: GradientRelationResult) -> Figure:
     fig.suptitle(
         f"depth = {s.depth} (widths {s.widths}), multi = {s.multi}, teacher bias = {s.bias:g}"
     )
-    return _with_alt(fig, text)
+    return with_alt(fig, text)
 
 
 SLIDERS = {

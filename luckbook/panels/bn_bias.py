@@ -1,0 +1,1 @@
+"""Panels of the bn_bias experiment (to be filled: see luckbook/panels/two_layer.py)."""

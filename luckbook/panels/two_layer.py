@@ -1,0 +1,46 @@
+"""Panels of E4, the two-layer setting (the setting chapter, ``notebooks/setting.ipynb``)."""
+
+from __future__ import annotations
+
+from ..plots import two_layer as plots
+from . import Frames, Grid, Live, register
+
+register(
+    "two-layer",
+    Frames(figure=plots.specialization_frame, every=2),
+)
+
+register(
+    "two-layer",
+    Grid(
+        experiment="two-layer",
+        values={"multi": [1, 5], "p": [0.0, 1.0, 2.0], "init_scale": [0.005, 0.1]},
+        figure=plots.setting_panel,
+        initial={"multi": 5, "p": 0.0, "init_scale": 0.005},
+        seeds=4,
+        predict=(
+            "Set multi = 1 (a student exactly as wide as its teacher) and move p from 0 to 2, "
+            "so the teacher's later nodes get weaker fan-out. Before you move it: which teacher "
+            "nodes will the student miss, and will multi = 5 rescue them?",
+            "The weak ones (the highest indices, on the right of the recovery bars) are missed "
+            "first: their signal in the output is small, and a student node that drifted "
+            "towards a strong teacher never comes back. With multi = 5 the spare student "
+            "nodes give every teacher more lucky initial matches, so more of the weak ones are "
+            "covered; compare the two frames' covered counts.",
+        ),
+    ),
+)
+
+register(
+    "two-layer",
+    Live(
+        experiment="two-layer",
+        sliders={
+            "multi": {"kind": "select", "options": [1, 2, 3, 5, 10]},
+            "init_scale": {"kind": "log", "min": -4, "max": -1, "step": 0.5},
+            "p": {"kind": "float", "min": 0.0, "max": 2.5, "step": 0.5},
+        },
+        figure=plots.setting_overview,
+        seeds=4,
+    ),
+)

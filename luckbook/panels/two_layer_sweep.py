@@ -1,0 +1,1 @@
+"""Panels of the two_layer_sweep experiment (to be filled: see luckbook/panels/two_layer.py)."""
