@@ -1,4 +1,5 @@
-"""The pre-registration: every claim the book checks, and the report a result's ``claims()`` returns.
+"""The pre-registration: every claim the book checks, and the report a result's ``claims()``
+returns.
 
 Each claim is one :class:`Claim` record in :data:`CLAIMS` (bottom of this file): where the
 paper makes it, the statistic we compute, the threshold and its direction, the seeds it is
@@ -890,7 +891,8 @@ E5_TAU = 0.95
 """Correlation above which a teacher node counts as covered (SS's strictest threshold)."""
 
 _E5_SOURCE = (
-    "SS (arXiv:1909.13458), the two-layer polynomial sample-complexity theorem (training data near every "
+    "SS (arXiv:1909.13458), the two-layer polynomial sample-complexity theorem (training data "
+    "near every "
     "teacher boundary, on both sides) and supplementary Fig. 9 (augmented vs Gaussian training "
     "sets, N from 30 to 1110)"
 )
@@ -1109,7 +1111,8 @@ _register(
         statistic=(
             "fraction of the teacher's live lowest-layer nodes covered at tau = 0.9 (some student "
             "node of the same layer with activation correlation > 0.9 on the digits test split) by "
-            "the most over-realized student trained on real inputs (digits, noisy copies); mean over seeds"
+            "the most over-realized student trained on real inputs (digits, noisy copies); "
+            "mean over seeds"
         ),
         threshold=0.5,
         direction=">",
@@ -1132,7 +1135,8 @@ _register(
     Claim(
         id="E8.more-multi",
         experiment="real-teacher",
-        source="SS (arXiv:1909.13458): more over-realization covers more teacher nodes (its two-layer and multilayer experiments)",
+        source="SS (arXiv:1909.13458): more over-realization covers more teacher nodes "
+        "(its two-layer and multilayer experiments)",
         statement="A wider student covers more of the teacher's lowest-layer nodes.",
         statistic=(
             "covered fraction at tau = 0.9 of the lowest layer (real inputs) with the largest "

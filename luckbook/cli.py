@@ -74,7 +74,8 @@ def _parse_sets(experiment: str, pairs: Sequence[str]) -> dict[str, Any]:
             raise UsageError(f"--set {pair!r} is not allowed: expected NAME=VALUE, e.g. --set m=10")
         if key not in names:
             raise UsageError(
-                f"unknown parameter {key!r} for experiment {experiment!r}; allowed: {', '.join(names)}"
+                f"unknown parameter {key!r} for experiment {experiment!r}; "
+                f"allowed: {', '.join(names)}"
             )
         out[key] = coerce(cls, key, raw)
     return out
@@ -326,7 +327,8 @@ def _summary(result: Any) -> str:
         return summary()
     data = result.to_json()
     lines = [
-        f"{data['experiment']}: {len(data['seeds'])} seeds on {data['device']}, training {data['wall_time_s']:.1f} s"
+        f"{data['experiment']}: {len(data['seeds'])} seeds on {data['device']}, "
+        f"training {data['wall_time_s']:.1f} s"
     ]
     for row in data["seeds"]:
         cov = row.get("covered", {})

@@ -30,7 +30,8 @@ def _fail(name: str, value: Any, allowed: str) -> ValueError:
 
 
 def check_int(name: str, value: Any, *, minimum: int = 1) -> int:
-    """Return ``value`` as an ``int`` if it is an integer ≥ ``minimum``; raise ``ValueError`` otherwise.
+    """Return ``value`` as an ``int`` if it is an integer ≥ ``minimum``; raise ``ValueError``
+    otherwise.
 
     Python and NumPy integers are accepted; floats (even ``5.0``) and booleans are not.
     """
@@ -84,7 +85,8 @@ def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
 
 
 def check_taus(name: str, taus: Any) -> tuple[float, ...]:
-    """Validate correlation thresholds: a non-empty sequence of numbers in the open interval (0, 1)."""
+    """Validate correlation thresholds: a non-empty sequence of numbers in the open interval
+    (0, 1)."""
     if isinstance(taus, (int, float)):
         taus = (taus,)
     taus = tuple(taus)
@@ -218,4 +220,7 @@ def provenance(scale: str | None = None, device: str | torch.device | None = Non
 
     scale = default_scale() if scale is None else check_choice("scale", scale, SCALES)
     dev = resolve_device(device)
-    return f"Computed at scale '{scale}' with luckbook {__version__} (torch {torch.__version__}, {dev.type})."
+    return (
+        f"Computed at scale '{scale}' with luckbook {__version__} "
+        f"(torch {torch.__version__}, {dev.type})."
+    )

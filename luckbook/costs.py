@@ -122,8 +122,10 @@ def two_layer_cost(
     nbytes = item * (n_seeds * (int(1.5 * data) + s.steps + step) + work)
     basis = (
         f"{step_flops / 1e6:.2f} MFLOP per seed-step at {TRAIN_GFLOPS[dtype]:g} GFLOP/s "
-        f"+ {SEED_STEP_OVERHEAD_S * 1e6:.0f} µs per seed-step + {STEP_OVERHEAD_S * 1e6:.0f} µs per step, "
-        f"{eval_flops / 1e6:.0f} MFLOP per seed-evaluation at {EVAL_GFLOPS[dtype]:g} GFLOP/s; rates "
+        f"+ {SEED_STEP_OVERHEAD_S * 1e6:.0f} µs per seed-step "
+        f"+ {STEP_OVERHEAD_S * 1e6:.0f} µs per step, "
+        f"{eval_flops / 1e6:.0f} MFLOP per seed-evaluation at {EVAL_GFLOPS[dtype]:g} GFLOP/s; "
+        "rates "
         f"measured on a quiet 2-core CPU with one torch thread, {dtype}"
         + ("" if device.type == "cpu" else f"; on {device.type} expect much less time")
     )
@@ -252,7 +254,8 @@ def sample_complexity(
         basis=(
             f"{flops / 1e9:.0f} GFLOP counted (SGD {members} students × {s.steps} steps, plus "
             f"{s.n_snapshots + 1} evaluations) at {rate / 1e9:.1f} GFLOP/s measured just now for "
-            f"SGD steps with minibatch gathers at these shapes on {device.type}, plus {setup:.0f} s "
+            f"SGD steps with minibatch gathers at these shapes on {device.type}, "
+            f"plus {setup:.0f} s "
             f"to build {points:,} training points (per-point cost measured just now); memory = "
             f"training sets + eval probe + temporaries + 15 % + 200 MiB"
         ),
@@ -434,8 +437,9 @@ def real_teacher(settings: RealTeacherSettings, n_seeds: int, device: torch.devi
     item = 4 if settings.dtype == "float32" else 8
     nbytes = item * n_seeds * settings.n_train * (d + 11) * 2 + 2**22
     basis = (
-        f"{len(settings.kinds)} input kind(s) × {len(settings.multis)} multipliers × {settings.steps} "
-        f"SGD steps at {E8_STEP_OVERHEAD_S * 1e6:.0f} µs + FLOPs at {E8_GFLOPS:g} GFLOP/s (quiet 2-core CPU, "
+        f"{len(settings.kinds)} input kind(s) × {len(settings.multis)} multipliers × "
+        f"{settings.steps} SGD steps at {E8_STEP_OVERHEAD_S * 1e6:.0f} µs + FLOPs at "
+        f"{E8_GFLOPS:g} GFLOP/s (quiet 2-core CPU, "
         "one torch thread)"
         + ("" if device.type == "cpu" else f"; on {device.type} expect less time")
     )

@@ -121,7 +121,8 @@ class FixedSet:
     def batches(
         self, seeds: Sequence[int], steps: int, batch: int | None
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield ``steps`` pairs ``(x1 [S, B, d+1], y [S, B, c])``; ``batch=None``: the full set (GD)."""
+        """Yield ``steps`` pairs ``(x1 [S, B, d+1], y [S, B, c])``; ``batch=None``: the full
+        set (GD)."""
         if batch is None:
             for _ in range(steps):
                 yield self.x1, self.y

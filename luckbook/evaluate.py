@@ -39,7 +39,8 @@ class Probe:
     def evaluate(
         self, student: Net, correlations: bool = True
     ) -> dict[str, torch.Tensor | list[torch.Tensor]]:
-        """Loss ``[S]``, and per hidden layer the correlation ``[S, m_l, n_l]`` and fan-out ``[S, n_l]``.
+        """Loss ``[S]``, and per hidden layer the correlation ``[S, m_l, n_l]`` and fan-out
+        ``[S, n_l]``.
 
         Same values as :func:`~luckbook.metrics.activation_correlation` and
         :func:`~luckbook.metrics.square_loss` on a full forward pass, computed seed group by

@@ -15,7 +15,8 @@ The *matrix gradient* (LM's released code) averages over the batch before multip
 decouples the gates from the inputs:
 
     ΔW_l ≈ E[f_{l-1} f*_{l-1}ᵀ] W̃*_l H*_lᵀ − E[f_{l-1} f_{l-1}ᵀ] W̃_l H_lᵀ,
-    H_l = (W̃_{l+1} H_{l+1} W̃_{l+1}ᵀ) ⊙ E[gate_l gate_lᵀ],  H*_l = (W̃_{l+1} H*_{l+1} W̃*_{l+1}ᵀ) ⊙ E[gate_l gate*_lᵀ],
+    H_l  = (W̃_{l+1} H_{l+1} W̃_{l+1}ᵀ) ⊙ E[gate_l gate_lᵀ],
+    H*_l = (W̃_{l+1} H*_{l+1} W̃*_{l+1}ᵀ) ⊙ E[gate_l gate*_lᵀ],
 
 with ``H_L = H*_L = I_c``. For the top layer it is exact; below, it is an approximation.
 """
@@ -47,7 +48,8 @@ def _gates(net: Net, fwd: Forward) -> list[torch.Tensor]:
 
 
 def jacobians(net: Net, fwd: Forward) -> list[torch.Tensor]:
-    """``Ṽ_l(x)`` for every hidden layer ``l``: ``[S, N, c, n_l + 1]`` with ``y = Ṽ_l f_l`` exactly."""
+    """``Ṽ_l(x)`` for every hidden layer ``l``: ``[S, N, c, n_l + 1]`` with ``y = Ṽ_l f_l``
+    exactly."""
     gates = _gates(net, fwd)
     v = net.weights[-1].transpose(1, 2).unsqueeze(1)  # [S, 1, c, n_{L-1} + 1]
     v = v.expand(-1, fwd.out.shape[1], -1, -1)
@@ -138,7 +140,8 @@ def matrix_gradient(teacher: Net, student: Net, x: torch.Tensor) -> list[torch.T
 
 
 def autograd_delta(teacher: Net, student: Net, x: torch.Tensor) -> list[torch.Tensor]:
-    """Reference: ``−∂J/∂W_l`` by ``torch.autograd`` for ``J = ½ · mean_x ‖y* − y‖²`` (summed over seeds)."""
+    """Reference: ``−∂J/∂W_l`` by ``torch.autograd`` for ``J = ½ · mean_x ‖y* − y‖²`` (summed
+    over seeds)."""
     weights = [w.detach().clone().requires_grad_(True) for w in student.weights]
     net = dataclasses.replace(student, weights=weights)
     with torch.no_grad():

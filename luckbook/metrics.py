@@ -42,7 +42,8 @@ def best_per_teacher(corr: torch.Tensor) -> torch.Tensor:
 
 
 def best_per_student(corr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``[..., K_t, K_s] -> ([..., K_s], [..., K_s])``: each student's best correlation and which teacher."""
+    """``[..., K_t, K_s] -> ([..., K_s], [..., K_s])``: each student's best correlation and
+    which teacher."""
     values, index = corr.max(dim=-2)
     return values, index
 

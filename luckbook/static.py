@@ -18,6 +18,7 @@ import html
 import itertools
 import json
 import time
+from importlib import resources
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -33,81 +34,9 @@ KINDS = ("grid", "time")
 MAX_FRAMES = 200
 """A panel embeds at most this many images (page weight)."""
 
-_CSS = """
-.luckbook-static{border:1px solid #e2e8f0;border-radius:6px;padding:.6em .8em;margin:1em 0;background:#fff}
-.luckbook-static .lb-controls{display:flex;flex-wrap:wrap;gap:.4em 1.4em;align-items:center;margin-bottom:.4em}
-.luckbook-static .lb-control{display:flex;align-items:center;gap:.5em;font-size:.9em;margin:0}
-.luckbook-static .lb-name{font-family:var(--pst-font-family-monospace,monospace);font-weight:600}
-.luckbook-static .lb-value{min-width:3.5em;font-family:var(--pst-font-family-monospace,monospace)}
-.luckbook-static .lb-play{font-size:.85em;padding:.15em .7em;border:1px solid #94a3b8;border-radius:4px;background:#f8fafc;cursor:pointer}
-.luckbook-static img.lb-image{max-width:100%;height:auto;display:block}
-.luckbook-static pre.lb-numbers{font-size:.8em;margin:.4em 0 0;padding:.4em .6em;white-space:pre-wrap;background:#f8fafc}
-.luckbook-static .lb-caption{font-size:.8em;color:#475569;margin-top:.3em}
-.luckbook-static .lb-predict{font-size:.9em;margin:0 0 .5em;padding:.3em .6em;border-left:3px solid #6366f1}
-.luckbook-static .lb-predict p{margin:.1em 0}
-.luckbook-static .lb-predict summary{cursor:pointer;font-weight:600}
-.luckbook-static .lb-repro{margin-top:.4em;font-size:.8em}
-.luckbook-static .lb-repro-head{display:flex;align-items:center;gap:.6em}
-.luckbook-static .lb-copy{font-size:.9em;padding:.05em .6em;border:1px solid #94a3b8;border-radius:4px;background:#f8fafc;cursor:pointer}
-.luckbook-static pre.lb-code{margin:.2em 0 0;padding:.4em .6em;white-space:pre-wrap;background:#f8fafc;user-select:all}
-"""
-
-_JS = """
-(function(){
-  var root = document.getElementById(%(id)s);
-  if (!root || root.dataset.ready) { return; }
-  root.dataset.ready = "1";
-  var data = JSON.parse(root.querySelector("script.lb-data").textContent);
-  var sliders = Array.prototype.slice.call(root.querySelectorAll("input.lb-slider"));
-  var img = root.querySelector("img.lb-image");
-  var numbers = root.querySelector("pre.lb-numbers");
-  var code = root.querySelector("pre.lb-code");
-  function show() {
-    var key = sliders.map(function(s){ return s.value; }).join(",");
-    var frame = data.frames[key];
-    sliders.forEach(function(s, i){
-      root.querySelector("output.lb-value[data-name='" + s.dataset.name + "']").textContent = data.labels[i][+s.value];
-    });
-    if (!frame) { return; }
-    img.src = frame.img; img.alt = frame.alt; numbers.textContent = frame.text;
-    if (code && frame.code) { code.textContent = frame.code; }
-  }
-  var copy = root.querySelector("button.lb-copy");
-  if (copy && code) {
-    // The clipboard API needs a secure context and permission; from file:// it may be
-    // missing or refuse, so the code is always selected too (Ctrl+C copies it).
-    copy.addEventListener("click", function(){
-      var range = document.createRange();
-      range.selectNodeContents(code);
-      var sel = window.getSelection();
-      sel.removeAllRanges(); sel.addRange(range);
-      var done = function(ok){
-        copy.textContent = ok ? "Copied" : "Selected \u2014 press Ctrl+C";
-        setTimeout(function(){ copy.textContent = "Copy"; }, 2500);
-      };
-      var legacy = function(){ var ok = false; try { ok = document.execCommand("copy"); } catch (e) {} done(ok); };
-      if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(code.textContent).then(function(){ done(true); }, legacy);
-      } else { legacy(); }
-    });
-  }
-  sliders.forEach(function(s){ s.addEventListener("input", show); s.addEventListener("change", show); });
-  var play = root.querySelector("button.lb-play");
-  if (play) {
-    var timer = null;
-    play.addEventListener("click", function(){
-      if (timer) { clearInterval(timer); timer = null; play.textContent = "\\u25b6 Play"; return; }
-      play.textContent = "\\u23f8 Pause";
-      timer = setInterval(function(){
-        var s = sliders[0];
-        s.value = (+s.value + 1) %% (+s.max + 1);
-        show();
-      }, data.interval);
-    });
-  }
-  show();
-})();
-"""
+_ASSETS = resources.files("luckbook") / "assets"
+_CSS = (_ASSETS / "static_panel.css").read_text(encoding="utf-8")
+_JS = (_ASSETS / "static_panel.js").read_text(encoding="utf-8")  # "%(id)s" = the panel's id
 
 
 def _label(value: Any) -> str:
@@ -138,7 +67,8 @@ def _check_predict(predict: Any) -> tuple[str, str] | None:
         or not all(isinstance(p, str) and p.strip() for p in predict)
     ):
         raise ValueError(
-            f"predict={predict!r} is not allowed: expected (question, answer), two non-empty strings"
+            f"predict={predict!r} is not allowed: "
+            "expected (question, answer), two non-empty strings"
         )
     return (predict[0], predict[1])
 
@@ -258,8 +188,10 @@ class StaticPanel:
                 '<label class="lb-control">'
                 f'<span class="lb-name">{html.escape(name)}</span>'
                 f'<input type="range" class="lb-slider" data-name="{html.escape(name)}" min="0" '
-                f'max="{len(labels) - 1}" step="1" value="{start}" aria-label="{html.escape(name)}">'
-                f'<output class="lb-value" data-name="{html.escape(name)}">{html.escape(labels[start])}</output>'
+                f'max="{len(labels) - 1}" step="1" value="{start}" '
+                f'aria-label="{html.escape(name)}">'
+                f'<output class="lb-value" data-name="{html.escape(name)}">'
+                f"{html.escape(labels[start])}</output>"
                 "</label>"
             )
         if self.kind == "time":
@@ -289,7 +221,8 @@ class StaticPanel:
             f'<div class="luckbook-static" data-kind="{self.kind}" id="{uid}">'
             f"{predict}"
             f'<div class="lb-controls">{"".join(controls)}</div>'
-            f'<img class="lb-image luckbook-figure" src="{first["img"]}" alt="{html.escape(first["alt"], quote=True)}">'
+            f'<img class="lb-image luckbook-figure" src="{first["img"]}" '
+            f'alt="{html.escape(first["alt"], quote=True)}">'
             f'<pre class="lb-numbers">{html.escape(first["text"])}</pre>'
             f"{repro}"
             f"{caption}"
@@ -441,7 +374,8 @@ def static_explorer(
 
     panel = static_panel(render, grid, kind="grid", initial=initial, code=code, predict=predict)
     panel.caption = (
-        f"{len(panel.frames)} settings × {seeds_text(seeds)}, run (or loaded from the results cache) and "
+        f"{len(panel.frames)} settings × {seeds_text(seeds)}, run (or loaded from the results "
+        "cache) and "
         f"drawn in {panel.seconds:.0f} s when this page was built. {provenance(scale)}"
     )
     return panel

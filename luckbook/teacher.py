@@ -39,7 +39,8 @@ def separated_codes(
         raise ValueError(f"choices={tuple(choices)!r} is not allowed: need a non-zero value")
     if available < n_out:
         raise ValueError(
-            f"choices={tuple(choices)!r} is not allowed: only {available} distinct non-zero codes of "
+            f"choices={tuple(choices)!r} is not allowed: only {available} distinct non-zero "
+            "codes of "
             f"length {n_in} exist, but {n_out} teacher nodes need one each"
         )
     codes: list[torch.Tensor] = []
@@ -107,7 +108,8 @@ def teacher_layer(
 
 
 def apply_strength_decay(w_next: torch.Tensor, p: float) -> torch.Tensor:
-    """Divide the fan-out row of node ``i`` (rows of the next layer, bias excluded) by ``(i+1)**p``."""
+    """Divide the fan-out row of node ``i`` (rows of the next layer, bias excluded) by
+    ``(i+1)**p``."""
     n = w_next.shape[-2] - 1
     scale = torch.arange(1, n + 1, dtype=w_next.dtype, device=w_next.device) ** (-p)
     out = w_next.clone()
@@ -140,7 +142,8 @@ def make_teacher(
         normalize: hidden layers, see :func:`teacher_layer`.
         output_bias: top-layer bias (``None``: same as ``bias``).
         normalize_output: normalise the top layer's columns like the hidden ones.
-        p: strength decay (SS): fan-out of node ``i`` divided by ``(i + 1) ** p``, every hidden layer.
+        p: strength decay (SS): fan-out of node ``i`` divided by ``(i + 1) ** p``, every
+            hidden layer.
         activation, slope: ReLU or Leaky ReLU.
         dtype, device: of the returned weights (drawn in float64 on the CPU).
     """

@@ -36,7 +36,8 @@ class DivergenceError(FloatingPointError):
 
 
 StepFn = Callable[[Net, torch.Tensor, torch.Tensor, float], torch.Tensor]
-"""``step_fn(student, x1 [S, B, d+1], y [S, B, c], lr) -> loss [S]``, updating ``student`` in place."""
+"""``step_fn(student, x1 [S, B, d+1], y [S, B, c], lr) -> loss [S]``, updating ``student`` in
+place."""
 
 
 class BatchSource(Protocol):

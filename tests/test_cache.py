@@ -1,4 +1,5 @@
-"""The on-disk result cache: compute once, key on every setting, survive damage, write atomically."""
+"""The on-disk result cache: compute once, key on every setting, survive damage, write
+atomically."""
 
 from __future__ import annotations
 

@@ -125,7 +125,8 @@ def test_strip_solutions_cases():
         ("markdown", "```{exercise}\n:label: a\nDo A.\n```\n\n```{solution} a\nSecret A.\n```\n"),
         (
             "markdown",
-            f"```{{exercise}}\n:label: b\nDo B.\n```\n\n{fence}{{solution-start}} b\n:class: dropdown\n{fence}\n",
+            f"```{{exercise}}\n:label: b\nDo B.\n```\n\n"
+            f"{fence}{{solution-start}} b\n:class: dropdown\n{fence}\n",
         ),
         ("code", "secret_b = 1"),
         ("markdown", f"Secret B.\n\n{fence}{{solution-end}}\n{fence}\n\nAfter B."),

@@ -1,4 +1,5 @@
-"""E0: the per-sample gradient relation equals autograd; the matrix gradient is its batch average."""
+"""E0: the per-sample gradient relation equals autograd; the matrix gradient is its batch
+average."""
 
 from __future__ import annotations
 

@@ -38,8 +38,8 @@ SITE = Path(sysconfig.get_paths()["purelib"])
 NOTEBOOK = ROOT / "notebooks" / "setting.ipynb"
 PROBE = (
     "import json, sys, luckbook\n"
-    "print('LUCKBOOK-PROBE', json.dumps({'file': luckbook.__file__, 'version': luckbook.__version__,"
-    " 'executable': sys.executable, 'path': sys.path}))"
+    "print('LUCKBOOK-PROBE', json.dumps({'file': luckbook.__file__,"
+    " 'version': luckbook.__version__, 'executable': sys.executable, 'path': sys.path}))"
 )
 
 
@@ -48,7 +48,8 @@ def _run(cmd, *, env=None, cwd=None, timeout=300) -> subprocess.CompletedProcess
         [str(c) for c in cmd], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
     assert proc.returncode == 0, (
-        f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n"
+        f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     )
     return proc
 
@@ -128,7 +129,8 @@ import sys, nbformat
 from nbclient import NotebookClient
 nb = nbformat.read(sys.argv[1], as_version=4)
 nb.cells.append(nbformat.v4.new_code_cell(sys.argv[2]))
-NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": "."}}).execute()
+resources = {"metadata": {"path": "."}}
+NotebookClient(nb, timeout=600, kernel_name="python3", resources=resources).execute()
 nbformat.write(nb, sys.argv[1])
 """
 

@@ -3,10 +3,10 @@
 One source of truth: ``_config.yml``'s ``repository:`` block (``url`` and ``branch``; the
 launch buttons use it too). Everything else is derived from it by this script::
 
-    python tools/notebooks.py sync                  # README links + pyproject URLs (+ install cells)
+    python tools/notebooks.py sync                  # README links, pyproject URLs, install cells
     python tools/notebooks.py sync --check          # exit 1, listing what disagrees
-    python tools/notebooks.py install-cell [NB ...] # insert/update the install cell (default: notebooks/)
-    python tools/notebooks.py install-cell --check  # exit 1 where a notebook lacks it or it is stale
+    python tools/notebooks.py install-cell [NB ...] # write the install cell (default: notebooks/)
+    python tools/notebooks.py install-cell --check  # exit 1 where it is missing or stale
     python tools/notebooks.py student OUT           # notebooks with every exercise, no solution
     python tools/notebooks.py instructor OUT        # notebooks with exercises and solutions
     python tools/notebooks.py student-config OUT    # the student book's config (make book-student)

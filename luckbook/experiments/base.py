@@ -51,7 +51,8 @@ class Experiment:
         estimate: optional ``estimate(settings, n_seeds, device) -> Estimate``; the CLI prints
             it before a run starts (and ``--estimate`` prints only it).
         report: optional ``report(experiment, *, scale, seeds, device, control, progress,
-            cache, threads, **overrides) -> ClaimReport`` for experiments whose claims need more than
+            cache, threads, **overrides) -> ClaimReport`` for experiments whose claims need more
+            than
             one run; by default :meth:`claims` runs once and calls ``result.claims()``.
         result_cls: the class ``compute`` returns (a :class:`~luckbook.result.Result`).
     """
@@ -81,7 +82,8 @@ class Experiment:
         device: str | torch.device | None = None,
         **overrides: Any,
     ) -> Estimate | None:
-        """The cost estimate of :meth:`run` with the same arguments (``None`` if none is defined)."""
+        """The cost estimate of :meth:`run` with the same arguments (``None`` if none is
+        defined)."""
         scale = default_scale() if scale is None else scale
         settings = self.settings(scale, **overrides)
         seed_list = resolve_seeds(self.default_seeds[scale] if seeds is None else seeds)
@@ -90,7 +92,8 @@ class Experiment:
         return self.estimate(settings, len(seed_list), resolve_device(device))
 
     def settings(self, scale: str | None = None, **overrides: Any) -> Any:
-        """The validated settings at ``scale`` (default ``$LUCKBOOK_SCALE`` or ``book``) with overrides."""
+        """The validated settings at ``scale`` (default ``$LUCKBOOK_SCALE`` or ``book``) with
+        overrides."""
         try:
             return make_settings(self.settings_cls, scale, self.presets, **overrides)
         except TypeError as err:  # a wrong type inside the dataclass constructor
@@ -223,5 +226,6 @@ def run(name: str, **kwargs: Any) -> Any:
 
 
 def claims(name: str, **kwargs: Any) -> ClaimReport:
-    """``claims("two-layer")``: the claim report on the held-out seeds; see :meth:`Experiment.claims`."""
+    """``claims("two-layer")``: the claim report on the held-out seeds; see
+    :meth:`Experiment.claims`."""
     return get_experiment(name).claims(**kwargs)

@@ -80,7 +80,10 @@ class BookFigure(Figure):
     def _repr_html_(self) -> str:
         data = base64.b64encode(self.png_bytes()).decode()
         alt = html.escape(self.alt or "figure", quote=True)
-        return f'<img class="luckbook-figure" src="data:image/png;base64,{data}" alt="{alt}" style="max-width:100%;height:auto">'
+        return (
+            f'<img class="luckbook-figure" src="data:image/png;base64,{data}" alt="{alt}" '
+            'style="max-width:100%;height:auto">'
+        )
 
 
 def new_figure(width: float = 7.0, height: float = 3.2) -> BookFigure:

@@ -414,7 +414,8 @@ def _move(slider) -> str:
 
 def _wait_image_loaded(panel) -> None:
     panel.page.wait_for_function(
-        "p => { const i = p.querySelector('img.lb-image'); return i.complete && i.naturalWidth > 0; }",
+        "p => { const i = p.querySelector('img.lb-image');"
+        " return i.complete && i.naturalWidth > 0; }",
         arg=panel.element_handle(),
         timeout=5_000,
     )

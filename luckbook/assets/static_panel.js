@@ -1,0 +1,54 @@
+(function(){
+  var root = document.getElementById(%(id)s);
+  if (!root || root.dataset.ready) { return; }
+  root.dataset.ready = "1";
+  var data = JSON.parse(root.querySelector("script.lb-data").textContent);
+  var sliders = Array.prototype.slice.call(root.querySelectorAll("input.lb-slider"));
+  var img = root.querySelector("img.lb-image");
+  var numbers = root.querySelector("pre.lb-numbers");
+  var code = root.querySelector("pre.lb-code");
+  function show() {
+    var key = sliders.map(function(s){ return s.value; }).join(",");
+    var frame = data.frames[key];
+    sliders.forEach(function(s, i){
+      root.querySelector("output.lb-value[data-name='" + s.dataset.name + "']").textContent = data.labels[i][+s.value];
+    });
+    if (!frame) { return; }
+    img.src = frame.img; img.alt = frame.alt; numbers.textContent = frame.text;
+    if (code && frame.code) { code.textContent = frame.code; }
+  }
+  var copy = root.querySelector("button.lb-copy");
+  if (copy && code) {
+    // The clipboard API needs a secure context and permission; from file:// it may be
+    // missing or refuse, so the code is always selected too (Ctrl+C copies it).
+    copy.addEventListener("click", function(){
+      var range = document.createRange();
+      range.selectNodeContents(code);
+      var sel = window.getSelection();
+      sel.removeAllRanges(); sel.addRange(range);
+      var done = function(ok){
+        copy.textContent = ok ? "Copied" : "Selected — press Ctrl+C";
+        setTimeout(function(){ copy.textContent = "Copy"; }, 2500);
+      };
+      var legacy = function(){ var ok = false; try { ok = document.execCommand("copy"); } catch (e) {} done(ok); };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(code.textContent).then(function(){ done(true); }, legacy);
+      } else { legacy(); }
+    });
+  }
+  sliders.forEach(function(s){ s.addEventListener("input", show); s.addEventListener("change", show); });
+  var play = root.querySelector("button.lb-play");
+  if (play) {
+    var timer = null;
+    play.addEventListener("click", function(){
+      if (timer) { clearInterval(timer); timer = null; play.textContent = "\u25b6 Play"; return; }
+      play.textContent = "\u23f8 Pause";
+      timer = setInterval(function(){
+        var s = sliders[0];
+        s.value = (+s.value + 1) %% (+s.max + 1);
+        show();
+      }, data.interval);
+    });
+  }
+  show();
+})();
