@@ -1,7 +1,7 @@
 # luckbook — the two commands:
-#   make book   build the book into _build/html/index.html (executes every notebook; a failing
-#               cell or any warning fails the build)
-#   make test   ruff; pytest over tests/; make book (the notebooks' one execution); then the
+#   make book   build the book into _build/html/index.html (executes every notebook once, the
+#               chapters in parallel on every core; a failing cell or any warning fails it)
+#   make test   ruff (lint and format); pytest over tests/; make book (the notebooks' one execution); then the
 #               browser tests (tests/browser: headless Chromium over _build/html)
 # Also: `make book-student` (the book without solutions), `make lab` (JupyterLab on notebooks/),
 # `make nbval` (the notebooks under pytest alone, for a quick check of one change).
@@ -32,6 +32,8 @@ FINGERPRINT = $$(cat $$(find luckbook -name '*.py' | sort) | sha256sum | cut -c1
 book: $(STAMP)
 	@fp="$(FINGERPRINT)"; if [ "$$(cat _build/.luckbook-fingerprint 2>/dev/null)" != "$$fp" ]; then \
 	  echo "==> luckbook code or scale changed: re-executing every notebook"; rm -rf _build/.jupyter_cache _build/.doctrees; fi
+	@echo "==> tools/execute_notebooks.py: the chapters, executed on every core into the build's cache"
+	$(PY) tools/execute_notebooks.py
 	@echo "==> jupyter-book build . -W --keep-going"
 	$(VENV)/bin/jupyter-book build . -W --keep-going
 	@echo "$(FINGERPRINT)" > _build/.luckbook-fingerprint
@@ -75,8 +77,9 @@ PYTEST = rc=0; $(PY) -m pytest $(1) || rc=$$?; \
 # The notebooks execute once, in the book build (warnings and cell errors fail it), not a
 # second time under nbval: compute is CI's scarce resource.
 test: $(STAMP)
-	@echo "==> ruff check ."
+	@echo "==> ruff check . && ruff format --check ."
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	@echo "==> pytest tests --ignore=tests/browser -n auto"
 	@$(call PYTEST,tests --ignore=tests/browser -n auto)
 	@$(MAKE) --no-print-directory book
