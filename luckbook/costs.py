@@ -11,6 +11,7 @@ measured on the book's quiet 2-core CPU with one torch thread; the measurements 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from typing import TYPE_CHECKING
@@ -22,12 +23,16 @@ from .data import boundary_augmented, gaussian
 from .ensemble import Net
 from .evaluate import SEED_GROUP
 from .homogeneous import widths_for
+from .resources import torch_threads
 from .train import sgd_step, snapshot_steps
 
 if TYPE_CHECKING:
     from .experiments.bn_bias import BNBiasSettings
     from .experiments.deep_specialization import DeepSpecializationSettings
+    from .experiments.deep_teacher import DeepTeacherSettings
     from .experiments.directional import DirectionalSettings
+    from .experiments.fanout import FanoutSettings
+    from .experiments.lucky import LuckySettings
     from .experiments.real_teacher import RealTeacherSettings
     from .experiments.sample_complexity import SampleComplexitySettings
     from .experiments.two_layer import TwoLayerSettings
@@ -481,4 +486,146 @@ def directional(settings: DirectionalSettings, n_seeds: int, device: torch.devic
         nbytes,
         "FLOP count of forward+backward per Euler and KKT-ascent step at a "
         "measured ≈ 1.5 GFLOP/s plus 0.4 ms/step overhead (shared 2-core CPU, float64)",
+    )
+
+
+# ---------- E1 fanout, E2 lucky, E3 deep-teacher: timed SGD steps -------------------------
+@functools.lru_cache(maxsize=128)
+def timed_sgd_step(
+    widths: tuple[int, ...], batch: int, dtype: str, device: str, k: int = 4
+) -> float:
+    """Seconds of one SGD step of ``k`` seed-networks of ``widths`` on a minibatch of
+    ``batch``, timed now on ``device`` (about 0.1 s of timing, remembered per shape)."""
+    dev = torch.device(device)
+    torch_dtype = resolve_dtype(dtype)
+    gen = torch.Generator().manual_seed(0)
+    weights = [
+        (torch.randn(k, a + 1, b, generator=gen) / math.sqrt(a + 1)).to(dev, torch_dtype)
+        for a, b in zip(widths[:-1], widths[1:], strict=True)
+    ]
+    net = Net(weights, activation="relu", slope=0.01)
+    x1 = torch.ones(k, batch, widths[0] + 1, dtype=torch_dtype, device=dev)
+    x1[..., :-1] = torch.randn(k, batch, widths[0], generator=gen).to(dev, torch_dtype)
+    y = torch.randn(k, batch, widths[-1], generator=gen).to(dev, torch_dtype)
+    with torch_threads(1):  # the rate of one thread: runs this size get one (resources.py)
+        for _ in range(3):
+            sgd_step(net, x1, y, 1e-6)
+        _sync(dev)
+        reps, start = 0, time.perf_counter()
+        while reps < 5 or time.perf_counter() - start < 0.1:
+            sgd_step(net, x1, y, 1e-6)
+            reps += 1
+        _sync(dev)
+    return (time.perf_counter() - start) / reps
+
+
+def _sgd_estimate(
+    widths: list[int],
+    batch: int,
+    members: int,
+    steps: float,
+    n_evals: int,
+    n_eval: int,
+    dtype: str,
+    device: torch.device,
+    what: str,
+) -> Estimate:
+    """``steps`` SGD steps of ``members`` networks, plus ``n_evals`` evaluations of each on
+    ``n_eval`` inputs (a forward pass costs about a third of a training step per sample)."""
+    k = 4
+    step_s = timed_sgd_step(tuple(widths), batch, dtype, device.type, k) * members / k
+    eval_s = n_evals * (n_eval / batch) * step_s / 3
+    item = resolve_dtype(dtype).itemsize
+    params = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:], strict=True))
+    acts = n_eval * sum(widths) * 3
+    nbytes = item * members * (4 * params + acts + batch * sum(widths) * 3) + 2**24
+    return Estimate(
+        seconds=steps * step_s + eval_s,
+        bytes=int(nbytes),
+        basis=(
+            f"{what}: {steps:,.0f} SGD steps of {members} networks at "
+            f"{step_s * 1e3:.3g} ms per step (timed now at widths {list(widths)}, batch "
+            f"{batch}, on {device.type}) + {n_evals} evaluations on {n_eval} inputs"
+        ),
+    )
+
+
+PROJECTED_FACTOR = 4.0
+"""A projected matrix-gradient step (E1/E2's default dynamics) costs about this many plain SGD
+steps at the same widths (its expectations over the batch and the projection; measured at
+``tiny`` scale on the book's 2-core CPU)."""
+
+
+def _dynamics_factor(dynamics: str) -> float:
+    return PROJECTED_FACTOR if dynamics.startswith("projected") else 1.0
+
+
+def fanout(settings: FanoutSettings, n_seeds: int, device: torch.device) -> Estimate:
+    """Training, then the lottery ticket's retraining of ticket and random subnetwork."""
+    s = settings
+    widths = [s.d, s.multi * s.m, s.c]
+    main = _sgd_estimate(
+        widths,
+        s.batch,
+        n_seeds,
+        s.steps,
+        s.n_snapshots + 1,
+        s.n_eval,
+        s.dtype,
+        device,
+        "training",
+    )
+    retrain = _sgd_estimate(
+        widths,
+        s.batch,
+        2 * n_seeds,
+        s.retrain_steps,
+        2,
+        s.n_eval,
+        s.dtype,
+        device,
+        "retraining",
+    )
+    factor = _dynamics_factor(s.dynamics)
+    return Estimate(
+        factor * main.seconds + retrain.seconds,
+        max(main.bytes, retrain.bytes),
+        f"{main.basis}, × {factor:g} for {s.dynamics} steps; then {retrain.basis}",
+    )
+
+
+def lucky(settings: LuckySettings, n_seeds: int, device: torch.device) -> Estimate:
+    """Every noise level of ``init_stds`` trained side by side on every seed."""
+    s = settings
+    plain = _sgd_estimate(
+        [s.d, s.multi * s.m, s.c],
+        s.batch,
+        n_seeds * len(s.init_stds),
+        s.steps,
+        s.n_snapshots + 1,
+        s.n_eval,
+        s.dtype,
+        device,
+        "training",
+    )
+    factor = _dynamics_factor(s.dynamics)
+    return Estimate(
+        factor * plain.seconds, plain.bytes, f"{plain.basis}, × {factor:g} for {s.dynamics} steps"
+    )
+
+
+def deep_teacher(settings: DeepTeacherSettings, n_seeds: int, device: torch.device) -> Estimate:
+    """SGD over ``epochs`` passes of the training set by the over-realized deep student."""
+    s = settings
+    widths = [s.d, *(s.multi * m for m in s.hidden), s.d_output]
+    return _sgd_estimate(
+        widths,
+        s.batch,
+        n_seeds,
+        s.steps,
+        s.epochs * s.snapshots_per_epoch + 1,
+        s.n_eval,
+        s.dtype,
+        device,
+        "training",
     )

@@ -121,13 +121,12 @@ class Experiment:
         settings = self.settings(scale, **overrides)
         seed_list = resolve_seeds(self.default_seeds[scale] if seeds is None else seeds)
         dev = resolve_device(device)
-        plan = self.estimate(settings, len(seed_list), dev) if self.estimate else None
-        n_threads = resolve_threads(threads, plan.seconds if plan else None)
 
-        def compute() -> Any:
+        def compute() -> Any:  # the estimate is made only when there is something to compute
+            plan = self.estimate(settings, len(seed_list), dev) if self.estimate else None
             if plan is not None:
                 check_memory(plan.bytes, dev, settings, len(seed_list))
-            with torch_threads(n_threads):
+            with torch_threads(resolve_threads(threads, plan.seconds if plan else None)):
                 return self.compute(settings, seed_list, dev, progress)
 
         if not cache:
