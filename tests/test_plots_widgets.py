@@ -77,7 +77,7 @@ def test_explorer_runs_and_reports_bad_input():
     pytest.importorskip("ipywidgets")
     panel = lb.explorer("two-layer", scale="tiny", seeds=2, steps=200, n_snapshots=4)
     sliders, button, status, out = _panel_parts(panel)
-    assert set(sliders) == {"multi", "init_scale", "p"}
+    assert set(sliders) == {"multi", "init_scale", "p", "lr"}
     assert status.value.startswith("done")
     assert len(out.outputs) == 1  # the figure only: the progress bar is cleared
     sliders["multi"].value = 3

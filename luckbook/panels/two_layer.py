@@ -39,6 +39,7 @@ register(
             "multi": {"kind": "select", "options": [1, 2, 3, 5, 10]},
             "init_scale": {"kind": "log", "min": -4, "max": -1, "step": 0.5},
             "p": {"kind": "float", "min": 0.0, "max": 2.5, "step": 0.5},
+            "lr": {"kind": "log", "min": -3, "max": 0, "step": 0.5},
         },
         figure=plots.setting_overview,
         seeds=4,
