@@ -70,7 +70,8 @@ def explorer(
         experiment: a registered live panel, or an experiment name (with ``sliders``).
         sliders: setting name -> slider spec (``kind``: ``select``/``log``/``float``).
         figure: result -> ``Figure`` (a function of :mod:`luckbook.plots`).
-        scale, seeds, device, fixed: passed to ``run``; ``fixed`` settings stay constant.
+        scale, seeds, device, fixed: passed to ``run``; ``fixed`` settings stay constant (a
+            fixed setting gets no slider).
         autorun: run once with the defaults when the panel is created (``False``: wait for
             **Run**, so that an executed notebook does not store a figure in its widget state).
 
@@ -90,6 +91,7 @@ def explorer(
     elif figure is None:
         raise ValueError("sliders without figure: give the figure function too")
     seeds = 4 if seeds is None else seeds
+    sliders = {k: v for k, v in sliders.items() if k not in fixed}  # a fixed setting wins
     draw = figure
     exp = get_experiment(experiment)
     defaults = exp.settings(scale, **fixed)
