@@ -100,9 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {rel}: FAILED after {seconds:.0f} s (the build will report it)\n{error}")
                 continue
             cache.cache_notebook_bundle(
-                CacheBundleIn(
-                    nbformat.from_dict(nb), path, data={"execution_seconds": seconds}
-                ),
+                CacheBundleIn(nbformat.from_dict(nb), path, data={"execution_seconds": seconds}),
                 check_validity=False,
                 overwrite=True,
             )
