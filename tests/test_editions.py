@@ -262,3 +262,46 @@ def test_student_config(tmp_path):
     ext = Path(data["sphinx"]["local_extensions"]["luckbook_solutions"])
     assert ext.is_absolute() and (ext / "luckbook_solutions.py").is_file()
     assert Path(data["execute"]["cache"]) == ROOT / "_build" / ".jupyter_cache"
+    # the launch buttons (Binder, Colab) open the branch of student notebooks
+    assert data["repository"]["branch"] == tool.STUDENT_BRANCH
+    assert data["repository"]["url"] == tool.repository()[0]
+
+
+def test_student_branch_holds_the_notebooks_without_solutions(tmp_path):
+    """`student-branch` commits the student edition to a local branch, beside the current one,
+    without touching the working tree; its notebooks have every exercise and no solution."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    tool_in_clone = clone / "tools" / "notebooks.py"
+    shutil.copy2(TOOL, tool_in_clone)  # the tool under test, even if not committed yet
+    before = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True
+    ).stdout
+    out = subprocess.run(
+        [sys.executable, str(tool_in_clone), "student-branch", "--branch", "handout"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "git push origin handout" in out
+
+    def show(ref: str, path: str) -> str:
+        return subprocess.run(
+            ["git", "show", f"{ref}:{path}"],
+            cwd=clone,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        student = show("handout", f"notebooks/{nb.name}")
+        full = show("HEAD", f"notebooks/{nb.name}")
+        assert "solution-start" not in student and "{solution}" not in student, nb.name
+        assert student.count("{exercise}") == full.count("{exercise}"), nb.name
+    assert show("handout", "README.md") == show("HEAD", "README.md")  # the rest is HEAD's
+    after = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True
+    ).stdout
+    assert after == before  # the working tree is untouched
