@@ -114,33 +114,47 @@ def _check_writable(path: Path) -> None:
         ) from None
 
 
+def _add_common(
+    parser: argparse.ArgumentParser,
+    *,
+    set_help: str = "override a setting",
+    seeds_help: str = "number of seeds, or a comma-separated list",
+    device_help: str = "cpu (default), cuda, cuda:1, mps",
+) -> None:
+    """The arguments ``run``, ``claims`` and ``sweep`` share."""
+    parser.add_argument("experiment", help="experiment name (see `luckbook list`)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help=set_help)
+    parser.add_argument(
+        "--scale",
+        default=None,
+        help=f"preset: {', '.join(SCALES)} (default $LUCKBOOK_SCALE or book)",
+    )
+    parser.add_argument("--seeds", default=None, help=seeds_help)
+    parser.add_argument("--device", default="cpu", help=device_help)
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The arguments ``run`` and ``claims`` share after ``--json``."""
+    parser.add_argument(
+        "--no-cache", action="store_true", help="recompute even if a cached result exists"
+    )
+    parser.add_argument("--progress", action="store_true", help="show a progress bar")
+    parser.add_argument("--threads", default=None, help=THREADS_HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="luckbook", description="Run the experiments of the luckbook companion.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="list the experiments, their parameters and defaults per scale")
     run = sub.add_parser("run", help="run one experiment")
-    run.add_argument("experiment", help="experiment name (see `luckbook list`)")
-    run.add_argument(
-        "--set", action="append", default=[], metavar="NAME=VALUE", help="override a setting"
-    )
-    run.add_argument(
-        "--scale",
-        default=None,
-        help=f"preset: {', '.join(SCALES)} (default $LUCKBOOK_SCALE or book)",
-    )
-    run.add_argument("--seeds", default=None, help="number of seeds, or a comma-separated list")
-    run.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, mps")
+    _add_common(run)
     run.add_argument(
         "--json",
         default=None,
         metavar="PATH",
         help="write the result as JSON here ('-' for stdout)",
     )
-    run.add_argument(
-        "--no-cache", action="store_true", help="recompute even if a cached result exists"
-    )
-    run.add_argument("--progress", action="store_true", help="show a progress bar")
-    run.add_argument("--threads", default=None, help=THREADS_HELP)
+    _add_run_options(run)
     run.add_argument(
         "--estimate",
         action="store_true",
@@ -150,21 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
         "claims",
         help="check an experiment's pre-registered claims (exit 0 if all hold, 1 if not)",
     )
-    claims.add_argument("experiment", help="experiment name (see `luckbook list`)")
-    claims.add_argument(
-        "--set", action="append", default=[], metavar="NAME=VALUE", help="override a setting"
+    _add_common(
+        claims,
+        seeds_help="number of seeds, or a comma-separated list (default: the held-out block "
+        "from 1000)",
     )
-    claims.add_argument(
-        "--scale",
-        default=None,
-        help=f"preset: {', '.join(SCALES)} (default $LUCKBOOK_SCALE or book)",
-    )
-    claims.add_argument(
-        "--seeds",
-        default=None,
-        help="number of seeds, or a comma-separated list (default: the held-out block from 1000)",
-    )
-    claims.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, mps")
     claims.add_argument(
         "--control",
         default=None,
@@ -174,17 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
     claims.add_argument(
         "--json", default=None, metavar="PATH", help="write the report as JSON ('-' for stdout)"
     )
-    claims.add_argument(
-        "--no-cache", action="store_true", help="recompute even if a cached result exists"
-    )
-    claims.add_argument("--progress", action="store_true", help="show a progress bar")
-    claims.add_argument("--threads", default=None, help=THREADS_HELP)
+    _add_run_options(claims)
     sweep = sub.add_parser(
         "sweep",
         help="run an experiment over a grid of settings × seed blocks on a Dask cluster "
         "(exit 1 if a task failed)",
     )
-    sweep.add_argument("experiment", help="experiment name (see `luckbook list`)")
+    _add_common(
+        sweep, set_help="fix a setting", device_help="the workers' device: cpu (default), cuda"
+    )
     sweep.add_argument(
         "--grid",
         action="append",
@@ -192,15 +194,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=V1,V2",
         help="sweep a setting over these values (every combination of the --grid options runs)",
     )
-    sweep.add_argument(
-        "--set", action="append", default=[], metavar="NAME=VALUE", help="fix a setting"
-    )
-    sweep.add_argument(
-        "--scale",
-        default=None,
-        help=f"preset: {', '.join(SCALES)} (default $LUCKBOOK_SCALE or book)",
-    )
-    sweep.add_argument("--seeds", default=None, help="number of seeds, or a comma-separated list")
     sweep.add_argument(
         "--seed-block",
         default=None,
@@ -217,7 +210,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="use an existing Dask cluster, e.g. tcp://10.0.0.5:8786",
     )
-    sweep.add_argument("--device", default="cpu", help="the workers' device: cpu (default), cuda")
     sweep.add_argument("--retries", default="2", metavar="N", help="retries of a failing task")
     sweep.add_argument(
         "--json", default=None, metavar="PATH", help="write the results as JSON ('-' for stdout)"

@@ -306,22 +306,13 @@ def _e6_measure(
     dtype = resolve_dtype(settings.dtype)
     w = settings.student_widths
     k = 4
+    step_s = timed_sgd_step(tuple(w), settings.batch, settings.dtype, device.type, k, None)
     gen = torch.Generator().manual_seed(0)
     weights = [
         (torch.randn(k, a + 1, b, generator=gen) / math.sqrt(a + 1)).to(device, dtype)
         for a, b in zip(w[:-1], w[1:], strict=True)
     ]
     net = Net(weights, activation=settings.activation, slope=settings.slope)
-    x1 = torch.randn(k, settings.batch, w[0] + 1, generator=gen).to(device, dtype)
-    y = torch.randn(k, settings.batch, w[-1], generator=gen).to(device, dtype)
-    sgd_step(net, x1, y, 1e-6)
-    _sync(device)
-    reps, start = 0, time.perf_counter()
-    while reps < 3 or time.perf_counter() - start < 0.2:
-        sgd_step(net, x1, y, 1e-6)
-        reps += 1
-    _sync(device)
-    step_s = (time.perf_counter() - start) / reps
     n_x = 8
     xb = torch.randn(k, n_x, w[0], generator=gen).to(device, dtype)
     mean_beta(net, xb)
@@ -492,10 +483,17 @@ def directional(settings: DirectionalSettings, n_seeds: int, device: torch.devic
 # ---------- E1 fanout, E2 lucky, E3 deep-teacher: timed SGD steps -------------------------
 @functools.lru_cache(maxsize=128)
 def timed_sgd_step(
-    widths: tuple[int, ...], batch: int, dtype: str, device: str, k: int = 4
+    widths: tuple[int, ...],
+    batch: int,
+    dtype: str,
+    device: str,
+    k: int = 4,
+    threads: int | None = 1,
 ) -> float:
     """Seconds of one SGD step of ``k`` seed-networks of ``widths`` on a minibatch of
-    ``batch``, timed now on ``device`` (about 0.1 s of timing, remembered per shape)."""
+    ``batch``, timed now on ``device`` with ``threads`` torch threads (``None``: torch's
+    default, as runs estimated at 10 s or more get); about 0.1 s of timing, remembered per
+    shape."""
     dev = torch.device(device)
     torch_dtype = resolve_dtype(dtype)
     gen = torch.Generator().manual_seed(0)
@@ -507,7 +505,7 @@ def timed_sgd_step(
     x1 = torch.ones(k, batch, widths[0] + 1, dtype=torch_dtype, device=dev)
     x1[..., :-1] = torch.randn(k, batch, widths[0], generator=gen).to(dev, torch_dtype)
     y = torch.randn(k, batch, widths[-1], generator=gen).to(dev, torch_dtype)
-    with torch_threads(1):  # the rate of one thread: runs this size get one (resources.py)
+    with torch_threads(threads):
         for _ in range(3):
             sgd_step(net, x1, y, 1e-6)
         _sync(dev)

@@ -97,10 +97,11 @@ def resolve_threads(threads: int | None, estimated_s: float | None) -> int:
 
 
 @contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run the block with ``n`` torch intra-op threads, then restore the previous count."""
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads (``None``: as they are), then restore
+    the previous count."""
     before = torch.get_num_threads()
-    if n != before:
+    if n is not None and n != before:
         torch.set_num_threads(n)
     try:
         yield
