@@ -103,8 +103,22 @@ _LAZY: dict[str, str] = {
     # ---- E6 deep-specialization
     # ---- (end E6)
     # ---- E7 bn-bias; E8 real-teacher
-    "bn_bias_plots": "luckbook.plots.bn_bias",
-    "real_teacher_plots": "luckbook.plots.real_teacher",
+    "bn_bias_table": "luckbook.bn_stats",
+    "toy_vgg": "luckbook.bn_stats",
+    "cifar10_folder": "luckbook.digits",
+    "BNBiasSettings": "luckbook.experiments.bn_bias",
+    "BNBiasResult": "luckbook.results.bn_bias",
+    "negative_fraction_curves": "luckbook.plots.bn_bias",
+    "bias_histograms": "luckbook.plots.bn_bias",
+    "overlap_vs_bias": "luckbook.plots.bn_bias",
+    "RealTeacherSettings": "luckbook.experiments.real_teacher",
+    "RealTeacherResult": "luckbook.results.real_teacher",
+    "real_teacher_cifar10": "luckbook.experiments.real_teacher",
+    "real_teacher_coverage": "luckbook.plots.real_teacher",
+    "real_teacher_coverage_curves": "luckbook.plots.real_teacher",
+    "real_teacher_l_shape": "luckbook.plots.real_teacher",
+    "real_teacher_cell": "luckbook.plots.real_teacher",
+    "real_teacher_cells": "luckbook.panels.real_teacher",
     # ---- (end E7, E8)
     # ---- E9 directional
     # ---- (end E9)

@@ -14,6 +14,7 @@ from disk (``state_dict="vgg16_bn.pth"``: a file the user already has — nothin
 downloaded), or a state dict alone (a path or a mapping), whose BatchNorm layers are found by
 their ``running_mean``/``running_var`` entries. torchvision is not needed: with it installed,
 ``bn_bias_stats(torchvision.models.vgg16_bn(), state_dict=path)`` gives the paper's check.
+:func:`bn_bias_table` prints the statistics; :func:`toy_vgg` builds a small model to try it on.
 """
 
 from __future__ import annotations
@@ -160,9 +161,12 @@ def fraction_negative(stats: list[BNLayerStats], relu_only: bool = True) -> floa
     return sum(s.frac_negative * s.channels for s in use) / total
 
 
-def table(stats: list[BNLayerStats]) -> str:
+def bn_bias_table(stats: list[BNLayerStats]) -> str:
     """The per-layer statistics as a text table (the released check's printout, extended)."""
-    head = f"{'layer':<28} {'ch':>5} {'β<0':>6} {'mean β':>8} {'sd β':>7} {'mean β/|γ|':>11} {'relu':>5}"
+    head = (
+        f"{'layer':<28} {'ch':>5} {'β<0':>6} {'mean β':>8} {'sd β':>7} {'mean β/|γ|':>11} "
+        f"{'relu':>5}"
+    )
     lines = [head, "-" * len(head)]
     for s in stats:
         relu = "?" if s.followed_by_relu is None else ("yes" if s.followed_by_relu else "no")
@@ -172,3 +176,25 @@ def table(stats: list[BNLayerStats]) -> str:
         )
     lines.append(f"pooled over ReLU layers: {100 * fraction_negative(stats):.1f}% negative")
     return "\n".join(lines)
+
+
+def toy_vgg(seed: int = 0) -> torch.nn.Sequential:
+    """A small VGG-shaped stack to try :func:`bn_bias_stats` on: ``conv3×3 → BatchNorm → ReLU →
+    max-pool → conv3×3 → BatchNorm → ReLU`` (3 → 8 → 16 channels), initialised from torch's
+    generator seeded with ``seed`` (the global generator is left as it was), whose BatchNorm
+    biases are then drawn from ``N(−0.1, 0.2²)``, as if training had moved them."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3, padding=1),
+            torch.nn.BatchNorm2d(8),
+            torch.nn.ReLU(),
+            torch.nn.MaxPool2d(2),
+            torch.nn.Conv2d(8, 16, 3, padding=1),
+            torch.nn.BatchNorm2d(16),
+            torch.nn.ReLU(),
+        )
+        with torch.no_grad():
+            for bn in (net[1], net[5]):
+                bn.bias.normal_(-0.1, 0.2)
+    return net

@@ -1,4 +1,5 @@
-"""Real images for the Real-data chapter (E7, E8): scikit-learn's digits, and CIFAR-10 from disk.
+"""Real images for the Real-data chapter (E7, E8): scikit-learn's digits, CIFAR-10 from disk,
+and the two kinds of input E8's students see.
 
 **Digits.** :func:`load_digits` wraps scikit-learn's bundled ``load_digits`` (1 797 grey
 8 × 8 images of the digits 0–9, shipped inside the package: no download). The images are
@@ -14,13 +15,19 @@ book never downloads it. Pickle is used **only** because it is the data set's of
 format, and through :class:`_ArrayUnpickler`, which refuses every global except the NumPy
 array constructors those files need: a file that tries to import anything else (and so
 could run code) is rejected with ``ValueError`` before anything is built from it.
+
+**Student inputs (E8).** :func:`student_inputs` builds a student's training inputs from a data
+set's training part: the ``"real"`` images (enlarged by noisy copies) or ``"gaussian"`` points
+with the same mean and covariance (the pixels' correlations without the images' shapes).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +41,9 @@ CIFAR_ENV = "LUCKBOOK_CIFAR10"
 
 CIFAR_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR_TEST = "test_batch"
+
+INPUT_KINDS = ("real", "gaussian")
+"""The kinds of student input of E8 (:func:`student_inputs`)."""
 
 
 @dataclasses.dataclass
@@ -224,3 +234,42 @@ def load(name: str, split_seed: int = 0, cifar10: str = "", grey: bool = False) 
     if name == "cifar10":
         return load_cifar10(cifar10 or None, grey=grey)
     raise ValueError(f"dataset={name!r} is not allowed: expected 'digits' or 'cifar10'")
+
+
+def student_inputs(
+    kind: str, data: ImageData, n_train: int, noise: float, seeds: Sequence[int]
+) -> torch.Tensor:
+    """``[S, n_train, d]`` float64 training inputs of ``kind`` for E8's students, per seed from
+    its ``"train_data"`` stream.
+
+    Args:
+        kind: ``"real"`` — ``data``'s training images, repeated up to ``n_train`` points, every
+            copy after the first (which is clean) with Gaussian pixel noise of standard
+            deviation ``noise`` (standardised units); ``"gaussian"`` — ``n_train`` Gaussian
+            points with the training images' mean and covariance.
+        data: the image data set (its training part is used).
+        n_train: points per seed.
+        noise: the pixel noise of the copies (``"real"`` only).
+        seeds: one set of inputs per seed.
+    """
+    out = []
+    x = data.x_train
+    if kind == "gaussian":
+        chol = torch.linalg.cholesky(
+            data.covariance() + 1e-6 * torch.eye(data.d, dtype=torch.float64)
+        )
+        mean = x.mean(0)
+    elif kind != "real":
+        raise ValueError(f"kind={kind!r} is not allowed: expected one of {', '.join(INPUT_KINDS)}")
+    for seed in seeds:
+        gen = generator(seed, "train_data")
+        if kind == "real":
+            reps = math.ceil(n_train / len(x))
+            copies = x.repeat(reps, 1)[:n_train].clone()
+            eps = torch.randn(copies.shape, generator=gen, dtype=torch.float64)
+            eps[: len(x)] = 0.0
+            out.append(copies + noise * eps)
+        else:
+            z = torch.randn(n_train, data.d, generator=gen, dtype=torch.float64)
+            out.append(mean + z @ chol.T)
+    return torch.stack(out)

@@ -1,5 +1,6 @@
 """E7 (bn-bias): the BatchNorm-bias check on models built here, state dicts from disk, the
-claims at ``tiny`` scale with their frozen control, figures, CLI and validation."""
+claims at ``tiny`` scale with their frozen control, the chapter's numbers, figures, CLI and
+validation."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from torch import nn
 
 import luckbook as lb
 from luckbook import cli
-from luckbook.experiments.bn_bias import BNBiasResult, coactivation
+from luckbook.experiments.bn_bias import coactivation
 from luckbook.plots.style import BookFigure
+from luckbook.results.bn_bias import BNBiasResult
 
 
 def _vgg_like() -> nn.Sequential:
@@ -54,7 +56,7 @@ def test_bn_bias_stats_on_a_model_built_here():
     # pooled over the ReLU-followed layers, channel-weighted: (3 + 1) / 9
     assert lb.fraction_negative(stats) == pytest.approx(4 / 9)
     assert lb.fraction_negative(stats, relu_only=False) == pytest.approx(7 / 12)
-    assert "pooled over ReLU layers" in lb.bn_stats.table(stats)
+    assert "pooled over ReLU layers" in lb.bn_bias_table(stats)
 
 
 def test_bn_bias_stats_from_a_state_dict_on_disk(tmp_path):
@@ -82,6 +84,19 @@ def test_bn_bias_stats_refuses_bad_input(tmp_path):
         lb.bn_bias_stats(3)
     assert lb.bn_bias_stats(nn.Linear(2, 2)) == []
     assert math.isnan(lb.fraction_negative([]))
+
+
+def test_toy_vgg_is_seeded_and_leaves_the_global_generator_alone():
+    torch.manual_seed(7)
+    before = torch.rand(3)
+    torch.manual_seed(7)
+    a, b, c = lb.toy_vgg(), lb.toy_vgg(), lb.toy_vgg(seed=1)
+    assert torch.equal(torch.rand(3), before)
+    assert torch.equal(a[1].bias, b[1].bias) and not torch.equal(a[1].bias, c[1].bias)
+    stats = lb.bn_bias_stats(a)
+    assert [s.channels for s in stats] == [8, 16]
+    assert all(s.followed_by_relu for s in stats)
+    assert lb.fraction_negative(stats) > 0.5  # biases drawn around -0.1
 
 
 def test_coactivation_of_known_gates():
@@ -156,17 +171,30 @@ def test_result_is_seed_separable():
         np.testing.assert_allclose(alone.archs[arch].bias[0][0], both.archs[arch].bias[0][1])
 
 
+def test_chapter_numbers_and_thresholds():
+    r = _tiny()
+    numbers = r.glue_numbers()
+    for arch in ("cnn", "mlp"):
+        rec = r.archs[arch]
+        assert numbers[f"E7.{arch}.acc"] == float(rec.test_acc[-1].mean())
+        assert numbers[f"E7.{arch}.coact0"] == float(rec.coact0.mean(-1).mean())
+        assert numbers[f"E7.{arch}.coact"] == float(rec.coact.mean(-1).mean())
+        for l in range(len(rec.names)):
+            assert numbers[f"E7.{arch}.layer{l}"] == float(rec.frac_negative[-1, :, l].mean())
+        thr = rec.thresholds(0)
+        assert thr.shape == rec.bias[0].shape
+        np.testing.assert_array_equal(np.sign(thr), np.sign(rec.bias[0]))  # |γ| > 0
+
+
 # ----------------------------------------------------------------------------- figures, CLI
 
 
 def test_figures_have_alt_text():
-    from luckbook.plots import bn_bias as plots
-
     for fig in (
-        plots.negative_fraction_curves(_tiny()),
-        plots.bias_histograms(_tiny()),
-        plots.bias_histograms(_tiny(), threshold=True),
-        plots.overlap_vs_bias(_tiny()),
+        lb.negative_fraction_curves(_tiny()),
+        lb.bias_histograms(_tiny()),
+        lb.bias_histograms(_tiny(), threshold=True),
+        lb.overlap_vs_bias(_tiny()),
     ):
         assert isinstance(fig, BookFigure) and len(fig.alt) > 40
         assert fig.png_bytes()[:4] == b"\x89PNG"

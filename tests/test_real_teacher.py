@@ -1,5 +1,5 @@
 """E8 (real-teacher): the digits and CIFAR-10 loaders, the claims at ``tiny`` scale with their
-frozen control, batching, figures, CLI and validation."""
+frozen control, batching, the chapter's numbers, figures and panels, CLI and validation."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import torch
 
 import luckbook as lb
 from luckbook import cli
-from luckbook.digits import CIFAR_TEST, CIFAR_TRAIN, read_cifar_batch
-from luckbook.experiments.real_teacher import RealTeacherResult
+from luckbook.digits import CIFAR_TEST, CIFAR_TRAIN, read_cifar_batch, student_inputs
 from luckbook.plots.style import BookFigure
+from luckbook.results.real_teacher import RealTeacherResult
 
 # ----------------------------------------------------------------------------- data
 
@@ -119,7 +119,8 @@ def _tiny() -> RealTeacherResult:
     "claim", ["E8.real-lowest-layer", "E8.gaussian-lowest-layer", "E8.more-multi"]
 )
 def test_claim_holds_and_frozen_fails(claim):
-    """At tiny scale (one hidden layer of 12, multi 1 and 4, 3 seeds): digits 0.94, more-multi 0.19."""
+    """At tiny scale (one hidden layer of 12, multi 1 and 4, 3 seeds): digits 0.94, more-multi
+    0.19."""
     report = _tiny().claims()
     print(report)
     report.assert_holds([claim])
@@ -139,33 +140,99 @@ def test_teacher_is_trained_and_seeds_are_separable():
 
 
 def test_gaussian_inputs_have_the_digits_covariance():
-    from luckbook.experiments.real_teacher import student_inputs
-
     data = lb.load_digits(0)
-    s = lb.get_experiment("real-teacher").settings("tiny", n_train=20_000)
-    x = student_inputs("gaussian", s, data, [0])[0]
+    x = student_inputs("gaussian", data, 20_000, 0.1, [0])[0]
     cov = torch.cov(x.T)
     assert (cov - data.covariance()).abs().max() < 0.1
-    d = student_inputs("real", s, data, [0])[0]
+    d = student_inputs("real", data, 20_000, 0.1, [0])[0]
     assert torch.equal(d[: len(data.x_train)], data.x_train)  # the first copy is clean
+    assert d.shape == (20_000, 64) and not torch.equal(d[len(data.x_train) :][:5], d[:5])
+    with pytest.raises(ValueError, match="kind='mnist' is not allowed"):
+        student_inputs("mnist", data, 10, 0.1, [0])
+
+
+def test_result_rebuilds_its_inputs_and_teacher():
+    r = _tiny()
+    x = r.inputs("gaussian")
+    assert x.shape == (len(r.seeds), r.settings.n_train, 64)
+    data = lb.load_digits(r.settings.split_seed)
+    expected = student_inputs("gaussian", data, r.settings.n_train, r.settings.noise, r.seeds)
+    assert torch.equal(x, expected)
+    teacher = r.teacher_net()
+    assert teacher.widths == [64, 12, 10] and teacher.n_seeds == len(r.seeds)
+
+
+def test_chapter_numbers():
+    r = _tiny()
+    numbers = r.glue_numbers()
+    top, low = max(r.settings.multis), min(r.settings.multis)
+    assert numbers["E8.top"] == top and numbers["E8.acc"] == float(r.teacher_acc.mean())
+    for kind in ("real", "gaussian"):
+        assert numbers[f"E8.{kind}.L0"] == float(r.covered_fraction(kind, top, 0).mean())
+        assert numbers[f"E8.{kind}.L0.low"] == float(r.covered_fraction(kind, low, 0).mean())
+        assert numbers[f"E8.{kind}.loss"] == float(r.cell(kind, top).eval_loss[-1].mean())
 
 
 # ----------------------------------------------------------------------------- figures, CLI
 
 
 def test_figures_and_static_frames():
-    from luckbook.plots import real_teacher as plots
-
     r = _tiny()
     for fig in (
-        plots.coverage_by_multi(r),
-        plots.coverage_curves(r),
-        plots.l_shape(r, "gaussian", 1),
-        plots.cell_panel(r, "real", 4),
+        lb.real_teacher_coverage(r),
+        lb.real_teacher_coverage_curves(r),
+        lb.real_teacher_l_shape(r, "gaussian", 1),
+        lb.real_teacher_cell(r, "real", 4),
     ):
         assert isinstance(fig, BookFigure) and len(fig.alt) > 40
-    panel = lb.static_panel(plots.grid_frame(r), {"input": ["real", "gaussian"], "multi": [1, 4]})
-    assert len(panel.frames) == 4 and "layer 0" in panel.frames["0,1"]["text"]
+    panel = lb.real_teacher_cells(r, scale="tiny")
+    assert panel.names == ["input", "multi"] and len(panel.frames) == 4
+    assert panel.initial == [0, 1]  # real inputs, the widest student
+    assert "layer 0" in panel.frames["0,1"]["text"]
+    assert 'lb.real_teacher_cell(result, "gaussian", 1)' in panel.frames["1,0"]["code"]
+    assert panel.predict and "4 cells of one run" in panel.caption
+    assert "Predict first" in panel._repr_html_()
+
+
+def test_live_panel_runs_from_its_registration():
+    pytest.importorskip("ipywidgets")
+    panel = lb.explorer(
+        "real-teacher",
+        scale="tiny",
+        seeds=1,
+        autorun=False,
+        n_train=64,
+        steps=20,
+        n_snapshots=2,
+        teacher_epochs=1,
+    )
+    sliders_box, (button, status), out = (
+        panel.children[0],
+        panel.children[1].children,
+        panel.children[2],
+    )
+    sliders = {s.description: s for s in sliders_box.children}
+    assert set(sliders) == {"multi", "depth", "init_scale", "inputs"}
+    assert sliders["multi"].value == (1, 2, 5)  # the same start at every scale
+    sliders["multi"].value = (2,)
+    sliders["inputs"].value = "real"
+    button.click()
+    assert status.value.startswith("done"), status.value
+    assert len(out.outputs) == 1
+
+
+def test_cifar10_runner_without_and_with_a_copy(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("LUCKBOOK_CIFAR10", raising=False)
+    assert lb.real_teacher_cifar10() is None
+    assert "no local CIFAR-10" in capsys.readouterr().out
+    folder = tmp_path / "cifar"
+    _write_cifar(folder, n=8)
+    monkeypatch.setenv("LUCKBOOK_CIFAR10", str(folder))
+    small = {"n_train": 64, "steps": 20, "n_snapshots": 2, "teacher_epochs": 1}
+    r = lb.real_teacher_cifar10(scale="tiny", seeds=[0], teacher_batch=8, **small)
+    assert r.settings.dataset == "cifar10" and r.teacher_live[0].shape == (1, 12)
+    out = capsys.readouterr().out
+    assert "estimated time" in out and "real-teacher (E8): cifar10" in out
 
 
 def test_cli_json_and_estimate(capsys, tmp_path):

@@ -27,8 +27,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,10 +35,9 @@ from torch import nn
 
 from .. import costs
 from ..bn_stats import bn_bias_stats
-from ..claims import Stat, bootstrap
 from ..config import check_float, check_int, resolve_dtype
 from ..digits import ImageData, load_digits
-from ..result import Result
+from ..results.bn_bias import ArchRecord, BNBiasResult
 from ..rng import generator, stream_seed
 from .base import Experiment, register
 
@@ -178,137 +176,6 @@ def coactivation(g: torch.Tensor) -> tuple[np.ndarray, float]:
     return p.numpy(), float(off)
 
 
-@dataclasses.dataclass
-class ArchRecord:
-    """What E7 measures on one architecture (``T`` snapshots, ``S`` seeds, ``L`` BN layers).
-
-    Attributes:
-        names, channels, relu: per BatchNorm layer, its name, width and whether a ReLU follows.
-        frac_negative: ``[T, S, L]`` fraction of negative biases after each epoch (T = epochs + 1).
-        bias, gamma: per layer, the final biases and weights ``[S, C]``.
-        p_active, p_active0: per ReLU-followed layer, the units' activation probability on the
-            test split, trained and at step 0, ``[S, C]``.
-        coact, coact0: ``[S, L_relu]`` mean pairwise co-activation, trained and at step 0.
-        test_acc: ``[T, S]`` test accuracy after each epoch.
-    """
-
-    names: list[str]
-    channels: list[int]
-    relu: list[bool]
-    frac_negative: np.ndarray
-    bias: list[np.ndarray]
-    gamma: list[np.ndarray]
-    p_active: list[np.ndarray]
-    p_active0: list[np.ndarray]
-    coact: np.ndarray
-    coact0: np.ndarray
-    test_acc: np.ndarray
-
-    def pooled_negative(self, t: int = -1) -> np.ndarray:
-        """``[S]`` fraction of negative biases pooled over the ReLU-followed layers at snapshot ``t``."""
-        w = np.array([c if r else 0 for c, r in zip(self.channels, self.relu, strict=True)], float)
-        return (self.frac_negative[t] * w).sum(-1) / w.sum()
-
-    def mean_coact(self, control: bool = False) -> np.ndarray:
-        """``[S]`` co-activation averaged over the ReLU-followed layers (trained or step 0)."""
-        return (self.coact0 if control else self.coact).mean(-1)
-
-
-@dataclasses.dataclass
-class BNBiasResult(Result[BNBiasSettings]):
-    """E7's result: one :class:`ArchRecord` per architecture (``"cnn"``, ``"mlp"``).
-
-    Attributes:
-        settings, seeds, device, wall_time_s: how it was made.
-        epochs: ``[T]`` snapshot epochs ``0 … epochs``.
-        archs: ``{"cnn": ArchRecord, "mlp": ArchRecord}``.
-    """
-
-    EXPERIMENT: ClassVar[str] = "bn-bias"
-
-    epochs: np.ndarray
-    archs: dict[str, ArchRecord]
-
-    CONTROLS: ClassVar[tuple[str, ...]] = ("frozen",)
-    CONTROL_NAMES: ClassVar[Mapping[str, str]] = {
-        "frozen": "the same networks at their initial weights (step 0; BatchNorm biases 0)",
-    }
-
-    def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
-        frozen = control == "frozen"
-        t = 0 if frozen else -1
-        out = {}
-        for arch in ARCHS:
-            rec = self.archs[arch]
-            vals = rec.pooled_negative(t)
-            per_layer = rec.frac_negative[t].mean(0)
-            out[f"E7.{arch}-negative"] = bootstrap(
-                list(vals),
-                lambda xs: float(np.mean(xs)),
-                detail="per layer (mean over seeds): "
-                + ", ".join(f"{v:.2f}" for v in per_layer)
-                + f"; ReLU-followed layers: {sum(rec.relu)} of {len(rec.relu)}",
-            )
-            # the change of co-activation from step 0; the frozen network has not moved
-            delta = rec.mean_coact() - rec.mean_coact(control=True)
-            delta = np.zeros_like(delta) if frozen else delta
-            act = np.mean([p.mean() for p in (rec.p_active0 if frozen else rec.p_active)])
-            out[f"E7.{arch}-overlap"] = bootstrap(
-                list(delta),
-                lambda xs: float(np.mean(xs)),
-                detail=f"co-activation {rec.mean_coact(True).mean():.3f} at step 0, "
-                f"{(rec.mean_coact(True) if frozen else rec.mean_coact()).mean():.3f} here; "
-                f"mean activation probability of a unit {act:.3f}",
-            )
-        return out
-
-    def summary(self) -> str:
-        s = self.settings
-        lines = [
-            f"bn-bias (E7): CNN channels {list(s.channels)}, MLP hidden {list(s.hidden)}, "
-            f"{s.epochs} epochs, weight decay {s.weight_decay:g}",
-            f"{len(self.seeds)} seeds on {self.device}, {self.wall_time_s:.1f} s",
-        ]
-        for arch in ARCHS:
-            rec = self.archs[arch]
-            frac = rec.frac_negative[-1].mean(0)
-            lines.append(
-                f"{arch}: test accuracy {rec.test_acc[-1].mean():.3f}; negative biases per BN layer "
-                + " ".join(f"{v:.2f}" for v in frac)
-                + f"; pooled (ReLU layers) {rec.pooled_negative().mean():.2f}; "
-                f"co-activation {rec.mean_coact(True).mean():.3f} at step 0 -> {rec.mean_coact().mean():.3f}"
-            )
-        return "\n".join(lines)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "experiment": "bn-bias",
-            "settings": dataclasses.asdict(self.settings),
-            "device": self.device,
-            "wall_time_s": self.wall_time_s,
-            "archs": {
-                arch: {
-                    "layers": rec.names,
-                    "channels": rec.channels,
-                    "followed_by_relu": rec.relu,
-                    "seeds": [
-                        {
-                            "seed": seed,
-                            "frac_negative": rec.frac_negative[-1, s].tolist(),
-                            "frac_negative_history": rec.frac_negative[:, s].tolist(),
-                            "pooled_negative": float(rec.pooled_negative()[s]),
-                            "coactivation": rec.coact[s].tolist(),
-                            "coactivation_step0": rec.coact0[s].tolist(),
-                            "test_accuracy": float(rec.test_acc[-1, s]),
-                        }
-                        for s, seed in enumerate(self.seeds)
-                    ],
-                }
-                for arch, rec in self.archs.items()
-            },
-        }
-
-
 def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     model.eval()
     with torch.no_grad():
@@ -382,6 +249,11 @@ def train_one(
     }
 
 
+def _per_layer(runs: list[dict[str, Any]], key: str) -> list[np.ndarray]:
+    """Per layer, the runs' arrays ``runs[s][key][l]`` stacked on a leading seed axis."""
+    return [np.stack([r[key][l] for r in runs]) for l in range(len(runs[0][key]))]
+
+
 def compute(
     settings: BNBiasSettings, seeds: list[int], device: torch.device, progress: bool = False
 ) -> BNBiasResult:
@@ -397,10 +269,10 @@ def compute(
             channels=first["channels"],
             relu=first["relu"],
             frac_negative=np.array([r["frac"] for r in runs]).transpose(1, 0, 2),
-            bias=[np.stack([r["bias"][l] for r in runs]) for l in range(len(first["bias"]))],
-            gamma=[np.stack([r["gamma"][l] for r in runs]) for l in range(len(first["gamma"]))],
-            p_active=[np.stack([r["p1"][l] for r in runs]) for l in range(len(first["p1"]))],
-            p_active0=[np.stack([r["p0"][l] for r in runs]) for l in range(len(first["p0"]))],
+            bias=_per_layer(runs, "bias"),
+            gamma=_per_layer(runs, "gamma"),
+            p_active=_per_layer(runs, "p1"),
+            p_active0=_per_layer(runs, "p0"),
             coact=np.array([r["co1"] for r in runs]),
             coact0=np.array([r["co0"] for r in runs]),
             test_acc=np.array([r["acc"] for r in runs]).T,

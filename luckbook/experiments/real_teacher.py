@@ -38,30 +38,26 @@ import dataclasses
 import math
 import time
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
 
 from .. import costs
-from ..claims import Stat, bootstrap
 from ..config import DEFAULT_TAUS, check_choice, check_float, check_int, check_taus, resolve_dtype
 from ..data import FixedSet
-from ..digits import ImageData, cifar10_folder
+from ..digits import CIFAR_ENV, INPUT_KINDS, ImageData, cifar10_folder, student_inputs
 from ..digits import load as load_data
 from ..ensemble import Net
 from ..evaluate import Probe
 from ..metrics import best_per_student, best_per_teacher
-from ..result import Result
+from ..results.real_teacher import Cell, RealTeacherResult
 from ..rng import generator
 from ..student import make_student
 from ..train import snapshot_steps, train
 from .base import Experiment, register
 
-INPUT_KINDS = ("real", "gaussian")
 DATASETS = ("digits", "cifar10")
-CLAIM_TAU = 0.9
-"""The threshold of E8's coverage claims (one of ``DEFAULT_TAUS``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,8 +109,9 @@ class RealTeacherSettings:
         depth = check_int("depth", self.depth, minimum=2)
         if depth > len(self.m) + 1:
             raise ValueError(
-                f"depth={self.depth!r} is not allowed: expected an integer in [2, {len(self.m) + 1}] "
-                f"(weight layers counting the output; m has {len(self.m)} hidden widths)"
+                f"depth={self.depth!r} is not allowed: expected an integer in "
+                f"[2, {len(self.m) + 1}] (weight layers counting the output; m has "
+                f"{len(self.m)} hidden widths)"
             )
         if (
             not isinstance(self.multis, tuple)
@@ -138,7 +135,8 @@ class RealTeacherSettings:
         resolve_dtype(self.dtype)
         if self.n_snapshots > self.steps:
             raise ValueError(
-                f"n_snapshots={self.n_snapshots!r} is not allowed: expected at most steps={self.steps}"
+                f"n_snapshots={self.n_snapshots!r} is not allowed: expected at most "
+                f"steps={self.steps}"
             )
         if self.dataset == "cifar10" and cifar10_folder(self.cifar10) is None:
             raise ValueError(
@@ -172,182 +170,19 @@ PRESETS: dict[str, dict[str, Any]] = {
 SEEDS = {"paper": 16, "book": 4, "tiny": 3}
 
 
-@dataclasses.dataclass
-class Cell:
-    """One (input kind, multi) student ensemble (``T`` snapshots, ``S`` seeds, per hidden layer).
-
-    Attributes:
-        teacher_best: per layer ``[T, S, m_l]`` each teacher node's best correlation.
-        student_best: per layer ``[T, S, n_l]`` each student node's best correlation.
-        fanout: per layer ``[T, S, n_l]`` student fan-out norms.
-        eval_loss: ``[T, S]`` square loss on the digits test split.
-    """
-
-    kind: str
-    multi: int
-    teacher_best: list[np.ndarray]
-    student_best: list[np.ndarray]
-    fanout: list[np.ndarray]
-    eval_loss: np.ndarray
-
-
-@dataclasses.dataclass
-class RealTeacherResult(Result[RealTeacherSettings]):
-    """E8's result.
-
-    Attributes:
-        settings, seeds, device, wall_time_s: how it was made.
-        steps: ``[T]`` snapshot steps.
-        teacher_acc: ``[S]`` the teachers' test accuracy.
-        teacher_live: per hidden layer ``[S, m_l]`` (False: dead on the test split).
-        teacher_logit_std: ``[S]`` standard deviation of the teachers' logits on the test split.
-        cells: ``{"real/5": Cell, …}`` one per input kind and multi.
-        teacher: the trained teachers' weights per layer ``[S, in + 1, out]``.
-    """
-
-    EXPERIMENT: ClassVar[str] = "real-teacher"
-
-    steps: np.ndarray
-    teacher_acc: np.ndarray
-    teacher_live: list[np.ndarray]
-    teacher_logit_std: np.ndarray
-    cells: dict[str, Cell]
-    teacher: list[np.ndarray]
-
-    CONTROLS: ClassVar[tuple[str, ...]] = ("frozen",)
-
-    def teacher_net(self) -> Net:
-        """The trained teachers as an ensemble (CPU)."""
-        return Net([torch.from_numpy(np.asarray(w)) for w in self.teacher])
-
-    def inputs(self, kind: str) -> torch.Tensor:
-        """The students' training inputs of ``kind`` ``[S, n_train, d]`` (float64), rebuilt."""
-        check_choice("kind", kind, INPUT_KINDS)
-        data = load_data(self.settings.dataset, self.settings.split_seed, self.settings.cifar10)
-        return student_inputs(kind, self.settings, data, self.seeds)
-
-    def cell(self, kind: str, multi: int) -> Cell:
-        key = f"{kind}/{multi}"
-        if key not in self.cells:
-            raise ValueError(
-                f"(kind, multi)=({kind!r}, {multi!r}) is not allowed: this result has {sorted(self.cells)}"
-            )
-        return self.cells[key]
-
-    @property
-    def n_layers(self) -> int:
-        return len(self.teacher_live)
-
-    def covered_fraction(
-        self, kind: str, multi: int, layer: int = 0, tau: float = CLAIM_TAU, t: int = -1
-    ) -> np.ndarray:
-        """``[S]`` fraction of the live teacher nodes of ``layer`` covered at ``tau`` at snapshot ``t``."""
-        best = self.cell(kind, multi).teacher_best[layer][t]
-        live = self.teacher_live[layer]
-        return ((best > tau) & live).sum(-1) / np.maximum(live.sum(-1), 1)
-
-    def mean_best(self, kind: str, multi: int, layer: int = 0, t: int = -1) -> np.ndarray:
-        """``[S]`` mean best correlation of the live teacher nodes of ``layer``."""
-        best = self.cell(kind, multi).teacher_best[layer][t]
-        live = self.teacher_live[layer]
-        return (best * live).sum(-1) / np.maximum(live.sum(-1), 1)
-
-    def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
-        t = 0 if control == "frozen" else -1
-        top, low = max(self.settings.multis), min(self.settings.multis)
-        out: dict[str, Stat] = {}
-        for kind in INPUT_KINDS:
-            if kind not in self.settings.kinds:
-                nan = Stat(math.nan, math.nan, math.nan, len(self.seeds), f"{kind} inputs not run")
-                out[f"E8.{kind}-lowest-layer"] = nan
-                continue
-            cov = self.covered_fraction(kind, top, 0, CLAIM_TAU, t)
-            out[f"E8.{kind}-lowest-layer"] = bootstrap(
-                list(cov),
-                lambda xs: float(np.mean(xs)),
-                detail=f"multi {top}; mean best correlation of layer-0 teachers "
-                f"{self.mean_best(kind, top, 0, t).mean():.3f}",
-            )
-        kind = "real" if "real" in self.settings.kinds else self.settings.kinds[0]
-        gain = self.covered_fraction(kind, top, 0, CLAIM_TAU, t) - self.covered_fraction(
-            kind, low, 0, CLAIM_TAU, t
-        )
-        out["E8.more-multi"] = bootstrap(
-            list(gain),
-            lambda xs: float(np.mean(xs)),
-            detail=f"{kind} inputs: covered fraction at multi {top} minus at multi {low}",
-        )
-        return out
-
-    def numbers(
-        self, kind: str | None = None, multi: int | None = None, tau: float = CLAIM_TAU
-    ) -> str:
-        """The key numbers of one cell (default: first input kind, largest multi)."""
-        kind = kind or self.settings.kinds[0]
-        multi = multi or max(self.settings.multis)
-        c = self.cell(kind, multi)
-        lines = [
-            f"{kind} inputs, multi {multi}: teacher test accuracy {self.teacher_acc.mean():.3f}; "
-            f"student eval loss {c.eval_loss[-1].mean():.3g} (step 0: {c.eval_loss[0].mean():.3g})"
-        ]
-        for l in range(self.n_layers):
-            cov = self.covered_fraction(kind, multi, l, tau)
-            lines.append(
-                f"layer {l}: covered at {tau} {cov.mean():.2f} of live teacher nodes "
-                f"(seeds {cov.min():.2f}–{cov.max():.2f}); mean best corr {self.mean_best(kind, multi, l).mean():.3f}"
-            )
-        return "\n".join(lines)
-
-    def summary(self) -> str:
-        s = self.settings
-        lines = [
-            f"real-teacher (E8): {s.dataset}, teacher hidden {s.hidden}, multis {list(s.multis)}, "
-            f"{s.steps} student steps; {len(self.seeds)} seeds on {self.device}, {self.wall_time_s:.1f} s",
-        ]
-        for kind in s.kinds:
-            for multi in s.multis:
-                cov = " ".join(
-                    f"L{l} {self.covered_fraction(kind, multi, l).mean():.2f}"
-                    for l in range(self.n_layers)
-                )
-                lines.append(f"  {kind:>8} multi {multi:>2}: covered at {CLAIM_TAU} {cov}")
-        return "\n".join(lines)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "experiment": "real-teacher",
-            "settings": dataclasses.asdict(self.settings),
-            "device": self.device,
-            "wall_time_s": self.wall_time_s,
-            "steps": self.steps.tolist(),
-            "teacher_test_accuracy": self.teacher_acc.tolist(),
-            "cells": {
-                key: {
-                    "teacher_best_corr": [b[-1].tolist() for b in c.teacher_best],
-                    "covered_fraction": [
-                        self.covered_fraction(c.kind, c.multi, l).tolist()
-                        for l in range(self.n_layers)
-                    ],
-                    "eval_loss": c.eval_loss[-1].tolist(),
-                }
-                for key, c in self.cells.items()
-            },
-        }
-
-
 def init_mlp(widths: Sequence[int], seeds: Sequence[int], dtype: torch.dtype) -> Net:
     """PyTorch's default ``nn.Linear`` init, ``U(±1/√fan_in)`` for weights and biases, per seed
     from its ``"teacher"`` stream; homogeneous coordinates."""
-    layers = [[] for _ in range(len(widths) - 1)]
+    nets = []
     for seed in seeds:
         gen = generator(seed, "teacher")
-        for l in range(len(widths) - 1):
-            n_in, n_out = widths[l], widths[l + 1]
+        layers = []
+        for n_in, n_out in zip(widths[:-1], widths[1:], strict=True):
             bound = 1 / math.sqrt(n_in)
-            layers[l].append(
-                (2 * torch.rand(n_in + 1, n_out, generator=gen, dtype=torch.float64) - 1) * bound
-            )
-    return Net([torch.stack(w).to(dtype) for w in layers])
+            w = (2 * torch.rand(n_in + 1, n_out, generator=gen, dtype=torch.float64) - 1) * bound
+            layers.append(w[None])  # [1, in + 1, out]: one seed
+        nets.append(Net(layers))
+    return Net.stack(nets).to(dtype=dtype)
 
 
 def train_teacher(
@@ -377,31 +212,6 @@ def train_teacher(
     return Net([w.detach() for w in ws])
 
 
-def student_inputs(
-    kind: str, settings: RealTeacherSettings, data: ImageData, seeds: Sequence[int]
-) -> torch.Tensor:
-    """``[S, n_train, d]`` float64 student inputs of ``kind`` (see the module doc)."""
-    out = []
-    x = data.x_train
-    if kind == "gaussian":
-        chol = torch.linalg.cholesky(
-            data.covariance() + 1e-6 * torch.eye(data.d, dtype=torch.float64)
-        )
-        mean = x.mean(0)
-    for seed in seeds:
-        gen = generator(seed, "train_data")
-        if kind == "real":
-            reps = math.ceil(settings.n_train / len(x))
-            copies = x.repeat(reps, 1)[: settings.n_train].clone()
-            noise = torch.randn(copies.shape, generator=gen, dtype=torch.float64)
-            noise[: len(x)] = 0.0
-            out.append(copies + settings.noise * noise)
-        else:
-            z = torch.randn(settings.n_train, data.d, generator=gen, dtype=torch.float64)
-            out.append(mean + z @ chol.T)
-    return torch.stack(out)
-
-
 def compute(
     settings: RealTeacherSettings, seeds: list[int], device: torch.device, progress: bool = False
 ) -> RealTeacherResult:
@@ -420,7 +230,7 @@ def compute(
     cells: dict[str, Cell] = {}
     steps_done: list[int] = []
     for kind in settings.kinds:
-        x = student_inputs(kind, settings, data, seeds).to(device, dtype)
+        x = student_inputs(kind, data, settings.n_train, settings.noise, seeds).to(device, dtype)
         train_set = FixedSet(x, teacher(x).detach())
         for multi in settings.multis:
             student = make_student(
@@ -447,22 +257,15 @@ def compute(
                 on_snapshot=on_snapshot,
                 progress=progress,
             )
-            rec = traj.records
+            rec = traj.stacked("tbest", "sbest", "fan", "loss")
             steps_done = traj.steps
-            n_l = teacher.depth - 1
             cells[f"{kind}/{multi}"] = Cell(
                 kind=kind,
                 multi=multi,
-                teacher_best=[
-                    torch.stack([r["tbest"][l] for r in rec]).double().numpy() for l in range(n_l)
-                ],
-                student_best=[
-                    torch.stack([r["sbest"][l] for r in rec]).double().numpy() for l in range(n_l)
-                ],
-                fanout=[
-                    torch.stack([r["fan"][l] for r in rec]).double().numpy() for l in range(n_l)
-                ],
-                eval_loss=torch.stack([r["loss"] for r in rec]).double().numpy(),
+                teacher_best=[b.double().numpy() for b in rec["tbest"]],
+                student_best=[b.double().numpy() for b in rec["sbest"]],
+                fanout=[f.double().numpy() for f in rec["fan"]],
+                eval_loss=rec["loss"].double().numpy(),
             )
     return RealTeacherResult(
         settings=settings,
@@ -483,7 +286,8 @@ REAL_TEACHER = register(
         result_cls=RealTeacherResult,
         name="real-teacher",
         key="E8",
-        summary="a teacher trained on real images (digits; CIFAR-10 if a copy exists) and over-realized students",
+        summary="a teacher trained on real images (digits; CIFAR-10 if a copy exists) and "
+        "over-realized students",
         settings_cls=RealTeacherSettings,
         presets=PRESETS,
         default_seeds=SEEDS,
@@ -491,3 +295,16 @@ REAL_TEACHER = register(
         estimate=costs.real_teacher,
     )
 )
+
+
+def real_teacher_cifar10(scale: str = "paper", **overrides: Any) -> RealTeacherResult | None:
+    """E8 on a local CIFAR-10 (the folder named by ``$LUCKBOOK_CIFAR10``): prints the run's
+    plan, runs it (cached) and prints its summary; without a copy it says so and returns
+    ``None``. ``overrides`` are settings, as for ``lb.run``."""
+    if cifar10_folder() is None:
+        print(f"no local CIFAR-10 (set {CIFAR_ENV} to use one): this chapter uses the digits")
+        return None
+    print(REAL_TEACHER.plan(scale=scale, dataset="cifar10", **overrides).describe())
+    result = REAL_TEACHER.run(scale=scale, dataset="cifar10", **overrides)
+    print(result.summary())
+    return result

@@ -1,7 +1,7 @@
 """Figures of the Real-data chapter, part 1 (E7): the signs of BatchNorm biases.
 
-Every function takes a :class:`~luckbook.experiments.bn_bias.BNBiasResult` and returns a
-:class:`~luckbook.plots.BookFigure` whose alt text states the measured numbers.
+Every function takes a :class:`~luckbook.results.bn_bias.BNBiasResult` and returns a
+:class:`~luckbook.plots.style.BookFigure` whose alt text states the measured numbers.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..experiments.bn_bias import ARCHS, BNBiasResult
+from ..experiments.bn_bias import ARCHS
+from ..results.bn_bias import BNBiasResult
 from .style import new_figure, styled, with_alt
 
 LAYER_COLORS = ("#1d4ed8", "#0891b2", "#65a30d", "#c2410c", "#7c3aed", "#64748b")
@@ -22,7 +23,8 @@ def _color(l: int) -> str:
 
 @styled
 def negative_fraction_curves(result: BNBiasResult) -> Figure:
-    """Per BatchNorm layer, the fraction of negative biases vs epoch (mean over seeds, range shaded)."""
+    """Per BatchNorm layer, the fraction of negative biases vs epoch (mean over seeds, range
+    shaded)."""
     fig = new_figure(8.0, 3.0)
     axes = fig.subplots(1, len(ARCHS), sharey=True)
     alt = []
@@ -67,8 +69,7 @@ def bias_histograms(result: BNBiasResult, threshold: bool = False) -> Figure:
             if l >= len(rec.names):
                 ax.set_visible(False)
                 continue
-            v = rec.bias[l] / np.maximum(np.abs(rec.gamma[l]), 1e-12) if threshold else rec.bias[l]
-            v = v.ravel()
+            v = (rec.thresholds(l) if threshold else rec.bias[l]).ravel()
             lim = float(np.quantile(np.abs(v), 0.99)) or 1.0
             ax.hist(v, bins=np.linspace(-lim, lim, 25), color=_color(l), alpha=0.85)
             ax.axvline(0, color="k", lw=0.8)
@@ -97,7 +98,7 @@ def overlap_vs_bias(result: BNBiasResult) -> Figure:
         rec = result.archs[arch]
         relu_layers = [l for l, r in enumerate(rec.relu) if r]
         for j, l in enumerate(relu_layers):
-            thr = (rec.bias[l] / np.maximum(np.abs(rec.gamma[l]), 1e-12)).ravel()
+            thr = rec.thresholds(l).ravel()
             ax_p.scatter(
                 thr,
                 rec.p_active[j].ravel(),

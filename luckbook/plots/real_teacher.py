@@ -1,25 +1,24 @@
 """Figures of the Real-data chapter, part 2 (E8): a teacher trained on digits.
 
-Every function takes a :class:`~luckbook.experiments.real_teacher.RealTeacherResult` and
-returns a :class:`~luckbook.plots.BookFigure` whose alt text states the measured numbers.
+Every function takes a :class:`~luckbook.results.real_teacher.RealTeacherResult` and
+returns a :class:`~luckbook.plots.style.BookFigure` whose alt text states the measured numbers.
+The slider panel over one result's cells is :func:`luckbook.panels.real_teacher.real_teacher_cells`.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..experiments.real_teacher import CLAIM_TAU, RealTeacherResult
+from ..results.real_teacher import CLAIM_TAU, RealTeacherResult
 from .style import SPECIALIZED, UNSPECIALIZED, new_figure, styled, with_alt
 
 KIND_STYLE = {"real": ("#1d4ed8", "-"), "gaussian": ("#c2410c", "--")}
 
 
 @styled
-def coverage_by_multi(result: RealTeacherResult, tau: float = CLAIM_TAU) -> Figure:
+def real_teacher_coverage(result: RealTeacherResult, tau: float = CLAIM_TAU) -> Figure:
     """Final covered fraction at ``tau`` vs width multiplier: per hidden layer a panel, one line
     per input kind (mean over seeds, range shaded); the frozen students (step 0) dotted."""
     s = result.settings
@@ -56,14 +55,15 @@ def coverage_by_multi(result: RealTeacherResult, tau: float = CLAIM_TAU) -> Figu
 
 
 @styled
-def coverage_curves(
+def real_teacher_coverage_curves(
     result: RealTeacherResult,
     kind: str | None = None,
     multi: int | None = None,
     tau: float = CLAIM_TAU,
     ax: Axes | None = None,
 ) -> Figure:
-    """Covered fraction at ``tau`` vs SGD step, one line per hidden layer (one input kind and multi)."""
+    """Covered fraction at ``tau`` vs SGD step, one line per hidden layer (one input kind and
+    multi)."""
     kind = kind or result.settings.kinds[0]
     multi = multi or max(result.settings.multis)
     fig = ax.figure if ax is not None else new_figure(4.4, 3.1)
@@ -92,7 +92,7 @@ def coverage_curves(
 
 
 @styled
-def l_shape(
+def real_teacher_l_shape(
     result: RealTeacherResult,
     kind: str | None = None,
     multi: int | None = None,
@@ -122,28 +122,17 @@ def l_shape(
     med = [float(np.median(fan[m])) if m.any() else float("nan") for m in (special, ~special)]
     return with_alt(
         fig,
-        f"Scatter of {best.size} student nodes of layer {layer} ({kind} inputs, multi {multi}): best "
-        f"correlation against fan-out norm; {int(special.sum())} nodes reach {tau} with median fan-out "
-        f"{med[0]:.3f}, the others have median {med[1]:.3f}.",
+        f"Scatter of {best.size} student nodes of layer {layer} ({kind} inputs, multi {multi}): "
+        f"best correlation against fan-out norm; {int(special.sum())} nodes reach {tau} with "
+        f"median fan-out {med[0]:.3f}, the others have median {med[1]:.3f}.",
     )
 
 
 @styled
-def cell_panel(result: RealTeacherResult, kind: str, multi: int) -> Figure:
+def real_teacher_cell(result: RealTeacherResult, kind: str, multi: int) -> Figure:
     """The static grid's frame: coverage over time and the lowest layer's L-shape."""
     fig = new_figure(8.4, 3.1)
     a, b = fig.subplots(1, 2)
-    coverage_curves(result, kind, multi, ax=a)
-    l_shape(result, kind, multi, ax=b)
+    real_teacher_coverage_curves(result, kind, multi, ax=a)
+    real_teacher_l_shape(result, kind, multi, ax=b)
     return fig
-
-
-def grid_frame(result: RealTeacherResult) -> Any:
-    """``render(values) -> (figure, numbers)`` for :func:`luckbook.static.static_panel` over the
-    main run's cells (sliders ``input`` and ``multi``): no extra training."""
-
-    def render(values: dict[str, Any]) -> tuple[Figure, str]:
-        kind, multi = values["input"], values["multi"]
-        return cell_panel(result, kind, multi), result.numbers(kind, multi)
-
-    return render
