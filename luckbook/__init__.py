@@ -123,7 +123,6 @@ _LAZY: dict[str, str] = {
     # ---- E9 directional
     # ---- (end E9)
 }
-_MODULE_ALIASES = {"bn_bias_plots", "real_teacher_plots"}  # whole modules (to be flattened)
 
 __all__ = [  # noqa: PLE0604 - the lazy names are listed in _LAZY
     "__version__",
@@ -206,7 +205,7 @@ def __getattr__(name: str):
         import importlib
 
         module = importlib.import_module(_LAZY[name])
-        value = module if name in _MODULE_ALIASES else getattr(module, name)
+        value = getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'luckbook' has no attribute {name!r}")

@@ -88,7 +88,10 @@ def explorer(
         experiment, sliders, figure = spec.experiment, spec.sliders, spec.figure
         seeds = spec.seeds if seeds is None else seeds
         fixed = {**spec.fixed, **fixed}
-    elif figure is None:
+        initial = dict(spec.initial)
+    else:
+        initial = {}
+    if figure is None:
         raise ValueError("sliders without figure: give the figure function too")
     seeds = 4 if seeds is None else seeds
     sliders = {k: v for k, v in sliders.items() if k not in fixed}  # a fixed setting wins
@@ -96,7 +99,8 @@ def explorer(
     exp = get_experiment(experiment)
     defaults = exp.settings(scale, **fixed)
     controls = {
-        name: _slider(name, spec, getattr(defaults, name)) for name, spec in sliders.items()
+        name: _slider(name, spec, initial.get(name, getattr(defaults, name)))
+        for name, spec in sliders.items()
     }
     button = w.Button(description="Run", button_style="primary", icon="play")
     status = w.HTML()

@@ -95,7 +95,8 @@ class Live:
             ``{"kind": "float", "min", "max", "step"}``; optional ``"description"``.
         figure: ``result -> Figure``.
         seeds: seeds per run.
-        fixed: settings held constant.
+        fixed: settings held constant (they get no slider).
+        initial: where sliders start (default: the scale's setting).
     """
 
     experiment: str
@@ -103,6 +104,7 @@ class Live:
     figure: Callable[[Any], Any]
     seeds: int = 4
     fixed: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    initial: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 Spec = Grid | Frames | Live

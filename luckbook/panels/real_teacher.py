@@ -30,7 +30,7 @@ register(
         },
         figure=plots.real_teacher_coverage,
         seeds=4,
-        fixed={"multis": (1, 2, 5)},  # where the multi slider starts, at every scale
+        initial={"multis": (1, 2, 5)},  # where the multi slider starts, at every scale
     ),
 )
 
