@@ -82,6 +82,14 @@ _LAZY: dict[str, str] = {
     "time_scrubber": "luckbook.static",
     "explorer": "luckbook.widgets",
     # ---- E0 gradient-relation
+    "GradientRelationSettings": "luckbook.experiments.gradient_relation",
+    "GradientRelationResult": "luckbook.results.gradient_relation",
+    "relation_vs_autograd": "luckbook.plots.gradient_relation",
+    "matrix_gradient_drift": "luckbook.plots.gradient_relation",
+    "beta_matrices": "luckbook.plots.gradient_relation",
+    "teacher_overlap": "luckbook.plots.gradient_relation",
+    "gradient_relation_panel": "luckbook.plots.gradient_relation",
+    "gradient_relation_grid": "luckbook.panels.gradient_relation",
     # ---- (end E0)
     # ---- E1 fanout
     # ---- (end E1)
@@ -121,6 +129,14 @@ _LAZY: dict[str, str] = {
     "real_teacher_cells": "luckbook.panels.real_teacher",
     # ---- (end E7, E8)
     # ---- E9 directional
+    "DirectionalSettings": "luckbook.experiments.directional",
+    "DirectionalResult": "luckbook.results.directional",
+    "PhaseLengths": "luckbook.results.directional",
+    "phase_lengths": "luckbook.experiments.directional",
+    "directional_overview": "luckbook.plots.directional",
+    "directional_frame": "luckbook.plots.directional",
+    "directional_panel": "luckbook.plots.directional",
+    "phase_length_figure": "luckbook.plots.directional",
     # ---- (end E9)
 }
 

@@ -1153,7 +1153,7 @@ _register(
 # --- E9: early directional convergence (experiment "directional") -------------------- E9 ---
 # Setting: DC's summary setting (100 points on the unit sphere of R^10, GD step 5e-3), a
 # 2-node ReLU teacher, a width-50 bias-free ReLU student, δ = 1e-4 unless a claim says otherwise.
-# Thresholds: the 1 % and 0.99 of the chapter (the issue's numbers), chosen before the held-out
+# Thresholds: the 1 % and 0.99 of the chapter's plan, chosen before the held-out
 # seeds; the time-scale tolerances from the development seeds 0–3 (book: slope 5 % off the
 # depth-2 theory, 0.1 % off the depth-3 one) with room for the seed-to-seed spread.
 _E9_CONTROL = "large initialisation δ = 0.1 (the same seeds and settings; the loss moves first)"
@@ -1169,7 +1169,7 @@ _register(
         threshold=0.01,
         direction="<",
         control=_E9_CONTROL,
-        note="1 %: the chapter's (and the issue's) threshold. With δ = 0.1 the norm never doubles "
+        note="1 %: the chapter's planned threshold. With δ = 0.1 the norm never doubles "
         "before the loss has halved, so the phase is the whole run.",
     ),
     Claim(
@@ -1185,7 +1185,7 @@ _register(
         threshold=0.99,
         direction=">",
         control=_E9_CONTROL,
-        note="0.99: the issue's threshold. The issue asked for it at ‖θ‖ = 2‖θ(0)‖; the theorem "
+        note="0.99: the chapter's planned threshold. The plan put it at ‖θ‖ = 2‖θ(0)‖; the theorem "
         "only says ‖θ‖ = O(δ), and on development seeds the cosine there was 0.82–0.89 (it "
         "reaches 0.99 at a δ-independent norm ratio ≈ 8–23: claim E9.norm-scale). A neuron "
         "grows when ‖w_j‖/‖w_j(0)‖ ≥ ‖θ‖/‖θ(0)‖.",
@@ -1202,8 +1202,8 @@ _register(
         threshold=0.2,
         direction=">",
         control=_E9_CONTROL,
-        note="20 %: the issue's threshold. Measured at the end of the loss plateau (the issue "
-        "asked at the norm doubling, where the drop is only a few %: the chapter shows it).",
+        note="20 %: the chapter's planned threshold. Measured at the end of the loss plateau (the plan "
+        "put it at the norm doubling, where the drop is only a few %: the chapter shows it).",
     ),
     Claim(
         id="E9.norm-scale",

@@ -1,6 +1,6 @@
 """The neural correlation function and its KKT points on the unit sphere (E9, DC).
 
-Kumar & Haupt (2024) define, for a homogeneous network ``H(x; θ)`` and targets ``y``, the
+Kumar & Haupt (2024) define, for a positively homogeneous network ``H(x; θ)`` and targets ``y``, the
 *neural correlation function* (NCF) ``N(u) = Σᵢ yᵢ H(xᵢ; u)`` and the constrained problem
 ``max N(u) s.t. ‖u‖ = 1``. Near the origin the square-loss gradient flow is
 ``dθ/dt = Σᵢ (yᵢ − H(xᵢ; θ)) ∇H(xᵢ; θ) ≈ ∇N(θ)``, whose direction follows the projected
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import torch
 
 from .config import check_float, check_int
-from .homogeneous import activate, backward, forward
+from .homogeneous_net import backward, forward, sigma
 
 
 def ncf(
@@ -121,7 +121,7 @@ def projected_ascent(
             (g1 - inner.unsqueeze(1) * w1).square().sum(1)
             + (g2 - inner.unsqueeze(2) * w2).square().sum(2)
         )
-        value = w2.squeeze(2) * (y.unsqueeze(-1) * activate(x @ w1, activation, slope)).sum(1)
+        value = w2.squeeze(2) * (y.unsqueeze(-1) * sigma(x @ w1, activation, slope)).sum(1)
         return Ascent(u, value, rn / gn.clamp_min(1e-300))
     inner = sum((ul * gl).sum(dim=(1, 2)) for ul, gl in zip(u, g, strict=True))
     rn = torch.sqrt(
@@ -137,7 +137,8 @@ def projected_ascent(
 def dedupe(
     directions: torch.Tensor, values: torch.Tensor, tol: float = 1e-3
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Greedy deduplication: keep a unit vector unless its cosine with a kept one exceeds ``1 − tol``.
+    """Greedy deduplication: keep a unit vector unless its cosine with a kept one exceeds
+    ``1 − tol``.
 
     ``directions [M, d]`` (unit rows), ``values [M]``; rows are visited by decreasing value.
     Returns ``(unique [K, d], values [K])``.
@@ -186,7 +187,8 @@ def kkt_directions(
     """KKT points of ``max N(u), ‖u‖ = 1`` from ``R`` start points per seed.
 
     Args:
-        starts: ``W_l [S, R, w_l, w_{l+1}]``, e.g. each run's own initial direction plus random ones.
+        starts: ``W_l [S, R, w_l, w_{l+1}]``, e.g. each run's own initial direction plus
+            random ones.
         x, y: ``[S, N, d]`` inputs and ``[S, N]`` targets.
         min_share: deeper nets: keep first-layer neurons whose incoming norm is at least this
             fraction of the largest in their KKT point (the others have vanished there).

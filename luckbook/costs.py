@@ -22,7 +22,7 @@ from .config import resolve_dtype
 from .data import boundary_augmented, gaussian
 from .ensemble import Net
 from .evaluate import SEED_GROUP
-from .homogeneous import widths_for
+from .homogeneous_net import widths_for
 from .resources import torch_threads
 from .train import sgd_step, snapshot_steps
 

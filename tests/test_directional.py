@@ -4,6 +4,7 @@ the KKT search, the time-rescaled integrator, claims at ``tiny`` scale, CLI and 
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 
@@ -14,19 +15,22 @@ import torch
 import luckbook as lb
 from luckbook import cli, static
 from luckbook.correlation_function import dedupe, kkt_directions, ncf, ncf_grad, projected_ascent
-from luckbook.experiments.directional import DirectionalResult, phase_lengths
-from luckbook.homogeneous import (
+from luckbook.experiments.directional import phase_lengths
+from luckbook.homogeneous_net import (
     backward,
     first_crossing,
     flow,
     forward,
     homogeneity,
     init_weights,
+    sigma,
+    sigma_grad,
     square_loss_sum,
     teacher_targets,
     widths_for,
 )
 from luckbook.plots import directional as plots
+from luckbook.results.directional import DirectionalResult
 
 CASES = [(2, "relu"), (3, "relu"), (3, "leaky_relu"), (2, "relu2"), (3, "relu2")]
 
@@ -243,11 +247,75 @@ def test_same_seed_same_numbers():
 
 def test_figures_have_alt_text_with_numbers():
     r = _run(1e-4)
-    for fig in (plots.overview(r), plots.frame(r, int(r.steps[10])), plots.panel(r)):
+    figures = (
+        lb.directional_overview(r),
+        lb.directional_frame(r, int(r.steps[10])),
+        lb.directional_panel(r),
+    )
+    for fig in figures:
         assert any(ch.isdigit() for ch in fig.alt), fig.alt
         assert fig.png_bytes().startswith(b"\x89PNG")
-    panel = static.time_scrubber(r, plots.frame, lambda res, step: res.numbers(step), every=40)
+    panel = static.time_scrubber(
+        r, plots.directional_frame, lambda res, step: res.numbers(step), every=40
+    )
     assert panel.kind == "time" and len(panel.frames) >= 2
+
+
+def test_registered_time_scrubber_has_a_prediction_prompt():
+    r = _run(1e-4)
+    panel = lb.time_scrubber(r)  # the registered Frames panel: every 8th record
+    assert panel.kind == "time" and panel.predict is not None
+    every = [int(t) for t in r.steps[::8]]
+    assert len(panel.frames) == len(every) + (every[-1] != int(r.steps[-1]))
+    assert "Predict first" in panel._repr_html_()
+
+
+@pytest.mark.parametrize("scale", ["tiny", "book", "paper"])
+def test_registered_grid_is_valid_at_every_scale(scale):
+    """Every point of the chapter's static grid is a valid setting at every scale; its figure
+    draws a tiny run; it has a prediction prompt."""
+    from luckbook import panels
+
+    spec = panels.get(panels.Grid, "directional")
+    exp = lb.get_experiment("directional")
+    for point in itertools.product(*spec.values.values()):
+        exp.settings(scale, **spec.fixed, **dict(zip(spec.values, point, strict=True)))
+    question, answer = spec.predict
+    assert question.endswith("?") and len(answer) > 80
+    assert spec.figure(_run(1e-4)).png_bytes().startswith(b"\x89PNG")
+
+
+def test_live_panel_waits_for_run():
+    pytest.importorskip("ipywidgets")
+    from luckbook import panels
+
+    panel = lb.explorer("directional", scale="tiny", autorun=False)
+    controls, buttons, out = panel.children
+    assert len(controls.children) == len(panels.get(panels.Live, "directional").sliders)
+    assert "press Run" in buttons.children[1].value and len(out.outputs) == 0
+
+
+def test_chapter_tables_and_glue():
+    r = _run(1e-4)
+    assert len(r.plateau_table().splitlines()) == len(r.seeds)
+    rates = r.growth_rates()
+    assert rates.shape == (len(r.seeds),) and np.isfinite(rates).all()
+    np.testing.assert_allclose(rates, 2 * r.n_star, rtol=0.1)
+    assert "2 N* =" in r.growth_rate_table()
+    at = r.at_doubling()
+    assert 0 < at["cos"] < 0.99 and set(at) == {"cos", "rank_drop"}
+    r.glue()  # outside a book build: nothing visible, no error
+
+
+def test_positively_homogeneous_activation_and_its_derivative():
+    z = torch.linspace(-2, 2, 8, dtype=torch.float64)  # off the kink at 0
+    torch.testing.assert_close(sigma(z, "relu"), z.clamp_min(0))
+    torch.testing.assert_close(sigma(z, "relu2"), z.clamp_min(0).square())
+    torch.testing.assert_close(sigma(z, "leaky_relu", 0.1), torch.where(z > 0, z, 0.1 * z))
+    for act in ("relu", "relu2", "leaky_relu"):
+        leaf = z.clone().requires_grad_(True)
+        sigma(leaf, act, 0.1).sum().backward()
+        torch.testing.assert_close(sigma_grad(z, act, 0.1), leaf.grad)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""E0 (LM, Lemma 1): the gradient-relation experiment, its claims at ``tiny`` scale, CLI and figures.
+"""E0 (LM, Lemma 1): the gradient-relation experiment, its claims at ``tiny`` scale, CLI,
+figures and panels.
 
 Claims measured at tiny scale over seeds 0–63 before being written down here:
 - relation vs autograd: max relative error 2.8e-15 (float64);
@@ -13,6 +14,7 @@ Claims measured at tiny scale over seeds 0–63 before being written down here:
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import os
@@ -25,14 +27,16 @@ import torch
 
 import luckbook as lb
 from luckbook import cli
+from luckbook import gradient_checks as C
 from luckbook import gradients as G
 from luckbook.experiments import gradient_relation as E
+from luckbook.results.gradient_relation import GradientRelationResult
 
 NAME = "gradient-relation"
 
 
 @functools.cache
-def _tiny(n_seeds: int = 8, **overrides) -> E.GradientRelationResult:
+def _tiny(n_seeds: int = 8, **overrides) -> GradientRelationResult:
     return lb.run(NAME, scale="tiny", seeds=n_seeds, cache=False, **overrides)
 
 
@@ -143,18 +147,18 @@ def _setup(depth=3, seeds=(0, 1)):
 
 def test_aligned_student_without_noise_computes_the_teacher():
     s, teacher, _ = _setup(depth=4)
-    student = E.aligned_student(teacher, 3, [0, 1], noise=0.0)
+    student = C.aligned_student(teacher, 3, [0, 1], noise=0.0)
     assert student.widths == [s.d, 12, 18, 15, s.c]
     x = lb.gaussian(64, s.d, [0, 1])
     torch.testing.assert_close(student(x), teacher(x), rtol=1e-12, atol=1e-12)
-    noisy = E.aligned_student(teacher, 3, [0, 1], noise=0.1)
+    noisy = C.aligned_student(teacher, 3, [0, 1], noise=0.1)
     assert float((noisy(x) - teacher(x)).abs().max()) > 1e-3
 
 
 def test_standardised_biases_are_batchnorm_shifts():
     s, teacher, _ = _setup()
     x = E.calibration_inputs(s, [0, 1])
-    t = E.standardise_biases(teacher, x, -0.5)
+    t = C.standardise_biases(teacher, x, -0.5)
     fwd = t.forward(x)
     for z in fwd.pre:
         z = z / z.std(1, keepdim=True)
@@ -167,8 +171,8 @@ def test_mean_matrices_equal_the_per_sample_relation_averaged():
     s, teacher, students = _setup()
     x = lb.gaussian(40, s.d, [0, 1])
     student = students["random"]
-    beta, cross, t_beta = E.mean_relation_matrices(teacher, student, x)
-    plain = E.mean_relation_matrices(teacher, student, x, gated=False)
+    beta, cross, t_beta = C.mean_relation_matrices(teacher, student, x)
+    plain = C.mean_relation_matrices(teacher, student, x, gated=False)
     rel = G.relation(teacher, student, x)
     rel_t = G.relation(teacher, teacher, x)
     fs, ft = student.forward(x), teacher.forward(x)
@@ -188,7 +192,7 @@ def test_mean_matrices_equal_the_per_sample_relation_averaged():
 def test_overlap_matches_an_explicit_loop():
     s, teacher, _ = _setup()
     x = lb.gaussian(500, s.d, [0, 1])
-    overlaps, actives, deads = E.activation_overlap(teacher, x)
+    overlaps, actives, deads = C.activation_overlap(teacher, x)
     for l, z in enumerate(teacher.forward(x).pre):
         on = (z > 0).numpy()
         for si in range(2):
@@ -205,17 +209,17 @@ def test_overlap_matches_an_explicit_loop():
 
 def test_structure_of_diagonal_and_uniform_matrices():
     eye = torch.eye(4, dtype=torch.float64).expand(1, 4, 4)
-    conc, share = E.structure(eye, eye, eye)
+    conc, share = C.structure(eye, eye, eye)
     assert float(conc) == 1.0 and float(share) == 1.0
     flat = torch.ones(1, 4, 4, dtype=torch.float64)
-    conc, _ = E.structure(flat, flat, flat)
+    conc, _ = C.structure(flat, flat, flat)
     assert math.isclose(float(conc), 0.25)
 
 
 def test_drift_agrees_with_a_loop_over_batches():
     s, teacher, students = _setup(seeds=(0,))
     x = lb.gaussian(3 * 8, s.d, [0])
-    rel, cos = E.drift(teacher, students["random"], x, 8)
+    rel, cos = C.drift(teacher, students["random"], x, 8)
     assert rel.shape == cos.shape == (1, 3, 3)
     for r in range(3):
         xb = x[:, r * 8 : (r + 1) * 8]
@@ -326,42 +330,100 @@ def test_numbers_and_summary_mention_the_claims():
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize(
-    "name", ["relation_error", "drift", "beta_matrices", "overlap", "drift_overlap_panel"]
-)
-def test_figures_render_with_alt_text(name):
-    from luckbook.plots import gradient_relation as P
+FIGURES = [
+    "relation_vs_autograd",
+    "matrix_gradient_drift",
+    "beta_matrices",
+    "teacher_overlap",
+    "gradient_relation_panel",
+]
 
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_figures_render_with_alt_text(name):
     result = _tiny(2)
-    fig = getattr(P, name)(result)
+    fig = getattr(lb, name)(result)  # the flat names of luckbook.plots.gradient_relation
     assert fig.png_bytes().startswith(PNG)
     assert len(fig.alt) > 80
     assert any(ch.isdigit() for ch in fig.alt)
 
 
 def test_figure_arguments_are_validated():
-    from luckbook.plots import gradient_relation as P
-
     result = _tiny(2)
     with pytest.raises(ValueError, match="layer=3"):
-        P.beta_matrices(result, layer=3)
+        lb.beta_matrices(result, layer=3)
     with pytest.raises(ValueError, match="seed=99"):
-        P.beta_matrices(result, seed=99)
-    assert f"{result.max_relation_error():.1e}" in P.relation_error(result).alt
+        lb.beta_matrices(result, seed=99)
+    assert f"{result.max_relation_error():.1e}" in lb.relation_vs_autograd(result).alt
+
+
+# ----------------------------------------------------------------------------- panels
 
 
 def test_live_explorer_waits_runs_and_reports_bad_depth():
     pytest.importorskip("ipywidgets")
-    from luckbook.plots import gradient_relation as P
+    from luckbook.panels import gradient_relation as panels
 
-    panel = P.explorer(scale="tiny", seeds=1, autorun=False, n_overlap=1000)
+    panel = lb.explorer(NAME, scale="tiny", seeds=1, autorun=False, n_overlap=1000)
     controls, buttons, out = panel.children
     button, status = buttons.children
     sliders = {c.description: c for c in controls.children}
-    assert set(sliders) == set(P.SLIDERS)
+    assert set(sliders) == set(panels.SLIDERS)
     assert "press Run" in status.value and len(out.outputs) == 0
     button.click()
     assert status.value.startswith("done") and len(out.outputs) == 1
     sliders["depth"].value = 5  # tiny m = (4, 6) has widths for depth <= 3
     button.click()
     assert "depth=5" in status.value and "Traceback" not in status.value
+
+
+def _frames(panel) -> dict:
+    html = panel._repr_html_()
+    blob = html.split('<script type="application/json" class="lb-data">')[1].split("</script>")[0]
+    return json.loads(blob)
+
+
+@pytest.mark.parametrize("scale, depths", [("tiny", ["2", "3"]), ("book", ["2", "3", "4", "5"])])
+def test_static_grid_keeps_the_depths_the_scale_allows(scale, depths, monkeypatch):
+    """The chapter's grid slides over the depths the scale's teacher widths ``m`` provide (tiny
+    m has two widths: depth <= 3), with a prediction prompt; every frame is a valid run."""
+    from luckbook import static
+    from luckbook.panels import gradient_relation as panels
+
+    seen = []
+
+    def fake_explorer(experiment, grid, figure, numbers, **options):
+        seen.append((grid, options))
+        for point in itertools.product(*grid.values()):
+            lb.get_experiment(experiment).settings(scale, **dict(zip(grid, point, strict=True)))
+        return grid
+
+    monkeypatch.setattr(static, "static_explorer", fake_explorer)
+    grid = lb.gradient_relation_grid(scale=scale)
+    assert [str(d) for d in grid["depth"]] == depths and grid["bias"] == [0.0, -1.0]
+    options = seen[0][1]
+    assert options["initial"]["depth"] in grid["depth"] and options["seeds"] == 4
+    question, answer = panels.GRID.predict
+    assert question.endswith("?") and len(answer) > 80
+
+
+def test_static_grid_renders_at_tiny_scale():
+    panel = lb.gradient_relation_grid(scale="tiny", seeds=1, n_overlap=1000)
+    data = _frames(panel)
+    assert data["names"] == ["depth", "bias"] and data["labels"][0] == ["2", "3"]
+    assert len(data["frames"]) == 4
+    assert all(f["alt"] and "lb.run(" in f["code"] for f in data["frames"].values())
+    assert "Predict first" in panel._repr_html_()
+
+
+# ----------------------------------------------------------------------------- exercises
+
+
+def test_exercise_tables():
+    result = _tiny(2)
+    text = result.overlap_vs_independent()
+    assert len(text.splitlines()) == len(result.biases) and "Phi(bias)" in text
+    table = result.gated_vs_plain(biases=(0.0, -1.0), n_seeds=2)
+    rows = table.splitlines()
+    assert len(rows) == 4 and all("gated" in r and "plain" in r for r in rows)
+    assert result.kinds == E.STUDENTS

@@ -1,4 +1,9 @@
-"""Figures of the small-initialisation chapter (E9): norm, loss, cosines, spectra over flow time."""
+"""Figures of the small-initialisation chapter (E9, ``directional``): norm, loss, cosines and
+spectra over flow time, and the length of the small-norm phase against ``δ``.
+
+Each function takes a :class:`~luckbook.DirectionalResult` (or two
+:class:`~luckbook.results.directional.PhaseLengths`) and returns a ``Figure``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..experiments.directional import DirectionalResult, PhaseLengths
+from ..results.directional import DirectionalResult, PhaseLengths
 from .style import SPECIALIZED, TEACHER, UNSPECIALIZED, new_figure, styled, with_alt
 
 LOSS = "#15803d"
@@ -16,19 +21,6 @@ def _mean(values: np.ndarray) -> str:
     """Mean over the finite values as text; ``"never"`` when there are none (no warning)."""
     finite = values[np.isfinite(values)]
     return f"{finite.mean():.3g}" if finite.size else "never"
-
-
-DIRECTIONAL_SLIDERS = {
-    "delta": {"kind": "log", "min": -5, "max": -1, "step": 1, "description": "delta"},
-    "depth": {"kind": "select", "options": [2, 3, 4], "description": "depth"},
-    "width": {"kind": "select", "options": [10, 20, 50, 100], "description": "width"},
-    "activation": {
-        "kind": "select",
-        "options": ["relu", "leaky_relu", "relu2"],
-        "description": "σ",
-    },
-}
-"""Live panel: init scale δ (log₁₀), depth, width and activation (``relu2``: squared ReLU)."""
 
 
 def _seed(result: DirectionalResult, seed: int | None) -> int:
@@ -67,7 +59,7 @@ def _norm_loss(ax: Axes, result: DirectionalResult, s: int, upto: int | None = N
 
 
 @styled
-def overview(result: DirectionalResult, seed: int | None = None) -> Figure:
+def directional_overview(result: DirectionalResult, seed: int | None = None) -> Figure:
     """Four panels over flow time for one seed: norm and loss; the growing neurons' cosine with
     their nearest KKT direction; singular values of ``W₁``; every neuron's norm ratio."""
     s = _seed(result, seed)
@@ -104,24 +96,26 @@ def overview(result: DirectionalResult, seed: int | None = None) -> Figure:
     ax[1, 1].set_ylabel("‖w_j(t)‖/‖w_j(0)‖")
     ax[1, 1].set_title(f"{int(grow.sum())} of {result.settings.width} neurons grow (orange)")
     c = result.seed_numbers()
+    st = result.settings
     fig.suptitle(
-        f"depth {result.settings.depth}, {result.settings.activation}, δ = {result.settings.delta:g}, "
-        f"seed {result.seeds[s]}",
+        f"depth {st.depth}, {st.activation}, δ = {st.delta:g}, seed {result.seeds[s]}",
         fontsize=10,
     )
     return with_alt(
         fig,
-        f"Training curves over flow time for depth {result.settings.depth}, delta {result.settings.delta:g}, seed "
-        f"{result.seeds[s]}. The norm ratio doubles at t = {c['t_double'][s]:.3g} and the loss has fallen by 1 % "
-        f"at t = {c['t_escape'][s]:.3g}. The mean cosine of the growing neurons to their nearest KKT direction is "
-        f"{cos[0]:.2f} at the start, {c['cos_2x'][s]:.2f} when the norm has doubled and {c['cos_flat'][s]:.3f} "
-        f"at the end of the loss plateau. The effective rank of the first layer falls from {result.erank[0, s]:.2f} "
-        f"to {result.erank[-1, s]:.2f}; {int(grow.sum())} of {result.settings.width} neurons grow.",
+        f"Training curves over flow time for depth {st.depth}, delta {st.delta:g}, seed "
+        f"{result.seeds[s]}. The norm ratio doubles at t = {c['t_double'][s]:.3g} and the loss "
+        f"has fallen by 1 % at t = {c['t_escape'][s]:.3g}. The mean cosine of the growing "
+        f"neurons to their nearest KKT direction is {cos[0]:.2f} at the start, "
+        f"{c['cos_2x'][s]:.2f} when the norm has doubled and {c['cos_flat'][s]:.3f} at the end "
+        f"of the loss plateau. The effective rank of the first layer falls from "
+        f"{result.erank[0, s]:.2f} to {result.erank[-1, s]:.2f}; {int(grow.sum())} of "
+        f"{st.width} neurons grow.",
     )
 
 
 @styled
-def frame(result: DirectionalResult, step: int, seed: int | None = None) -> Figure:
+def directional_frame(result: DirectionalResult, step: int, seed: int | None = None) -> Figure:
     """One time-scrubber frame: curves up to ``step``; every neuron's norm ratio vs cosine; the
     spectrum of ``W₁`` at ``step`` against the initial one."""
     s = _seed(result, seed)
@@ -154,16 +148,18 @@ def frame(result: DirectionalResult, step: int, seed: int | None = None) -> Figu
     ax[2].set_title(f"effective rank {result.erank[i, s]:.2f}")
     return with_alt(
         fig,
-        f"Step {int(result.steps[i])} (flow time {result.time[i, s]:.3g}), seed {result.seeds[s]}: norm ratio "
-        f"{result.norm_ratio[i, s]:.3g}, loss ratio {result.loss[i, s]:.4g}; {int(grow.sum())} growing neurons with "
-        f"mean cosine {result.growing_cos()[i, s]:.3f} to their nearest KKT direction; effective rank of the "
-        f"first layer {result.erank[i, s]:.2f} (initially {result.erank[0, s]:.2f}).",
+        f"Step {int(result.steps[i])} (flow time {result.time[i, s]:.3g}), seed "
+        f"{result.seeds[s]}: norm ratio {result.norm_ratio[i, s]:.3g}, loss ratio "
+        f"{result.loss[i, s]:.4g}; {int(grow.sum())} growing neurons with mean cosine "
+        f"{result.growing_cos()[i, s]:.3f} to their nearest KKT direction; effective rank of "
+        f"the first layer {result.erank[i, s]:.2f} (initially {result.erank[0, s]:.2f}).",
     )
 
 
 @styled
-def panel(result: DirectionalResult) -> Figure:
-    """Compact three-panel figure for slider grids (all seeds): norm and loss, cosine, effective rank."""
+def directional_panel(result: DirectionalResult) -> Figure:
+    """Compact three-panel figure for slider grids (all seeds): norm and loss, cosine, effective
+    rank."""
     fig = new_figure(9.5, 2.9)
     ax = fig.subplots(1, 3)
     cos = result.growing_cos()
@@ -185,17 +181,19 @@ def panel(result: DirectionalResult) -> Figure:
     st = result.settings
     return with_alt(
         fig,
-        f"Depth {st.depth}, {st.activation}, width {st.width}, delta {st.delta:g}, {len(result.seeds)} seeds: "
-        f"the norm doubles at mean flow time {_mean(c['t_double'])} and the loss falls by 1 % at "
-        f"{_mean(c['t_escape'])}; mean cosine of the growing neurons at the end of the loss plateau "
-        f"{_mean(c['cos_flat'])}; effective rank {result.erank[0].mean():.2f} → {result.erank[-1].mean():.2f}.",
+        f"Depth {st.depth}, {st.activation}, width {st.width}, delta {st.delta:g}, "
+        f"{len(result.seeds)} seeds: the norm doubles at mean flow time {_mean(c['t_double'])} "
+        f"and the loss falls by 1 % at {_mean(c['t_escape'])}; mean cosine of the growing "
+        f"neurons at the end of the loss plateau {_mean(c['cos_flat'])}; effective rank "
+        f"{result.erank[0].mean():.2f} → {result.erank[-1].mean():.2f}.",
     )
 
 
 @styled
 def phase_length_figure(shallow: PhaseLengths, deep: PhaseLengths) -> Figure:
-    """Left: degree 2, ``t_escape`` against ``ln(1/δ)`` with the fit and the theory slope ``1/(2N*)``;
-    right: degree ``K > 2``, ``t_double`` against ``1/δ`` on log–log axes with the fit."""
+    """Left: degree 2, ``t_escape`` against ``ln(1/δ)`` with the fit and the theory slope
+    ``1/(2N*)``; right: degree ``K > 2``, ``t_double`` against ``1/δ`` on log–log axes with the
+    fit."""
     fig = new_figure(9.0, 3.2)
     ax = fig.subplots(1, 2)
     u = np.log(1 / shallow.deltas)
@@ -223,9 +221,9 @@ def phase_length_figure(shallow: PhaseLengths, deep: PhaseLengths) -> Figure:
     ax[1].legend(fontsize=7.5)
     return with_alt(
         fig,
-        f"Length of the small-norm phase against the init scale. Depth {shallow.depth}: the time until the loss "
-        f"has fallen by 1 % grows linearly in ln(1/delta) with fitted slope {shallow.slope:.3f} (theory "
-        f"{shallow.theory_slope:.3f}), while the norm-doubling time stays at about "
-        f"{_mean(shallow.t_double[1:])}. Depth {deep.depth}: the norm-doubling time grows like "
-        f"(1/delta)^{deep.slope:.3f} (theory {deep.theory_slope:g}).",
+        f"Length of the small-norm phase against the init scale. Depth {shallow.depth}: the time "
+        f"until the loss has fallen by 1 % grows linearly in ln(1/delta) with fitted slope "
+        f"{shallow.slope:.3f} (theory {shallow.theory_slope:.3f}), while the norm-doubling time "
+        f"stays at about {_mean(shallow.t_double[1:])}. Depth {deep.depth}: the norm-doubling "
+        f"time grows like (1/delta)^{deep.slope:.3f} (theory {deep.theory_slope:g}).",
     )

@@ -1,21 +1,20 @@
 """Figures of the gradient-relation chapter (E0).
 
-Every function takes a :class:`~luckbook.experiments.gradient_relation.GradientRelationResult`
-and returns a :class:`~luckbook.plots.BookFigure` whose alt text states the measured numbers.
+Every function takes a :class:`~luckbook.GradientRelationResult` and returns a
+:class:`~luckbook.plots.BookFigure` whose alt text states the measured numbers.
 Layers are numbered as in the chapter: weight layers ``W_1`` (lowest) … ``W_L`` (output),
 hidden layers ``1 … L−1`` (``f_l`` is the output of ``W_l``).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ..experiments.gradient_relation import STUDENTS, GradientRelationResult
+from ..experiments.gradient_relation import STUDENTS
+from ..results.gradient_relation import GradientRelationResult
 from .style import new_figure, styled, with_alt
 
 KIND_COLORS = {"aligned": "#c2410c", "random": "#64748b"}
@@ -47,8 +46,9 @@ def _hidden_layer(result: GradientRelationResult, layer: int | None) -> int:
 
 
 @styled
-def relation_error(result: GradientRelationResult, ax: Axes | None = None) -> Figure:
-    """(a) Relative distance between the per-sample relation's gradient and autograd's, per layer."""
+def relation_vs_autograd(result: GradientRelationResult, ax: Axes | None = None) -> Figure:
+    """(a) Relative distance between the per-sample relation's gradient and autograd's, per
+    layer."""
     fig = ax.figure if ax is not None else new_figure(5.0, 3.2)
     ax = ax if ax is not None else fig.add_subplot()
     depth = result.settings.depth
@@ -173,7 +173,7 @@ def _draw_drift(result: GradientRelationResult, ax_d: Axes, ax_c: Axes | None = 
 
 
 @styled
-def drift(result: GradientRelationResult) -> Figure:
+def matrix_gradient_drift(result: GradientRelationResult) -> Figure:
     """(b) Matrix gradient vs exact gradient as the batch grows: relative distance and cosine.
 
     One curve per weight layer (colour) and student (solid: random, dashed: aligned): the mean
@@ -316,7 +316,7 @@ def _draw_overlap(result: GradientRelationResult, ax_o: Axes, ax_c: Axes | None 
 
 
 @styled
-def overlap(result: GradientRelationResult) -> Figure:
+def teacher_overlap(result: GradientRelationResult) -> Figure:
     """(d) Teacher activation overlap vs bias, and the aligned student's β* concentration vs bias.
 
     One curve per hidden layer: mean over seeds, range shaded. The dotted vertical line marks
@@ -329,7 +329,7 @@ def overlap(result: GradientRelationResult) -> Figure:
 
 
 @styled
-def drift_overlap_panel(result: GradientRelationResult) -> Figure:
+def gradient_relation_panel(result: GradientRelationResult) -> Figure:
     """The chapter's slider frame: drift vs batch size, overlap vs bias, aligned β* (seed 0).
 
     The heat-map is the aligned student's cosine-normalised β* of hidden layer 1, rows sorted
@@ -368,35 +368,3 @@ def drift_overlap_panel(result: GradientRelationResult) -> Figure:
         f"depth = {s.depth} (widths {s.widths}), multi = {s.multi}, teacher bias = {s.bias:g}"
     )
     return with_alt(fig, text)
-
-
-SLIDERS = {
-    "depth": {"kind": "select", "options": [2, 3, 4, 5], "description": "depth"},
-    "bias": {"kind": "float", "min": -1.5, "max": 0.5, "step": 0.25, "description": "bias"},
-    "multi": {"kind": "select", "options": [1, 2, 3, 5], "description": "multi"},
-    "init_scale": {"kind": "log", "min": -1, "max": 0.5, "step": 0.25, "description": "init_scale"},
-    "align_noise": {
-        "kind": "log",
-        "min": -3,
-        "max": -0.5,
-        "step": 0.25,
-        "description": "align_noise",
-    },
-}
-"""Live sliders of the chapter: depth, teacher bias, width multiplier, the random student's
-init scale (log₁₀) and the aligned student's noise (log₁₀)."""
-
-
-def explorer(scale: str | None = None, seeds: int = 4, autorun: bool = True, **fixed: Any) -> Any:
-    """The chapter's live ipywidgets panel over ``gradient-relation`` (see :data:`SLIDERS`)."""
-    from .. import widgets
-
-    return widgets.explorer(
-        "gradient-relation",
-        SLIDERS,
-        drift_overlap_panel,
-        scale=scale,
-        seeds=seeds,
-        autorun=autorun,
-        **fixed,
-    )

@@ -1,10 +1,17 @@
-"""Bias-free homogeneous networks with a leading seed axis, square loss, gradient flow (E9, DC).
+"""Bias-free *positively homogeneous* networks with a leading seed axis, square loss, gradient
+flow (E9, DC).
 
 A depth-``L`` network ``H(x; θ) = W_Lᵀ σ(W_{L-1}ᵀ σ(… σ(W_1ᵀ x)))`` with no biases and a
 scalar output. Every weight ``W_l`` has shape ``[S, in_l, out_l]`` (``S`` seeds). With
 ``σ`` ReLU or Leaky ReLU the network is positively ``L``-homogeneous in ``θ``:
 ``H(x; cθ) = c^L H(x; θ)`` for ``c > 0``; with the squared ReLU ``σ(z) = max(z, 0)²`` the
 degree is higher (:func:`homogeneity`).
+
+"Homogeneous" here is this degree in the weights — not the homogeneous coordinates (inputs
+with an appended constant 1, biases in the last weight row) of :mod:`luckbook.ensemble`:
+these networks have no biases and no constant node. Their activation is :func:`sigma` (its
+derivative :func:`sigma_grad`), which also offers the squared ReLU;
+:func:`luckbook.ensemble.activate` is the biased networks' ReLU / Leaky ReLU.
 
 Training is gradient flow on the square loss ``ℒ(θ) = ½ Σᵢ (H(xᵢ; θ) − yᵢ)²`` (a *sum* over
 the training points, as in Kumar & Haupt 2024), integrated by explicit Euler steps. The
@@ -50,8 +57,8 @@ def homogeneity(depth: int, activation: str) -> int:
     return k
 
 
-def activate(z: torch.Tensor, activation: str, slope: float = 0.01) -> torch.Tensor:
-    """``σ(z)`` elementwise."""
+def sigma(z: torch.Tensor, activation: str, slope: float = 0.01) -> torch.Tensor:
+    """``σ(z)`` elementwise: ``relu``, ``relu2`` (squared ReLU) or ``leaky_relu``."""
     if activation == "relu":
         return z.clamp_min(0)
     if activation == "relu2":
@@ -59,7 +66,7 @@ def activate(z: torch.Tensor, activation: str, slope: float = 0.01) -> torch.Ten
     return torch.where(z > 0, z, z * slope)
 
 
-def activate_grad(z: torch.Tensor, activation: str, slope: float = 0.01) -> torch.Tensor:
+def sigma_grad(z: torch.Tensor, activation: str, slope: float = 0.01) -> torch.Tensor:
     """``σ'(z)`` elementwise (``0`` at the kink for ReLU, as autograd)."""
     if activation == "relu":
         return (z > 0).to(z.dtype)
@@ -119,13 +126,14 @@ def teacher_targets(x: torch.Tensor, seeds: Sequence[int], m: int) -> torch.Tens
 def forward(
     weights: Sequence[torch.Tensor], x: torch.Tensor, activation: str = "relu", slope: float = 0.01
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """``H(x; θ)``: ``x [B, N, d] -> (out [B, N], pre-activations per hidden layer [B, N, w_l])``."""
+    """``H(x; θ)``: ``x [B, N, d] -> (out [B, N], pre-activations per hidden layer
+    [B, N, w_l])``."""
     h = x
     pres = []
     for w in weights[:-1]:
         z = h @ w
         pres.append(z)
-        h = activate(z, activation, slope)
+        h = sigma(z, activation, slope)
     return (h @ weights[-1]).squeeze(-1), pres
 
 
@@ -143,12 +151,12 @@ def backward(
     correlation function). Returns gradients shaped like ``weights``.
     """
     grads: list[torch.Tensor] = [torch.empty(0)] * len(weights)
-    hs = [x] + [activate(z, activation, slope) for z in pres]
+    hs = [x] + [sigma(z, activation, slope) for z in pres]
     delta = out_grad.unsqueeze(-1)  # [B, N, 1]: dLoss/d(output)
     for l in range(len(weights) - 1, -1, -1):
         grads[l] = hs[l].transpose(1, 2) @ delta
         if l:
-            delta = (delta @ weights[l].transpose(1, 2)) * activate_grad(
+            delta = (delta @ weights[l].transpose(1, 2)) * sigma_grad(
                 pres[l - 1], activation, slope
             )
     return grads
