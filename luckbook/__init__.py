@@ -89,7 +89,6 @@ _LAZY: dict[str, str] = {
     "beta_matrices": "luckbook.plots.gradient_relation",
     "teacher_overlap": "luckbook.plots.gradient_relation",
     "gradient_relation_panel": "luckbook.plots.gradient_relation",
-    "gradient_relation_grid": "luckbook.panels.gradient_relation",
     # ---- (end E0)
     # ---- E1 fanout
     # ---- (end E1)

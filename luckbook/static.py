@@ -18,8 +18,8 @@ import html
 import itertools
 import json
 import time
-from importlib import resources
 from collections.abc import Callable, Mapping, Sequence
+from importlib import resources
 from typing import Any
 
 from matplotlib.figure import Figure
@@ -317,7 +317,7 @@ def static_panel(
 
 def static_explorer(
     experiment: str,
-    grid: Mapping[str, Sequence[Any]] | None = None,
+    grid: Mapping[str, Sequence[Any]] | Callable[[Any], Mapping[str, Sequence[Any]]] | None = None,
     figure: Callable[[Any], Figure] | None = None,
     numbers: Callable[[Any], str] | None = None,
     *,
@@ -357,6 +357,12 @@ def static_explorer(
     numbers = numbers or _default_numbers
     exp = get_experiment(experiment)
     run_scale = default_scale() if scale is None else scale
+    if callable(grid):  # values that depend on the scale's settings
+        grid = grid(exp.settings(scale, **fixed))
+        initial = {
+            k: (v if v in grid.get(k, [v]) else list(grid[k])[-1])
+            for k, v in (initial or {}).items()
+        }
     for point in itertools.product(*grid.values()):
         exp.settings(scale, **fixed, **dict(zip(grid, point, strict=True)))
 

@@ -383,32 +383,25 @@ def _frames(panel) -> dict:
     return json.loads(blob)
 
 
-@pytest.mark.parametrize("scale, depths", [("tiny", ["2", "3"]), ("book", ["2", "3", "4", "5"])])
-def test_static_grid_keeps_the_depths_the_scale_allows(scale, depths, monkeypatch):
+@pytest.mark.parametrize("scale, depths", [("tiny", [2, 3]), ("book", [2, 3, 4, 5])])
+def test_static_grid_keeps_the_depths_the_scale_allows(scale, depths):
     """The chapter's grid slides over the depths the scale's teacher widths ``m`` provide (tiny
     m has two widths: depth <= 3), with a prediction prompt; every frame is a valid run."""
-    from luckbook import static
-    from luckbook.panels import gradient_relation as panels
+    from luckbook import panels
 
-    seen = []
-
-    def fake_explorer(experiment, grid, figure, numbers, **options):
-        seen.append((grid, options))
-        for point in itertools.product(*grid.values()):
-            lb.get_experiment(experiment).settings(scale, **dict(zip(grid, point, strict=True)))
-        return grid
-
-    monkeypatch.setattr(static, "static_explorer", fake_explorer)
-    grid = lb.gradient_relation_grid(scale=scale)
-    assert [str(d) for d in grid["depth"]] == depths and grid["bias"] == [0.0, -1.0]
-    options = seen[0][1]
-    assert options["initial"]["depth"] in grid["depth"] and options["seeds"] == 4
-    question, answer = panels.GRID.predict
+    spec = panels.get(panels.Grid, "gradient-relation")
+    exp = lb.get_experiment(spec.experiment)
+    grid = spec.values(exp.settings(scale))
+    assert grid["depth"] == depths and grid["bias"] == [0.0, -1.0]
+    for point in itertools.product(*grid.values()):
+        exp.settings(scale, **dict(zip(grid, point, strict=True)))
+    assert spec.initial["depth"] in grid["depth"] and spec.seeds == 4
+    question, answer = spec.predict
     assert question.endswith("?") and len(answer) > 80
 
 
 def test_static_grid_renders_at_tiny_scale():
-    panel = lb.gradient_relation_grid(scale="tiny", seeds=1, n_overlap=1000)
+    panel = lb.static_explorer("gradient-relation", scale="tiny", seeds=1, n_overlap=1000)
     data = _frames(panel)
     assert data["names"] == ["depth", "bias"] and data["labels"][0] == ["2", "3"]
     assert len(data["frames"]) == 4

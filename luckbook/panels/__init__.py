@@ -44,10 +44,13 @@ class Grid:
 
     Attributes:
         experiment: the registered experiment name.
-        values: setting name -> the values its slider takes.
+        values: setting name -> the values its slider takes; or a function of the
+            experiment's settings at the panel's scale that returns them (for a grid whose
+            values depend on the scale, e.g. the depths a scale's widths allow).
         figure: ``result -> Figure`` (a function of ``luckbook.plots.<experiment>``).
         numbers: ``result -> str`` shown under the figure (default ``result.numbers()``).
-        initial: where each slider starts (default: its first value).
+        initial: where each slider starts (default: its first value; its last when the
+            value given is not among the scale's values).
         seeds: seeds per grid point.
         fixed: settings held constant at every grid point.
         predict: ``(question, answer)``: a prediction prompt above the panel, the answer in a
@@ -57,7 +60,7 @@ class Grid:
     """
 
     experiment: str
-    values: Mapping[str, Sequence[Any]]
+    values: Mapping[str, Sequence[Any]] | Callable[[Any], Mapping[str, Sequence[Any]]]
     figure: Callable[[Any], Any]
     numbers: Callable[[Any], str] | None = None
     initial: Mapping[str, Any] | None = None

@@ -3,67 +3,44 @@
 
 The static grid slides over the teacher's depth, and the depths a teacher can have depend on
 the scale: ``depth − 1`` hidden widths must be among the scale's ``m`` (four at ``book`` and
-``paper``, two at ``tiny``). So it is opened by :func:`gradient_relation_grid`, which keeps
-the depths of :data:`GRID` that the scale's settings allow, rather than by name.
+``paper``, two at ``tiny``); its values are a function of the scale's settings.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..experiments.base import get_experiment
 from ..plots import gradient_relation as plots
 from . import Grid, Live, register
 
-GRID = Grid(
-    experiment="gradient-relation",
-    values={"depth": [2, 3, 4, 5], "bias": [0.0, -1.0]},
-    figure=plots.gradient_relation_panel,
-    initial={"depth": 3, "bias": 0.0},
-    seeds=4,
-    predict=(
-        "Switch the teacher's bias from 0 to −1, then make the teacher deeper. Before you do: "
-        "in which hidden layers will the overlap of teacher activations fall, and what will "
-        "the aligned student's β* heat-map do?",
-        "In the first hidden layer the overlap falls steadily as the bias becomes negative, "
-        "close to what independent nodes would give. In deeper layers it falls only part of "
-        "the way and then rises again: a negative bias alone does not make deep activation "
-        "regions disjoint. The aligned student's β* sharpens towards its (replicated) "
-        "diagonal as the overlap falls. The matrix gradient stays far from the exact one in "
-        "every hidden layer at every depth; only the output layer is exact.",
+
+def _grid(settings: Any) -> dict[str, list[Any]]:
+    """Depth × teacher bias, at the depths whose hidden widths the scale's ``m`` provides
+    (``depth <= len(m) + 1``: 2–5 at ``book`` and ``paper``, 2–3 at ``tiny``)."""
+    return {"depth": [d for d in (2, 3, 4, 5) if d <= len(settings.m) + 1], "bias": [0.0, -1.0]}
+
+
+register(
+    "gradient-relation",
+    Grid(
+        experiment="gradient-relation",
+        values=_grid,
+        figure=plots.gradient_relation_panel,
+        initial={"depth": 3, "bias": 0.0},
+        seeds=4,
+        predict=(
+            "Switch the teacher's bias from 0 to −1, then make the teacher deeper. Before you do: "
+            "in which hidden layers will the overlap of teacher activations fall, and what will "
+            "the aligned student's β* heat-map do?",
+            "In the first hidden layer the overlap falls steadily as the bias becomes negative, "
+            "close to what independent nodes would give. In deeper layers it falls only part of "
+            "the way and then rises again: a negative bias alone does not make deep activation "
+            "regions disjoint. The aligned student's β* sharpens towards its (replicated) "
+            "diagonal as the overlap falls. The matrix gradient stays far from the exact one in "
+            "every hidden layer at every depth; only the output layer is exact.",
+        ),
     ),
 )
-"""The chapter's static grid over depth and teacher bias, at every depth LM's deep teacher
-has; :func:`gradient_relation_grid` opens it at the depths a scale allows."""
-
-
-def gradient_relation_grid(scale: str | None = None, **overrides: Any) -> Any:
-    """The chapter's static panel (:data:`GRID`) at ``scale``: every depth of the grid whose
-    hidden widths the scale's ``m`` provides (``depth <= len(m) + 1``), starting at depth 3
-    (or the deepest allowed). ``overrides`` go to :func:`luckbook.static_explorer` (e.g.
-    ``seeds``)."""
-    from ..static import static_explorer
-
-    settings = get_experiment(GRID.experiment).settings(scale, **GRID.fixed)
-    depths = [d for d in GRID.values["depth"] if d <= len(settings.m) + 1]
-    initial = dict(GRID.initial or {})
-    if initial.get("depth") not in depths:
-        initial["depth"] = depths[-1]
-    options: dict[str, Any] = {
-        "scale": scale,
-        "seeds": GRID.seeds,
-        "initial": initial,
-        "predict": GRID.predict,
-        **GRID.fixed,
-        **overrides,
-    }
-    return static_explorer(
-        GRID.experiment,
-        {**GRID.values, "depth": depths},
-        GRID.figure,
-        GRID.numbers,
-        **options,
-    )
 
 
 SLIDERS = {
