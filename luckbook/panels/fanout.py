@@ -11,9 +11,10 @@ register(
         figure=plots.fanout_frame,
         every=2,
         predict=(
-            "Before you press Play: at step 0, how far apart are the lucky nodes' fan-outs "
-            "(nodes 0–19) and the unlucky nodes' (20–39)? As training goes on, does the "
-            "unlucky nodes' fan-out level off at some small value, or keep falling?",
+            "Before you press Play: at step 0, how far apart are the fan-outs of the lucky nodes "
+            "(started near a teacher node) and of the unlucky ones (pure noise)? As training "
+            "goes on, does the unlucky nodes' fan-out level off at some small value, or keep "
+            "falling?",
             "At step 0 the two groups are already apart, but only modestly: the lucky nodes "
             "start near the teacher's fan-out rows, the unlucky ones with shrunken noise. The "
             "lucky nodes then stay where they are, while the unlucky nodes' fan-out falls "

@@ -31,13 +31,14 @@ register(
         initial={"dynamics": "projected-matrix", "multi": 1},
         seeds=4,
         predict=(
-            "Set multi = 2: every student gets 20 extra nodes that start as pure noise. Before "
-            "you move it: where do those nodes appear in the scatter, and do they reach 0.95 "
-            "as quickly as the perturbed nodes?",
-            "They start with low initial correlation, on the left of the scatter, and they "
-            "arrive late or not at all (hollow triangles): every teacher node already has a "
-            "perturbed node with a head start. Within each level the far starters are the "
-            "slow ones, so the downward trend of the scatter stays.",
+            "Set multi = 2: every student gets as many extra nodes as the teacher has, all "
+            "starting as pure noise. Before you move it: where do those nodes appear in the "
+            "scatter, and do they reach 0.95 as quickly as the perturbed nodes?",
+            "They start with low initial correlation, on the left of the scatter. At the low "
+            "noise levels none of them reaches 0.95 in the run (hollow triangles): every "
+            "teacher node already has a perturbed node with a head start. Only at the noisiest "
+            "level, where the perturbed nodes have lost most of that head start, do some of "
+            "them converge, often onto a teacher node that another node also covers.",
         ),
     ),
 )
