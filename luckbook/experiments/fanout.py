@@ -236,26 +236,12 @@ def build(
     settings: FanoutSettings, seeds: Sequence[int], device: torch.device
 ) -> tuple[Net, Net, Probe]:
     """Teacher, student at initialisation and eval probe for E1 (every tensor on ``device``)."""
-    teacher = e1_teacher(
-        settings.d,
-        settings.m,
-        settings.c,
-        seeds,
-        bias=settings.bias,
-        dtype=settings.dtype,
-        device=device,
-    )
+    s = settings
+    teacher = e1_teacher(s.d, s.m, s.c, seeds, bias=s.bias, dtype=s.dtype, device=device)
     student = e1_student(
-        teacher,
-        settings.multi,
-        seeds,
-        init_scale=settings.init_scale,
-        top_scale=settings.top_scale,
-        top_init=settings.top_init,
+        teacher, s.multi, seeds, init_scale=s.init_scale, top_scale=s.top_scale, top_init=s.top_init
     )
-    x_eval = gaussian(
-        settings.n_eval, settings.d, seeds, data_std=settings.data_std, stream="eval_data"
-    )
+    x_eval = gaussian(s.n_eval, s.d, seeds, data_std=s.data_std, stream="eval_data")
     return teacher, student, Probe(teacher, x_eval)
 
 

@@ -270,36 +270,27 @@ def compute(
     settings: LuckySettings, seeds: list[int], device: torch.device, progress: bool = False
 ) -> LuckyResult:
     """Train every (noise level, seed) pair on one seed axis; see :class:`LuckyResult`."""
-    levels = [float(v) for v in settings.init_stds]
+    s = settings
+    levels = [float(v) for v in s.init_stds]
     L, S = len(levels), len(seeds)
-    teacher = e1_teacher(
-        settings.d,
-        settings.m,
-        settings.c,
-        seeds,
-        bias=settings.bias,
-        dtype=settings.dtype,
-        device=device,
-    )
+    teacher = e1_teacher(s.d, s.m, s.c, seeds, bias=s.bias, dtype=s.dtype, device=device)
     students = [
         e1_student(
             teacher,
-            settings.multi,
+            s.multi,
             [level_seed(seed, v) for seed in seeds],
             init_scale=v,
-            top_scale=settings.top_scale,
-            top_init=settings.top_init,
+            top_scale=s.top_scale,
+            top_init=s.top_init,
         )
         for v in levels
     ]
     student = Net.stack(students)  # member k·S + s: level k, seed s
     teachers = Net.stack([teacher] * L)
-    x_eval = gaussian(
-        settings.n_eval, settings.d, seeds, data_std=settings.data_std, stream="eval_data"
-    )
+    x_eval = gaussian(s.n_eval, s.d, seeds, data_std=s.data_std, stream="eval_data")
     probe = Probe(teachers, x_eval.repeat(L, 1, 1))
     method, step_fn = update_rule(
-        settings.dynamics, teachers, project_top_layer=settings.top_init == "teacher_noise"
+        s.dynamics, teachers, project_top_layer=s.top_init == "teacher_noise"
     )
 
     def on_snapshot(step: int, net: Net) -> dict[str, torch.Tensor]:
@@ -313,14 +304,14 @@ def compute(
 
     traj = train(
         student,
-        FreshGaussian(teachers, settings.data_std),
+        FreshGaussian(teachers, s.data_std),
         list(seeds) * L,  # the levels of one seed share its minibatches
-        lr=settings.lr,
-        steps=settings.steps,
-        batch=settings.batch,
+        lr=s.lr,
+        steps=s.steps,
+        batch=s.batch,
         method=method,
         step_fn=step_fn,
-        snapshots=snapshot_steps(settings.steps, settings.n_snapshots, "log"),
+        snapshots=snapshot_steps(s.steps, s.n_snapshots, "log"),
         on_snapshot=on_snapshot,
         progress=progress,
     )
@@ -330,12 +321,12 @@ def compute(
     corr = rec["corr"].numpy().reshape(T, L, S, -1)
     match = rec["match"].numpy().reshape(T, L, S, -1)
     loss = rec["loss"].numpy().reshape(T, L, S)
-    time, reached = first_reach(corr, steps, settings.tau)
-    kw = {"permutations": settings.permutations, "alternative": "less"}
+    time, reached = first_reach(corr, steps, s.tau)
+    kw = {"permutations": s.permutations, "alternative": "less"}
     test = spearman(corr[0].ravel(), time.ravel(), **kw)
     level_tests = []
     for k in range(L):
-        below = corr[0, k] < settings.tau
+        below = corr[0, k] < s.tau
         level_tests.append(
             spearman(corr[0, k][below], time[k][below], **kw) if below.sum() >= 3 else None
         )
