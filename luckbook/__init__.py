@@ -91,8 +91,26 @@ _LAZY: dict[str, str] = {
     "gradient_relation_panel": "luckbook.plots.gradient_relation",
     # ---- (end E0)
     # ---- E1 fanout
+    "FanoutSettings": "luckbook.experiments.fanout",
+    "FanoutResult": "luckbook.results.fanout",
+    "fanout_traces": "luckbook.plots.fanout",
+    "fanout_strip": "luckbook.plots.fanout",
+    "fanout_frame": "luckbook.plots.fanout",
+    "fanout_panel": "luckbook.plots.fanout",
+    "dynamics_comparison": "luckbook.plots.fanout",
+    "lottery_figure": "luckbook.plots.fanout",
     # ---- (end E1)
     # ---- E2 lucky
+    "LuckySettings": "luckbook.experiments.lucky",
+    "LuckyResult": "luckbook.results.lucky",
+    "RankTest": "luckbook.experiments.lucky",
+    "spearman": "luckbook.experiments.lucky",
+    "rank_corr": "luckbook.experiments.lucky",
+    "first_reach": "luckbook.experiments.lucky",
+    "luck_scatter": "luckbook.plots.lucky",
+    "luck_curves": "luckbook.plots.lucky",
+    "luck_overview": "luckbook.plots.lucky",
+    "luck_frame": "luckbook.plots.lucky",
     # ---- (end E2)
     # ---- E3 deep-teacher
     # ---- (end E3)

@@ -28,27 +28,28 @@ and compare the loss before and after; then retrain the surviving subnetwork fro
 *initial* weights, side by side with a random subnetwork of the same size per seed (same
 initial network, same number of steps, same minibatches).
 
-The helpers :func:`e1_teacher`, :func:`e1_student`, :func:`update_rule`, :func:`stack` and
-:func:`repeat` are shared with E2 (:mod:`luckbook.experiments.lucky`).
+The helpers :func:`e1_teacher`, :func:`e1_student` and :func:`update_rule` are shared with E2
+(:mod:`luckbook.experiments.lucky`). The result and its analysis are
+:class:`~luckbook.results.fanout.FanoutResult`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
 
-from ..claims import ClaimReport, Stat, bootstrap, pooled_median
+from ..claims import ClaimReport
 from ..config import check_choice, check_float, check_int, resolve_dtype
 from ..data import FreshGaussian, gaussian
 from ..ensemble import Net
 from ..evaluate import Probe
 from ..gradients import matrix_step
 from ..metrics import best_per_student, best_per_teacher, fanout_norms
-from ..result import Result
+from ..results.fanout import FanoutResult
 from ..rng import generator
 from ..student import make_student
 from ..teacher import make_teacher
@@ -151,19 +152,6 @@ def update_rule(
     return "projected", projected_step
 
 
-def stack(nets: Sequence[Net]) -> Net:
-    """Concatenate ensembles of equal shape along the seed axis (configurations share it)."""
-    first = nets[0]
-    return dataclasses.replace(
-        first, weights=[torch.cat([n.weights[l] for n in nets]) for l in range(first.depth)]
-    )
-
-
-def repeat(net: Net, k: int) -> Net:
-    """The ensemble ``net`` repeated ``k`` times along the seed axis: ``[S] -> [k·S]``."""
-    return stack([net] * k)
-
-
 def unlucky_mask(n: int, m: int) -> np.ndarray:
     """``[n]`` bool: student nodes ``m…n-1`` start as pure noise ("unlucky", E1)."""
     return np.arange(n) >= m
@@ -217,7 +205,8 @@ class FanoutSettings:
         resolve_dtype(self.dtype)
         if self.n_snapshots > self.steps:
             raise ValueError(
-                f"n_snapshots={self.n_snapshots!r} is not allowed: expected at most steps={self.steps}"
+                f"n_snapshots={self.n_snapshots!r} is not allowed: "
+                f"expected at most steps={self.steps}"
             )
 
 
@@ -240,216 +229,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 SEEDS = {"paper": 8, "book": 4, "tiny": 3}
 
 
-# ----------------------------------------------------------------------------- result
-
-
-@dataclasses.dataclass
-class FanoutResult(Result[FanoutSettings]):
-    """Everything E1 measures, as NumPy arrays (``T`` snapshots, ``S`` seeds, ``n`` student nodes).
-
-    Attributes:
-        settings, seeds, device, wall_time_s: how it was made (training time of both phases).
-        steps: ``[T]`` snapshot steps (log-spaced).
-        fanout: ``[T, S, n]`` fan-out norm of every student hidden node.
-        student_best, student_match: ``[T, S, n]`` each student node's best correlation with a
-            teacher node and which one.
-        teacher_best: ``[T, S, m]`` each teacher node's best correlation over students.
-        eval_loss: ``[T, S]`` loss on the eval set.
-        unlucky: ``[n]`` True for the nodes that started as pure noise (``j ≥ m``).
-        keep, random_keep: ``[S, n]`` the nodes kept by pruning, and a random subset of the
-            same size per seed.
-        loss_before_prune, loss_after_prune: ``[S]`` eval loss of the trained student before and
-            after pruning.
-        retrain_steps: ``[R]`` snapshot steps of the retraining; ticket_loss, random_loss:
-            ``[R, S]`` eval loss of the retrained ticket / random subnetwork.
-        teacher, student_init, student: weights per layer ``[S, in+1, out]``.
-    """
-
-    EXPERIMENT: ClassVar[str] = "fanout"
-
-    steps: np.ndarray
-    fanout: np.ndarray
-    student_best: np.ndarray
-    student_match: np.ndarray
-    teacher_best: np.ndarray
-    eval_loss: np.ndarray
-    unlucky: np.ndarray
-    keep: np.ndarray
-    random_keep: np.ndarray
-    loss_before_prune: np.ndarray
-    loss_after_prune: np.ndarray
-    retrain_steps: np.ndarray
-    ticket_loss: np.ndarray
-    random_loss: np.ndarray
-    teacher: list[np.ndarray]
-    student_init: list[np.ndarray]
-    student: list[np.ndarray]
-
-    CLAIM_IDS = {"projected-matrix": "E1.fanout-ratio", "sgd": "E1.fanout-ratio-sgd"}
-    """The claim each dynamics' run computes (registry :mod:`luckbook.claims`, E1)."""
-
-    def ratio_stat(self, step: int | None = None) -> Stat:
-        """The claim statistic at ``step`` (default: the last snapshot): median fan-out of the
-        lucky nodes / median fan-out of the unlucky nodes, each pooled over seeds, with a 90 %
-        bootstrap interval over seeds."""
-        fan = self.fanout[self.snapshot_index(step)]
-        per_seed = [(f[~self.unlucky], f[self.unlucky]) for f in fan]
-
-        def stat(items: list[tuple[np.ndarray, np.ndarray]]) -> float:
-            lucky = pooled_median([a for a, _ in items])
-            unlucky = pooled_median([b for _, b in items])
-            return lucky / unlucky if unlucky > 0 else float("inf")
-
-        ratios = self.seed_ratios(step)
-        detail = (
-            f"{self.settings.dynamics}, step {int(self.steps[self.snapshot_index(step)])}; "
-            f"per seed {', '.join(f'{r:.3g}' for r in ratios)}"
-        )
-        return bootstrap(per_seed, stat, detail=detail)
-
-    def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
-        """The E1 claims on this run (``control="frozen"``: the same statistic at step 0).
-
-        A run computes the claim of its own dynamics; the other claim comes from the partner
-        run passed to :meth:`claims` (undefined without one)."""
-        step = 0 if control == "frozen" else None
-        own = self.CLAIM_IDS[self.settings.dynamics]
-        stats = {own: self.ratio_stat(step)}
-        partner = getattr(self, "_partner", None)
-        for dyn, cid in self.CLAIM_IDS.items():
-            if cid == own:
-                continue
-            if partner is not None and partner.settings.dynamics == dyn:
-                stats[cid] = partner.ratio_stat(step)
-            else:
-                nan = float("nan")
-                stats[cid] = Stat(nan, nan, nan, 0, f"needs the dynamics={dyn!r} run")
-        return stats
-
-    def claims(
-        self, control: str | None = None, *, other: FanoutResult | None = None
-    ) -> ClaimReport:
-        """The E1 claim report. ``other``: the same run with the other ``dynamics`` (same
-        seeds), for the claim of that dynamics; without it that row is *undefined*."""
-        if other is not None:
-            if other.settings.dynamics == self.settings.dynamics:
-                raise ValueError(
-                    f"other has dynamics={other.settings.dynamics!r} like this run: expected the other one"
-                )
-            if list(other.seeds) != list(self.seeds):
-                raise ValueError(
-                    f"other has seeds {other.seeds}; this run has {self.seeds}: expected the same"
-                )
-        self._partner = other
-        try:
-            return super().claims(control)
-        finally:
-            del self._partner
-
-    def medians(self, step: int | None = None) -> tuple[float, float]:
-        """Median fan-out of the lucky and of the unlucky nodes at ``step``, pooled over seeds."""
-        fan = self.fanout[self.snapshot_index(step)]
-        return float(np.median(fan[:, ~self.unlucky])), float(np.median(fan[:, self.unlucky]))
-
-    def ratio(self, step: int | None = None) -> float:
-        """The E1 claim's number: median lucky fan-out / median unlucky fan-out (pooled)."""
-        lucky, unlucky = self.medians(step)
-        return lucky / unlucky if unlucky > 0 else float("inf")
-
-    def seed_ratios(self, step: int | None = None) -> np.ndarray:
-        """``[S]``: the ratio of medians per seed."""
-        fan = self.fanout[self.snapshot_index(step)]
-        return np.median(fan[:, ~self.unlucky], axis=1) / np.median(fan[:, self.unlucky], axis=1)
-
-    def numbers(self, step: int | None = None) -> str:
-        """Three lines of the key numbers at snapshot ``step``."""
-        t = self.snapshot_index(step)
-        fan = self.fanout[t]
-        lucky, unlucky = fan[:, ~self.unlucky], fan[:, self.unlucky]
-        lo, hi = self.medians(step)
-        return (
-            f"step {int(self.steps[t])} ({self.settings.dynamics}): fan-out of lucky nodes "
-            f"{lucky.min():.3g} … {lucky.max():.3g} (median {lo:.3g})\n"
-            f"unlucky nodes {unlucky.min():.2g} … {unlucky.max():.2g} (median {hi:.2g}); "
-            f"ratio of medians {self.ratio(step):.3g}\n"
-            f"eval loss (mean over {len(self.seeds)} seeds) {self.eval_loss[t].mean():.3g}"
-        )
-
-    def lottery_numbers(self) -> str:
-        """The lottery-ticket demo in four lines."""
-        kept = self.keep.sum(1)
-        kept_lucky = (self.keep & ~self.unlucky).sum(1)
-        return (
-            f"pruned nodes with fan-out < {self.settings.prune_below:g} × the largest: kept "
-            f"{kept.tolist()} of {self.settings.n} per seed ({kept_lucky.tolist()} of them lucky)\n"
-            f"eval loss before pruning {_fmt(self.loss_before_prune)}, after {_fmt(self.loss_after_prune)}\n"
-            f"retrained {int(self.retrain_steps[-1])} steps from the initial weights: ticket "
-            f"{_fmt(self.ticket_loss[-1])}\n"
-            f"random subnetwork of the same size {_fmt(self.random_loss[-1])}"
-        )
-
-    def summary(self) -> str:
-        """A per-seed table: lucky/unlucky fan-out medians, ratio, loss, lottery."""
-        s = self.settings
-        lines = [
-            f"fanout (E1): d={s.d}, m={s.m}, n={s.n}, c={s.c}, init_scale={s.init_scale:g}, "
-            f"top_scale={s.top_scale:g} ({s.top_init}), "
-            f"{s.dynamics}, lr={s.lr:g}, {s.steps} steps",
-            f"{len(self.seeds)} seeds on {self.device}, {self.wall_time_s:.1f} s",
-            f"{'seed':>5} {'lucky med':>10} {'unlucky med':>12} {'ratio':>9} {'eval loss':>10} "
-            f"{'pruned loss':>12} {'ticket':>9} {'random':>9}",
-        ]
-        fan = self.fanout[-1]
-        for i, seed in enumerate(self.seeds):
-            lines.append(
-                f"{seed:>5} {np.median(fan[i, ~self.unlucky]):>10.3g} {np.median(fan[i, self.unlucky]):>12.3g} "
-                f"{self.seed_ratios()[i]:>9.3g} {self.eval_loss[-1, i]:>10.2e} {self.loss_after_prune[i]:>12.2e} "
-                f"{self.ticket_loss[-1, i]:>9.2e} {self.random_loss[-1, i]:>9.2e}"
-            )
-        lines.append(f"pooled ratio of medians: {self.ratio():.3g}")
-        return "\n".join(lines)
-
-    def networks(self) -> tuple[Net, Net, Net]:
-        """``(teacher, student at init, trained student)`` rebuilt on the CPU."""
-        build = lambda ws: Net([torch.from_numpy(w) for w in ws])  # noqa: E731
-        return build(self.teacher), build(self.student_init), build(self.student)
-
-    def to_json(self) -> dict[str, Any]:
-        """The CLI's JSON: settings, timing, pooled claim numbers and per-seed final numbers."""
-        lucky, unlucky = self.medians()
-        return {
-            "experiment": "fanout",
-            "settings": dataclasses.asdict(self.settings),
-            "device": self.device,
-            "wall_time_s": self.wall_time_s,
-            "steps": self.steps.tolist(),
-            "median_fanout_lucky": lucky,
-            "median_fanout_unlucky": unlucky,
-            "ratio": self.ratio(),
-            "seeds": [
-                {
-                    "seed": seed,
-                    "fanout": self.fanout[-1, s].tolist(),
-                    "unlucky": self.unlucky.tolist(),
-                    "ratio": float(self.seed_ratios()[s]),
-                    "student_best_corr": self.student_best[-1, s].tolist(),
-                    "teacher_best_corr": self.teacher_best[-1, s].tolist(),
-                    "covered": {"0.95": int((self.teacher_best[-1, s] > 0.95).sum())},
-                    "eval_loss": float(self.eval_loss[-1, s]),
-                    "kept": self.keep[s].tolist(),
-                    "loss_after_prune": float(self.loss_after_prune[s]),
-                    "ticket_loss": float(self.ticket_loss[-1, s]),
-                    "random_subnetwork_loss": float(self.random_loss[-1, s]),
-                }
-                for s, seed in enumerate(self.seeds)
-            ],
-        }
-
-
-def _fmt(values: np.ndarray) -> str:
-    return f"{np.exp(np.log(np.maximum(values, 1e-300)).mean()):.2e} (geometric mean)"
-
-
 # ----------------------------------------------------------------------------- compute
 
 
@@ -457,26 +236,12 @@ def build(
     settings: FanoutSettings, seeds: Sequence[int], device: torch.device
 ) -> tuple[Net, Net, Probe]:
     """Teacher, student at initialisation and eval probe for E1 (every tensor on ``device``)."""
-    teacher = e1_teacher(
-        settings.d,
-        settings.m,
-        settings.c,
-        seeds,
-        bias=settings.bias,
-        dtype=settings.dtype,
-        device=device,
-    )
+    s = settings
+    teacher = e1_teacher(s.d, s.m, s.c, seeds, bias=s.bias, dtype=s.dtype, device=device)
     student = e1_student(
-        teacher,
-        settings.multi,
-        seeds,
-        init_scale=settings.init_scale,
-        top_scale=settings.top_scale,
-        top_init=settings.top_init,
+        teacher, s.multi, seeds, init_scale=s.init_scale, top_scale=s.top_scale, top_init=s.top_init
     )
-    x_eval = gaussian(
-        settings.n_eval, settings.d, seeds, data_std=settings.data_std, stream="eval_data"
-    )
+    x_eval = gaussian(s.n_eval, s.d, seeds, data_std=s.data_std, stream="eval_data")
     return teacher, student, Probe(teacher, x_eval)
 
 
@@ -524,7 +289,7 @@ def compute(
         on_snapshot=on_snapshot,
         progress=progress,
     )
-    rec = {k: torch.stack([r[k] for r in traj.records]).numpy() for k in traj.records[0]}
+    rec = {k: v.numpy() for k, v in traj.stacked().items()}
 
     # Lottery ticket: prune small fan-out, then retrain ticket and random subnetwork together.
     fan = fanout_norms(student.weights[1])  # [S, n]
@@ -532,8 +297,8 @@ def compute(
     rand = random_subsets(keep.cpu(), seeds).to(keep.device)
     loss_before = probe.loss(student)
     loss_after = probe.loss(student.prune(0, keep))
-    pair_teacher = repeat(teacher, 2)
-    pair = stack([init.prune(0, keep), init.prune(0, rand)])
+    pair_teacher = Net.stack([teacher, teacher])
+    pair = Net.stack([init.prune(0, keep), init.prune(0, rand)])
     pair_probe = Probe(pair_teacher, torch.cat([probe.x, probe.x]))
     pair_method, pair_step = update_rule(settings.dynamics, pair_teacher, project_top_layer=project)
     pair_traj = train(
@@ -611,7 +376,10 @@ FANOUT = register(
         result_cls=FanoutResult,
         name="fanout",
         key="E1",
-        summary="unlucky student nodes lose their fan-out (projected matrix gradient or SGD); lottery ticket",
+        summary=(
+            "unlucky student nodes lose their fan-out (projected matrix gradient or SGD); "
+            "lottery ticket"
+        ),
         settings_cls=FanoutSettings,
         presets=PRESETS,
         default_seeds=SEEDS,

@@ -29,22 +29,21 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
 
-from ..claims import Stat, bootstrap
 from ..config import check_choice, check_float, check_int, check_taus, resolve_dtype
 from ..data import FreshGaussian, gaussian
 from ..ensemble import Net
 from ..evaluate import Probe
 from ..metrics import best_per_student
-from ..result import Result
+from ..results.lucky import LuckyResult
 from ..rng import stream_seed
 from ..train import snapshot_steps, train
 from .base import Experiment, register
-from .fanout import DYNAMICS, TOP_INITS, e1_student, e1_teacher, repeat, stack, update_rule
+from .fanout import DYNAMICS, TOP_INITS, e1_student, e1_teacher, update_rule
 
 ALTERNATIVES = ("less", "greater", "two-sided")
 
@@ -64,27 +63,34 @@ def average_ranks(x: np.ndarray) -> np.ndarray:
     return (sums / counts)[inverse]
 
 
-def rank_corr(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> float:
-    """Spearman's ρ of ``x [n]`` and ``y [n]`` (average ranks for ties); NaN when it is
-    undefined: fewer than 3 pairs, or a constant variable (e.g. nobody arrived)."""
+def _paired(
+    x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(x, dtype=float).ravel()
     y = np.asarray(y, dtype=float).ravel()
     if x.shape != y.shape:
         raise ValueError(f"x has {x.size} values and y has {y.size}; they must pair up")
-    if x.size < 3:
-        return math.nan
+    return x, y
+
+
+def _centred_ranks(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The centred average ranks of ``x`` and ``y`` and the product of their norms: Spearman's
+    ρ is ``rx @ ry / denom`` (undefined when ``denom`` is 0, a constant variable)."""
     rx = average_ranks(x)
     ry = average_ranks(y)
     rx -= rx.mean()
     ry -= ry.mean()
-    denom = math.sqrt(float(rx @ rx) * float(ry @ ry))
+    return rx, ry, math.sqrt(float(rx @ rx) * float(ry @ ry))
+
+
+def rank_corr(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> float:
+    """Spearman's ρ of ``x [n]`` and ``y [n]`` (average ranks for ties); NaN when it is
+    undefined: fewer than 3 pairs, or a constant variable (e.g. nobody arrived)."""
+    x, y = _paired(x, y)
+    if x.size < 3:
+        return math.nan
+    rx, ry, denom = _centred_ranks(x, y)
     return float(rx @ ry) / denom if denom > 0 else math.nan
-
-
-def _nanmean(values: Sequence[float]) -> float:
-    vals = np.asarray(values, dtype=float)
-    vals = vals[np.isfinite(vals)]
-    return float(vals.mean()) if vals.size else math.nan
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,20 +134,13 @@ def spearman(
     ``numpy.random.default_rng(seed)`` (same inputs → same p-value). ``alternative``:
     ``"less"`` (ρ < 0, the E2 claim), ``"greater"`` or ``"two-sided"``.
     """
-    x = np.asarray(x, dtype=float).ravel()
-    y = np.asarray(y, dtype=float).ravel()
-    if x.shape != y.shape:
-        raise ValueError(f"x has {x.size} values and y has {y.size}; they must pair up")
+    x, y = _paired(x, y)
     permutations = check_int("permutations", permutations, minimum=1)
     check_choice("alternative", alternative, ALTERNATIVES)
     n = x.size
     if n < 3:
         raise ValueError(f"n={n} is not allowed: Spearman's rho needs at least 3 pairs")
-    rx = average_ranks(x)
-    ry = average_ranks(y)
-    rx -= rx.mean()
-    ry -= ry.mean()
-    denom = math.sqrt(float(rx @ rx) * float(ry @ ry))
+    rx, ry, denom = _centred_ranks(x, y)
     if denom == 0:  # a constant variable: no evidence either way
         return RankTest(float("nan"), 1.0, 1.0, n, permutations, alternative)
     rho = float(rx @ ry) / denom
@@ -169,7 +168,8 @@ def spearman(
 
 
 def first_reach(corr: np.ndarray, steps: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray]:
-    """Time to ``tau``: ``corr [T, ...]`` at snapshot ``steps [T]`` -> ``(time [...], reached [...])``.
+    """Time to ``tau``: ``corr [T, ...]`` at snapshot ``steps [T]`` -> ``(time [...],
+    reached [...])``.
 
     ``time`` is the first snapshot step with ``corr ≥ tau``; where it never happens,
     ``reached`` is False and ``time = steps[-1]`` (censored).
@@ -218,7 +218,8 @@ class LuckySettings:
         check_float("bias", self.bias)
         if isinstance(self.init_stds, (int, float)) or not len(self.init_stds):
             raise ValueError(
-                f"init_stds={self.init_stds!r} is not allowed: expected at least one noise level > 0"
+                f"init_stds={self.init_stds!r} is not allowed: "
+                "expected at least one noise level > 0"
             )
         for v in self.init_stds:
             check_float("init_stds", v, low=0.0, low_open=True)
@@ -235,7 +236,8 @@ class LuckySettings:
         resolve_dtype(self.dtype)
         if self.n_snapshots > self.steps:
             raise ValueError(
-                f"n_snapshots={self.n_snapshots!r} is not allowed: expected at most steps={self.steps}"
+                f"n_snapshots={self.n_snapshots!r} is not allowed: "
+                f"expected at most steps={self.steps}"
             )
 
 
@@ -255,183 +257,12 @@ PRESETS: dict[str, dict[str, Any]] = {
 SEEDS = {"paper": 8, "book": 4, "tiny": 3}
 
 
-# ----------------------------------------------------------------------------- result
-
-
-@dataclasses.dataclass
-class LuckyResult(Result[LuckySettings]):
-    """Everything E2 measures (``T`` snapshots, ``L`` noise levels, ``S`` seeds, ``n`` nodes).
-
-    Attributes:
-        settings, seeds, device, wall_time_s: how it was made.
-        steps: ``[T]`` snapshot steps (log-spaced); init_stds: ``[L]``.
-        corr, match: ``[T, L, S, n]`` each student node's best correlation with a teacher node,
-            and which teacher node.
-        eval_loss: ``[T, L, S]``.
-        time, reached: ``[L, S, n]`` time to ``tau`` (``steps`` if never: censored) and whether
-            it was reached.
-        test: DESCRIPTIVE: the rank test pooled over every level, seed and node (nodes that
-            start above ``tau`` included, with time 0); level_tests: DESCRIPTIVE: one pooled
-            test per level over the nodes that start below ``tau``. Neither is a claim: the
-            claims (:meth:`claim_stats`) are per seed and within a level.
-    """
-
-    EXPERIMENT: ClassVar[str] = "lucky"
-
-    steps: np.ndarray
-    init_stds: np.ndarray
-    corr: np.ndarray
-    match: np.ndarray
-    eval_loss: np.ndarray
-    time: np.ndarray
-    reached: np.ndarray
-    test: RankTest
-    level_tests: list[RankTest | None]
-
-    @property
-    def init_corr(self) -> np.ndarray:
-        """``[L, S, n]`` each node's best correlation at initialisation."""
-        return self.corr[0]
-
-    CLAIM_LEVELS: ClassVar[dict[str, float]] = {
-        "E2.faster-0.1": 0.1,
-        "E2.faster-0.3": 0.3,
-        "E2.faster-1": 1.0,
-    }
-    """The noise level each E2 claim is tested within (registry :mod:`luckbook.claims`)."""
-
-    def level_index(self, init_std: float) -> int:
-        """Index of noise level ``init_std`` on the level axis."""
-        hits = np.flatnonzero(np.isclose(self.init_stds, init_std))
-        if not len(hits):
-            raise ValueError(
-                f"init_std={init_std!r} is not allowed: this run has levels {self.init_stds.tolist()}"
-            )
-        return int(hits[0])
-
-    def seed_rhos(
-        self, init_std: float, control: str | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``(rho [S], eligible [S])`` at noise level ``init_std``: per seed, Spearman's ρ between
-        initial best correlation and time to ``tau`` over the nodes that start below ``tau``
-        (NaN where undefined), and how many nodes that is. ``control="frozen"``: the same on
-        the student frozen at step 0 (no node ever arrives, so every ρ is undefined)."""
-        k = self.level_index(init_std)
-        corr = self.corr[:, k]  # [T, S, n]
-        if control == "frozen":
-            corr = np.broadcast_to(corr[:1], corr.shape)
-        time, _ = first_reach(corr, self.steps, self.settings.tau)
-        start = corr[0]
-        rhos, counts = [], []
-        for s in range(len(self.seeds)):
-            below = start[s] < self.settings.tau
-            rhos.append(rank_corr(start[s][below], time[s][below]))
-            counts.append(int(below.sum()))
-        return np.asarray(rhos), np.asarray(counts)
-
-    def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
-        """Per claim (one noise level each): the mean over seeds of the per-seed ρ of
-        :meth:`seed_rhos`, with a bootstrap interval over seeds (undefined seeds left out)."""
-        out = {}
-        for cid, level in self.CLAIM_LEVELS.items():
-            if not np.isclose(self.init_stds, level).any():
-                nan = math.nan
-                out[cid] = Stat(nan, nan, nan, 0, f"init_std={level:g} was not run")
-                continue
-            rhos, counts = self.seed_rhos(level, control)
-            k = self.level_index(level)
-            arrived = int(
-                (self.reached[k] & (self.corr[0, k] < self.settings.tau)).sum()
-                if control is None
-                else 0
-            )
-            detail = (
-                f"init_std {level:g}: {int(counts.sum())} of {counts.size * self.settings.n} nodes "
-                f"start below {self.settings.tau:g}, {arrived} of them arrive; per seed rho "
-                + ", ".join("—" if not np.isfinite(r) else f"{r:.2f}" for r in rhos)
-            )
-            out[cid] = bootstrap(list(rhos), _nanmean, detail=detail)
-        return out
-
-    def numbers(self, step: int | None = None) -> str:
-        """The claim's numbers, plus how many nodes have reached ``tau`` by ``step``."""
-        t = self.snapshot_index(step)
-        tau = self.settings.tau
-        done = (self.corr[: t + 1] >= tau).any(0)  # [L, S, n]
-        per_level = ", ".join(
-            f"{v:g}: {int(done[k].sum())}/{done[k].size}" for k, v in enumerate(self.init_stds)
-        )
-        return (
-            f"step {int(self.steps[t])}: nodes that reached {tau} by init_std {per_level}\n"
-            f"descriptive, pooled over every node: {self.test}"
-        )
-
-    def summary(self) -> str:
-        """Per noise level: initial correlation, median time to ``tau``, censored count, ρ."""
-        s = self.settings
-        lines = [
-            f"lucky (E2): d={s.d}, m={s.m}, n={s.n}, c={s.c}, {s.dynamics}, lr={s.lr:g}, "
-            f"{s.steps} steps, tau={s.tau:g}",
-            f"{len(self.seeds)} seeds × {len(self.init_stds)} noise levels on {self.device}, {self.wall_time_s:.1f} s",
-            f"{'init_std':>8} {'init corr':>10} {'start >= tau':>12} {'median time':>12} "
-            f"{'censored':>9} {'seed-mean rho':>14}",
-        ]
-        for k, v in enumerate(self.init_stds):
-            rhos, _ = self.seed_rhos(float(v))
-            above = int((self.init_corr[k] >= s.tau).sum())
-            lines.append(
-                f"{v:>8g} {self.init_corr[k].mean():>10.3f} {above:>12d} {np.median(self.time[k]):>12g} "
-                f"{int((~self.reached[k]).sum()):>9d} {_nanmean(rhos):>14.3f}"
-            )
-        lines.append(
-            "seed-mean rho: per seed, Spearman rho(initial corr, time to tau) over the nodes "
-            "that start below tau, averaged over seeds (the claim statistic)"
-        )
-        lines.append(f"descriptive, pooled over every node (not a claim): {self.test}")
-        return "\n".join(lines)
-
-    def to_json(self) -> dict[str, Any]:
-        """The CLI's JSON: settings, the pooled and per-level tests, per-seed node numbers."""
-        return {
-            "experiment": "lucky",
-            "settings": dataclasses.asdict(self.settings),
-            "device": self.device,
-            "wall_time_s": self.wall_time_s,
-            "steps": self.steps.tolist(),
-            "spearman": dataclasses.asdict(self.test),
-            "levels": [
-                {
-                    "init_std": float(v),
-                    "spearman": None
-                    if self.level_tests[k] is None
-                    else dataclasses.asdict(self.level_tests[k]),
-                    "seed_rho": [
-                        None if not np.isfinite(r) else float(r)
-                        for r in self.seed_rhos(float(v))[0]
-                    ],
-                }
-                for k, v in enumerate(self.init_stds)
-            ],
-            "seeds": [
-                {
-                    "seed": seed,
-                    "init_corr": self.init_corr[:, s].tolist(),
-                    "time_to_tau": self.time[:, s].tolist(),
-                    "reached": self.reached[:, s].tolist(),
-                    "final_corr": self.corr[-1, :, s].tolist(),
-                    "eval_loss": float(self.eval_loss[-1, :, s].mean()),
-                    "eval_loss_per_level": self.eval_loss[-1, :, s].tolist(),
-                }
-                for s, seed in enumerate(self.seeds)
-            ],
-        }
-
-
 # ----------------------------------------------------------------------------- compute
 
 
 def level_seed(seed: int, init_std: float) -> int:
-    """The student-noise stream of ``seed`` at noise level ``init_std`` (independent draws per level)."""
+    """The student-noise stream of ``seed`` at noise level ``init_std`` (independent draws per
+    level)."""
     return stream_seed(seed, f"lucky-init_std={init_std!r}")
 
 
@@ -439,36 +270,27 @@ def compute(
     settings: LuckySettings, seeds: list[int], device: torch.device, progress: bool = False
 ) -> LuckyResult:
     """Train every (noise level, seed) pair on one seed axis; see :class:`LuckyResult`."""
-    levels = [float(v) for v in settings.init_stds]
+    s = settings
+    levels = [float(v) for v in s.init_stds]
     L, S = len(levels), len(seeds)
-    teacher = e1_teacher(
-        settings.d,
-        settings.m,
-        settings.c,
-        seeds,
-        bias=settings.bias,
-        dtype=settings.dtype,
-        device=device,
-    )
+    teacher = e1_teacher(s.d, s.m, s.c, seeds, bias=s.bias, dtype=s.dtype, device=device)
     students = [
         e1_student(
             teacher,
-            settings.multi,
+            s.multi,
             [level_seed(seed, v) for seed in seeds],
             init_scale=v,
-            top_scale=settings.top_scale,
-            top_init=settings.top_init,
+            top_scale=s.top_scale,
+            top_init=s.top_init,
         )
         for v in levels
     ]
-    student = stack(students)  # member k·S + s: level k, seed s
-    teachers = repeat(teacher, L)
-    x_eval = gaussian(
-        settings.n_eval, settings.d, seeds, data_std=settings.data_std, stream="eval_data"
-    )
+    student = Net.stack(students)  # member k·S + s: level k, seed s
+    teachers = Net.stack([teacher] * L)
+    x_eval = gaussian(s.n_eval, s.d, seeds, data_std=s.data_std, stream="eval_data")
     probe = Probe(teachers, x_eval.repeat(L, 1, 1))
     method, step_fn = update_rule(
-        settings.dynamics, teachers, project_top_layer=settings.top_init == "teacher_noise"
+        s.dynamics, teachers, project_top_layer=s.top_init == "teacher_noise"
     )
 
     def on_snapshot(step: int, net: Net) -> dict[str, torch.Tensor]:
@@ -482,28 +304,29 @@ def compute(
 
     traj = train(
         student,
-        FreshGaussian(teachers, settings.data_std),
+        FreshGaussian(teachers, s.data_std),
         list(seeds) * L,  # the levels of one seed share its minibatches
-        lr=settings.lr,
-        steps=settings.steps,
-        batch=settings.batch,
+        lr=s.lr,
+        steps=s.steps,
+        batch=s.batch,
         method=method,
         step_fn=step_fn,
-        snapshots=snapshot_steps(settings.steps, settings.n_snapshots, "log"),
+        snapshots=snapshot_steps(s.steps, s.n_snapshots, "log"),
         on_snapshot=on_snapshot,
         progress=progress,
     )
     steps = np.asarray(traj.steps)
     T = len(steps)
-    corr = torch.stack([r["corr"] for r in traj.records]).numpy().reshape(T, L, S, -1)
-    match = torch.stack([r["match"] for r in traj.records]).numpy().reshape(T, L, S, -1)
-    loss = torch.stack([r["loss"] for r in traj.records]).numpy().reshape(T, L, S)
-    time, reached = first_reach(corr, steps, settings.tau)
-    kw = {"permutations": settings.permutations, "alternative": "less"}
+    rec = traj.stacked("corr", "match", "loss")
+    corr = rec["corr"].numpy().reshape(T, L, S, -1)
+    match = rec["match"].numpy().reshape(T, L, S, -1)
+    loss = rec["loss"].numpy().reshape(T, L, S)
+    time, reached = first_reach(corr, steps, s.tau)
+    kw = {"permutations": s.permutations, "alternative": "less"}
     test = spearman(corr[0].ravel(), time.ravel(), **kw)
     level_tests = []
     for k in range(L):
-        below = corr[0, k] < settings.tau
+        below = corr[0, k] < s.tau
         level_tests.append(
             spearman(corr[0, k][below], time[k][below], **kw) if below.sum() >= 3 else None
         )
@@ -529,7 +352,9 @@ LUCKY = register(
         result_cls=LuckyResult,
         name="lucky",
         key="E2",
-        summary="lucky nodes converge faster: initial correlation vs time to reach tau (Spearman test)",
+        summary=(
+            "lucky nodes converge faster: initial correlation vs time to reach tau (Spearman test)"
+        ),
         settings_cls=LuckySettings,
         presets=PRESETS,
         default_seeds=SEEDS,

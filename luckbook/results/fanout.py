@@ -1,0 +1,285 @@
+"""The result of E1 (``fanout``) and the analysis of its stored arrays: the claim statistic
+(ratio of the lucky nodes' median fan-out to the unlucky nodes'), the lottery-ticket numbers,
+summaries and the CLI's JSON.
+
+Nothing here runs during :func:`~luckbook.experiments.fanout.compute`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+
+from ..claims import ClaimReport, Stat, bootstrap, fmt_interval, pooled_median
+from ..ensemble import Net
+from ..result import Result
+
+if TYPE_CHECKING:
+    from ..experiments.fanout import FanoutSettings  # noqa: F401 (Result["FanoutSettings"])
+
+
+def geometric_mean(values: np.ndarray, axis: int | None = None) -> Any:
+    """Geometric mean of positive ``values`` (losses span orders of magnitude): a float, or an
+    array along ``axis``. Values are floored at ``1e-300`` so that a zero loss is finite."""
+    mean = np.exp(np.log(np.maximum(values, 1e-300)).mean(axis))
+    return float(mean) if axis is None else mean
+
+
+def _ratio(lucky: float, unlucky: float) -> float:
+    """Lucky median / unlucky median; ``inf`` when the unlucky median is zero."""
+    return lucky / unlucky if unlucky > 0 else float("inf")
+
+
+def _net(weights: list[np.ndarray]) -> Net:
+    return Net([torch.from_numpy(w) for w in weights])
+
+
+def _fmt(values: np.ndarray) -> str:
+    return f"{geometric_mean(values):.2e} (geometric mean)"
+
+
+@dataclasses.dataclass
+class FanoutResult(Result["FanoutSettings"]):
+    """Everything E1 measures, as NumPy arrays (``T`` snapshots, ``S`` seeds, ``n`` student
+    nodes).
+
+    Attributes:
+        steps: ``[T]`` snapshot steps (log-spaced).
+        fanout: ``[T, S, n]`` fan-out norm of every student hidden node.
+        student_best, student_match: ``[T, S, n]`` each student node's best correlation with a
+            teacher node and which one.
+        teacher_best: ``[T, S, m]`` each teacher node's best correlation over students.
+        eval_loss: ``[T, S]`` loss on the eval set.
+        unlucky: ``[n]`` True for the nodes that started as pure noise (``j ≥ m``).
+        keep, random_keep: ``[S, n]`` the nodes kept by pruning, and a random subset of the
+            same size per seed.
+        loss_before_prune, loss_after_prune: ``[S]`` eval loss of the trained student before
+            and after pruning.
+        retrain_steps: ``[R]`` snapshot steps of the retraining; ticket_loss, random_loss:
+            ``[R, S]`` eval loss of the retrained ticket / random subnetwork.
+        teacher, student_init, student: weights per layer ``[S, in+1, out]``.
+
+    The wall time is that of both training phases.
+    """
+
+    EXPERIMENT: ClassVar[str] = "fanout"
+
+    steps: np.ndarray
+    fanout: np.ndarray
+    student_best: np.ndarray
+    student_match: np.ndarray
+    teacher_best: np.ndarray
+    eval_loss: np.ndarray
+    unlucky: np.ndarray
+    keep: np.ndarray
+    random_keep: np.ndarray
+    loss_before_prune: np.ndarray
+    loss_after_prune: np.ndarray
+    retrain_steps: np.ndarray
+    ticket_loss: np.ndarray
+    random_loss: np.ndarray
+    teacher: list[np.ndarray]
+    student_init: list[np.ndarray]
+    student: list[np.ndarray]
+
+    CLAIM_IDS = {"projected-matrix": "E1.fanout-ratio", "sgd": "E1.fanout-ratio-sgd"}
+    """The claim each dynamics' run computes (registry :mod:`luckbook.claims`, E1)."""
+
+    # ------------------------------------------------------------------ the claim statistic
+    def ratio_stat(self, step: int | None = None) -> Stat:
+        """The claim statistic at ``step`` (default: the last snapshot): median fan-out of the
+        lucky nodes / median fan-out of the unlucky nodes, each pooled over seeds, with a 90 %
+        bootstrap interval over seeds."""
+        fan = self.fanout[self.snapshot_index(step)]
+        per_seed = [(f[~self.unlucky], f[self.unlucky]) for f in fan]
+
+        def stat(items: list[tuple[np.ndarray, np.ndarray]]) -> float:
+            lucky = pooled_median([a for a, _ in items])
+            unlucky = pooled_median([b for _, b in items])
+            return _ratio(lucky, unlucky)
+
+        ratios = self.seed_ratios(step)
+        detail = (
+            f"{self.settings.dynamics}, step {int(self.steps[self.snapshot_index(step)])}; "
+            f"per seed {', '.join(f'{r:.3g}' for r in ratios)}"
+        )
+        return bootstrap(per_seed, stat, detail=detail)
+
+    def ratio_interval(self, step: int | None = None) -> str:
+        """The 90 % bootstrap interval of :meth:`ratio_stat` as text, e.g. ``[120, 340]``."""
+        return fmt_interval(self.ratio_stat(step))
+
+    def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
+        """The E1 claims on this run (``control="frozen"``: the same statistic at step 0).
+
+        A run computes the claim of its own dynamics; the other claim comes from the partner
+        run passed to :meth:`claims` (undefined without one)."""
+        step = 0 if control == "frozen" else None
+        own = self.CLAIM_IDS[self.settings.dynamics]
+        stats = {own: self.ratio_stat(step)}
+        partner = getattr(self, "_partner", None)
+        for dyn, cid in self.CLAIM_IDS.items():
+            if cid == own:
+                continue
+            if partner is not None and partner.settings.dynamics == dyn:
+                stats[cid] = partner.ratio_stat(step)
+            else:
+                nan = float("nan")
+                stats[cid] = Stat(nan, nan, nan, 0, f"needs the dynamics={dyn!r} run")
+        return stats
+
+    def claims(
+        self, control: str | None = None, *, other: FanoutResult | None = None
+    ) -> ClaimReport:
+        """The E1 claim report. ``other``: the same run with the other ``dynamics`` (same
+        seeds), for the claim of that dynamics; without it that row is *undefined*."""
+        if other is not None:
+            if other.settings.dynamics == self.settings.dynamics:
+                raise ValueError(
+                    f"other has dynamics={other.settings.dynamics!r} like this run: "
+                    "expected the other one"
+                )
+            if list(other.seeds) != list(self.seeds):
+                raise ValueError(
+                    f"other has seeds {other.seeds}; this run has {self.seeds}: expected the same"
+                )
+        self._partner = other
+        try:
+            return super().claims(control)
+        finally:
+            del self._partner
+
+    # ------------------------------------------------------------------ medians and ratios
+    def medians(self, step: int | None = None) -> tuple[float, float]:
+        """Median fan-out of the lucky and of the unlucky nodes at ``step``, pooled over seeds."""
+        fan = self.fanout[self.snapshot_index(step)]
+        return float(np.median(fan[:, ~self.unlucky])), float(np.median(fan[:, self.unlucky]))
+
+    def ratio(self, step: int | None = None) -> float:
+        """The E1 claim's number: median lucky fan-out / median unlucky fan-out (pooled)."""
+        return _ratio(*self.medians(step))
+
+    def seed_ratios(self, step: int | None = None) -> np.ndarray:
+        """``[S]``: the ratio of medians per seed."""
+        fan = self.fanout[self.snapshot_index(step)]
+        return np.median(fan[:, ~self.unlucky], axis=1) / np.median(fan[:, self.unlucky], axis=1)
+
+    def copies(self, threshold: float = 0.01) -> int:
+        """How many unlucky nodes (over every seed) kept a fan-out of at least ``threshold``
+        times their seed's largest at the last snapshot."""
+        fan = self.fanout[-1]  # [S, n]
+        high = fan >= threshold * fan.max(axis=1, keepdims=True)
+        return int((high & self.unlucky).sum())
+
+    # ------------------------------------------------------------------ the lottery ticket
+    def lottery_numbers(self) -> str:
+        """The lottery-ticket demo in four lines."""
+        kept = self.keep.sum(1)
+        kept_lucky = (self.keep & ~self.unlucky).sum(1)
+        return (
+            f"pruned nodes with fan-out < {self.settings.prune_below:g} × the largest: kept "
+            f"{kept.tolist()} of {self.settings.n} per seed ({kept_lucky.tolist()} of them "
+            "lucky)\n"
+            f"eval loss before pruning {_fmt(self.loss_before_prune)}, "
+            f"after {_fmt(self.loss_after_prune)}\n"
+            f"retrained {int(self.retrain_steps[-1])} steps from the initial weights: ticket "
+            f"{_fmt(self.ticket_loss[-1])}\n"
+            f"random subnetwork of the same size {_fmt(self.random_loss[-1])}"
+        )
+
+    def check_lottery(self, tolerance: float = 1e-4) -> str:
+        """Check the lottery-ticket demo and return the numbers checked (four lines): pruning
+        keeps every lucky node; it changes the loss by at most ``tolerance`` times the initial
+        loss in every seed; the retrained ticket beats the random subnetwork (geometric means
+        over seeds). Raises ``AssertionError`` naming the first check that fails."""
+        kept_lucky = bool(self.keep[:, ~self.unlucky].all())
+        before, after = self.loss_before_prune, self.loss_after_prune
+        initial = self.eval_loss[0]
+        ticket, random = geometric_mean(self.ticket_loss[-1]), geometric_mean(self.random_loss[-1])
+        if not kept_lucky:
+            raise AssertionError("pruning by fan-out removed a lucky node")
+        if not ((after - before) <= tolerance * initial).all():
+            raise AssertionError("pruning changed the loss noticeably")
+        if not ticket < random:
+            raise AssertionError("the ticket did not beat a random subnetwork")
+        return (
+            f"every lucky node kept: {kept_lucky}\n"
+            f"loss before pruning {geometric_mean(before):.2e}, after {geometric_mean(after):.2e}"
+            f", initial {geometric_mean(initial):.3g}\n"
+            "(after - before) / initial, largest over seeds: "
+            f"{((after - before) / initial).max():.1e}\n"
+            f"retrained: ticket {ticket:.2e}, random subnetwork {random:.2e}"
+        )
+
+    # ------------------------------------------------------------------ text and JSON
+    def numbers(self, step: int | None = None) -> str:
+        """Three lines of the key numbers at snapshot ``step``."""
+        t = self.snapshot_index(step)
+        fan = self.fanout[t]
+        lucky, unlucky = fan[:, ~self.unlucky], fan[:, self.unlucky]
+        lo, hi = self.medians(step)
+        return (
+            f"step {int(self.steps[t])} ({self.settings.dynamics}): fan-out of lucky nodes "
+            f"{lucky.min():.3g} … {lucky.max():.3g} (median {lo:.3g})\n"
+            f"unlucky nodes {unlucky.min():.2g} … {unlucky.max():.2g} (median {hi:.2g}); "
+            f"ratio of medians {self.ratio(step):.3g}\n"
+            f"eval loss (mean over {len(self.seeds)} seeds) {self.eval_loss[t].mean():.3g}"
+        )
+
+    def summary(self) -> str:
+        """A per-seed table: lucky/unlucky fan-out medians, ratio, loss, lottery."""
+        s = self.settings
+        lines = [
+            f"fanout (E1): d={s.d}, m={s.m}, n={s.n}, c={s.c}, init_scale={s.init_scale:g}, "
+            f"top_scale={s.top_scale:g} ({s.top_init}), "
+            f"{s.dynamics}, lr={s.lr:g}, {s.steps} steps",
+            self.made(),
+            f"{'seed':>5} {'lucky med':>10} {'unlucky med':>12} {'ratio':>9} {'eval loss':>10} "
+            f"{'pruned loss':>12} {'ticket':>9} {'random':>9}",
+        ]
+        fan = self.fanout[-1]
+        ratios = self.seed_ratios()
+        for i, seed in enumerate(self.seeds):
+            lines.append(
+                f"{seed:>5} {np.median(fan[i, ~self.unlucky]):>10.3g} "
+                f"{np.median(fan[i, self.unlucky]):>12.3g} {ratios[i]:>9.3g} "
+                f"{self.eval_loss[-1, i]:>10.2e} {self.loss_after_prune[i]:>12.2e} "
+                f"{self.ticket_loss[-1, i]:>9.2e} {self.random_loss[-1, i]:>9.2e}"
+            )
+        lines.append(f"pooled ratio of medians: {self.ratio():.3g}")
+        return "\n".join(lines)
+
+    def networks(self) -> tuple[Net, Net, Net]:
+        """``(teacher, student at init, trained student)`` rebuilt on the CPU."""
+        return _net(self.teacher), _net(self.student_init), _net(self.student)
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's JSON: settings, timing, pooled claim numbers and per-seed final numbers."""
+        lucky, unlucky = self.medians()
+        ratios = self.seed_ratios()
+        return {
+            **self.json_header(),
+            "median_fanout_lucky": lucky,
+            "median_fanout_unlucky": unlucky,
+            "ratio": self.ratio(),
+            "seeds": [
+                {
+                    "seed": seed,
+                    "fanout": self.fanout[-1, s].tolist(),
+                    "unlucky": self.unlucky.tolist(),
+                    "ratio": float(ratios[s]),
+                    "student_best_corr": self.student_best[-1, s].tolist(),
+                    "teacher_best_corr": self.teacher_best[-1, s].tolist(),
+                    "covered": {"0.95": int((self.teacher_best[-1, s] > 0.95).sum())},
+                    "eval_loss": float(self.eval_loss[-1, s]),
+                    "kept": self.keep[s].tolist(),
+                    "loss_after_prune": float(self.loss_after_prune[s]),
+                    "ticket_loss": float(self.ticket_loss[-1, s]),
+                    "random_subnetwork_loss": float(self.random_loss[-1, s]),
+                }
+                for s, seed in enumerate(self.seeds)
+            ],
+        }
