@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import costs
 from ..claims import ClaimReport
 from ..config import check_choice, check_float, check_int, resolve_dtype
 from ..data import FreshGaussian, gaussian
@@ -384,6 +385,7 @@ FANOUT = register(
         presets=PRESETS,
         default_seeds=SEEDS,
         compute=compute,
+        estimate=costs.fanout,
         report=claim_report,
     )
 )

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import costs
 from ..config import check_choice, check_float, check_int, check_taus, resolve_dtype
 from ..data import FreshGaussian, gaussian
 from ..ensemble import Net
@@ -359,5 +360,6 @@ LUCKY = register(
         presets=PRESETS,
         default_seeds=SEEDS,
         compute=compute,
+        estimate=costs.lucky,
     )
 )
