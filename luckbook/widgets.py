@@ -49,6 +49,29 @@ def _slider(name: str, spec: Mapping[str, Any], value: Any) -> Any:
     )
 
 
+def _replace_output(out: Any, fig: Figure | None = None) -> None:
+    """Make ``fig`` (or nothing) the whole content of the Output widget ``out``.
+
+    In a kernel this goes through the Output's capture (``with out:`` + ``clear_output``), in
+    order with the progress bar a run displayed there. Setting ``out.outputs`` from the
+    kernel after captured output races with the front end, which sends what it captured
+    (the progress bar, closed by then) back to the kernel after the callback returns and so
+    replaces the figure: JupyterLab then shows "Error displaying widget: model not found".
+    Outside a kernel (plain Python, tests) nothing is captured and ``outputs`` is set.
+    """
+    with out:
+        if out.msg_id:  # a kernel is capturing into ``out``
+            from IPython.display import clear_output, display
+
+            clear_output(wait=fig is not None)
+            if fig is not None:
+                display(fig)
+            return
+    out.outputs = ()
+    if fig is not None:
+        out.append_display_data(fig)
+
+
 def explorer(
     experiment: str,
     sliders: Mapping[str, Mapping[str, Any]] | None = None,
@@ -125,16 +148,14 @@ def explorer(
                     failure = err
             if failure is not None:
                 raise failure
-            fig = draw(result)
-            out.outputs = ()
-            out.append_display_data(fig)
+            _replace_output(out, draw(result))
             shown = (
                 f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
                 for k, v in values.items()
             )
             status.value = "done: " + ", ".join(shown)
         except (ValueError, DivergenceError) as err:
-            out.outputs = ()
+            _replace_output(out)
             status.value = f"<b style='color:#b91c1c'>{err}</b>"
         finally:
             button.disabled = False

@@ -1,7 +1,8 @@
 """Session fixtures of the browser tests: the built book and one headless Chromium.
 
 Shared by every module here (one Playwright instance per session: a second sync_playwright
-in the same session fails).
+in the same session fails). ``browser`` does not need the built book (``test_lab.py`` drives
+a live JupyterLab instead); the tests over the book ask for ``book`` themselves.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ def book() -> Path:
 
 
 @pytest.fixture(scope="session")
-def browser(book):
+def browser():
     executable = _find_chromium()
     if executable is None:
         pytest.fail(INSTALL_HINT, pytrace=False)
