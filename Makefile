@@ -1,8 +1,9 @@
 # luckbook — the two commands:
 #   make book   build the book into _build/html/index.html (executes every notebook once, the
 #               chapters in parallel on every core; a failing cell or any warning fails it)
-#   make test   ruff (lint and format); pytest over tests/; make book (the notebooks' one execution); then the
-#               browser tests (tests/browser: headless Chromium over _build/html)
+#   make test   ruff (lint and format); pytest over tests/; make book (the notebooks' one
+#               execution); then the browser tests (tests/browser: headless Chromium over
+#               _build/html, and JupyterLab driving the setting chapter's live panel)
 # Also: `make book-student` (the book without solutions), `make lab` (JupyterLab on notebooks/),
 # `make nbval` (the notebooks under pytest alone, for a quick check of one change).
 # Both create .venv on first use and install requirements.txt plus the package
@@ -50,19 +51,13 @@ book-student: book
 	@echo "==> open $(CURDIR)/_build/student/_build/html/index.html"
 
 # JupyterLab with jupyterlab-myst (MyST directives -- theorem, exercise and solution boxes --
-# render instead of showing as raw text) in .venv, opened on notebooks/ (the `lab` extra of
-# pyproject.toml). Extra arguments: make lab LAB_ARGS="--no-browser --port 8899".
-LAB_STAMP := $(VENV)/.lab-installed
+# render instead of showing as raw text), installed into .venv by requirements.txt, opened on
+# notebooks/. Extra arguments: make lab LAB_ARGS="--no-browser --port 8899".
 LAB_ARGS  ?=
-lab: $(LAB_STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
-
-$(LAB_STAMP): $(STAMP)
-	@echo "==> pip install jupyterlab jupyterlab-myst (JupyterLab < 4.6: see the lab extra in pyproject.toml)"
-	$(PIP) install -q "jupyterlab>=4,<4.6" "jupyterlab-myst>=2.7"
-	$(VENV)/bin/jupyter labextension list 2>&1 | grep -q "jupyterlab-myst.*OK" || \
+lab: $(STAMP)
+	@$(VENV)/bin/jupyter labextension list 2>&1 | grep -q "jupyterlab-myst.*OK" || \
 	  { echo "make lab: jupyterlab-myst is not loaded by this JupyterLab (jupyter labextension list)" >&2; exit 1; }
-	@touch $@
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 # $(call PYTEST,args): run pytest; exit code 5 (no tests collected) counts as a failure.
 PYTEST = rc=0; $(PY) -m pytest $(1) || rc=$$?; \
