@@ -27,9 +27,9 @@ convention), and the result records which nodes were dead.
 replacement* from the training set (the released loader shuffles without replacement; over
 an epoch the two differ only in which samples repeat).
 
-**Claims.** :meth:`DeepTeacherResult.claim_stats` computes the pre-registered claims of
-:mod:`luckbook.claims` (``E3.*``): the final level of layers 0 and 1, and "layer 0 first" as
-the gap between the epochs at which layers 0 and 1 first reach
+**Claims.** The pre-registered claims (``E3.*`` in :mod:`luckbook.claims`) are computed by the
+result (:mod:`luckbook.results.deep_teacher`): the final level of layers 0 and 1, and "layer 0
+first" as the gap between the epochs at which layers 0 and 1 first reach
 :data:`~luckbook.claims.E3_CROSSING_LEVEL`. The frozen control is the step-0 snapshot repeated
 at every time: it never crosses (or crosses at epoch 0 in both layers), so it cannot pass.
 """
