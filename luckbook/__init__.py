@@ -113,6 +113,10 @@ _LAZY: dict[str, str] = {
     "luck_frame": "luckbook.plots.lucky",
     # ---- (end E2)
     # ---- E3 deep-teacher
+    "DeepTeacherSettings": "luckbook.experiments.deep_teacher",
+    "DeepTeacherResult": "luckbook.results.deep_teacher",
+    "deep_overview": "luckbook.plots.deep_teacher",
+    "deep_frame": "luckbook.plots.deep_teacher",
     # ---- (end E3)
     # ---- E4 two-layer, two-layer-sweep; E5 sample-complexity
     "TwoLayerSettings": "luckbook.experiments.two_layer",
@@ -126,6 +130,13 @@ _LAZY: dict[str, str] = {
     "setting_panel": "luckbook.plots.two_layer",
     # ---- (end E4, E5)
     # ---- E6 deep-specialization
+    "DeepSpecializationSettings": "luckbook.experiments.deep_specialization",
+    "DeepSpecializationResult": "luckbook.results.deep_specialization",
+    "l_shape_panels": "luckbook.plots.deep_specialization",
+    "l_shape_frame": "luckbook.plots.deep_specialization",
+    "specialization_curves": "luckbook.plots.deep_specialization",
+    "deep_specialization_grid_numbers": "luckbook.panels.deep_specialization",
+    "beta_diagonal": "luckbook.gradients",
     # ---- (end E6)
     # ---- E7 bn-bias; E8 real-teacher
     "bn_bias_table": "luckbook.bn_stats",

@@ -23,10 +23,11 @@ import torch
 import luckbook as lb
 from luckbook import cli
 from luckbook.experiments import deep_specialization as e6
-from luckbook.experiments.deep_specialization import DeepSpecializationResult
 from luckbook.gradients import beta_diagonal, jacobians
 from luckbook.metrics import fanout_norms
 from luckbook.plots import deep_specialization as plots
+from luckbook.results import deep_specialization as r6
+from luckbook.results.deep_specialization import DeepSpecializationResult
 
 
 @functools.cache
@@ -44,11 +45,11 @@ def _report(control: str | None = None) -> lb.ClaimReport:
 
 @pytest.mark.claim
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
-def test_lshape_direction_sharpest_at_the_bottom(activation):
+def test_l_shape_direction_sharpest_at_the_bottom(activation):
     """SS: unspecialized student nodes lose effective fan-out, most clearly in the lowest layer."""
     result = _tiny(activation)
     assert result.n_layers == 2
-    low, high = result.lshape(0), result.lshape(1)
+    low, high = result.l_shape(0), result.l_shape(1)
     assert low["n_high"] >= 10 and low["n_low"] >= 10, low  # both groups are populated
     assert low["ratio"] < 0.5, f"layer-0 ratio of medians {low['ratio']:.3f}"
     assert low["ratio"] < high["ratio"] - 0.2, (low["ratio"], high["ratio"])
@@ -56,28 +57,30 @@ def test_lshape_direction_sharpest_at_the_bottom(activation):
 
 
 @pytest.mark.claim
-def test_claim_lshape_bottom_tiny():
+def test_claim_l_shape_bottom_tiny():
     """``E6.lshape-bottom`` at tiny scale: the value is r_0 pooled over seeds, inside its
     interval, and below ½ (tiny is too short for ¼, see the module docstring)."""
     row = _report()["E6.lshape-bottom"]
     result = _tiny()
-    assert row.stat.value == pytest.approx(result.lshape_ratio(0))
+    assert row.stat.value == pytest.approx(result.l_shape_ratio(0))
     assert row.stat.ci_low <= row.stat.value <= row.stat.ci_high and row.stat.n_seeds == 3
     assert row.stat.value < 0.5 and row.verdict in ("does not hold", "inconclusive", "holds")
     assert row.control_fails is True  # the frozen student's r_0 is undefined
 
 
 @pytest.mark.claim
-def test_claim_lshape_bottom_responds():
+def test_claim_l_shape_bottom_responds():
     """Shrinking the unspecialized nodes' fan-out tenfold makes the claim hold; inflating it
     makes it fail: the statistic and verdict follow the L, not the run's length."""
     result = _tiny()
     fan0 = result.fanout[0].copy()
-    low = result.student_best[0] < e6.LOW
+    low = result.student_best[0] < r6.LOW
     sharp = dataclasses.replace(result, fanout=[np.where(low, fan0 / 10, fan0), *result.fanout[1:]])
     flat = dataclasses.replace(result, fanout=[np.where(low, fan0 * 10, fan0), *result.fanout[1:]])
     held = sharp.claims()["E6.lshape-bottom"]
-    assert held.verdict == "holds" and held.stat.value == pytest.approx(result.lshape_ratio(0) / 10)
+    assert held.verdict == "holds" and held.stat.value == pytest.approx(
+        result.l_shape_ratio(0) / 10
+    )
     assert flat.claims()["E6.lshape-bottom"].verdict == "does not hold"
 
 
@@ -85,7 +88,7 @@ def test_claim_lshape_bottom_responds():
 def test_claim_sharpest_at_bottom_tiny():
     row = _report()["E6.sharpest-at-bottom"]
     result = _tiny()
-    gap = result.lshape_ratio(0) - result.lshape_ratio(1)
+    gap = result.l_shape_ratio(0) - result.l_shape_ratio(1)
     assert row.stat.value == pytest.approx(gap)
     assert row.verdict == "holds", row
     assert row.control_fails is True
@@ -105,24 +108,25 @@ def test_frozen_control_fails_every_claim():
 
 
 def test_pooled_statistics_by_hand():
-    """``pooled_ratio`` pools the listed seeds' nodes; ``bottom_gap`` skips undefined upper layers."""
+    """``pooled_ratio`` pools the listed seeds' nodes; ``bottom_gap`` skips undefined upper
+    layers."""
     seed_a = (np.array([0.1, 0.99, 0.5]), np.array([1.0, 4.0, 3.0]))
     seed_b = (np.array([0.97, 0.2]), np.array([2.0, 0.5]))
-    assert e6.pooled_ratio([seed_a, seed_b]) == pytest.approx(np.median([1, 3, 0.5]) / 3.0)
-    assert np.isnan(e6.pooled_ratio([(np.array([0.1]), np.array([1.0]))]))
+    assert r6.pooled_ratio([seed_a, seed_b]) == pytest.approx(np.median([1, 3, 0.5]) / 3.0)
+    assert np.isnan(r6.pooled_ratio([(np.array([0.1]), np.array([1.0]))]))
     empty = (np.array([0.1, 0.2]), np.array([1.0, 1.0]))  # no node > 0.95
     upper = (np.array([0.1, 0.99]), np.array([2.0, 4.0]))
-    gap = e6.bottom_gap([[seed_a, empty, upper]])
-    assert gap == pytest.approx(e6.pooled_ratio([seed_a]) - 0.5)
-    assert np.isnan(e6.bottom_gap([[seed_a, empty]]))
+    gap = r6.bottom_gap([[seed_a, empty, upper]])
+    assert gap == pytest.approx(r6.pooled_ratio([seed_a]) - 0.5)
+    assert np.isnan(r6.bottom_gap([[seed_a, empty]]))
 
 
 def test_descriptive_statistics():
     result = _tiny()
     d = result.descriptive()
-    assert [r.value for r in d["r"]] == pytest.approx([result.lshape_ratio(l) for l in range(2)])
+    assert [r.value for r in d["r"]] == pytest.approx([result.l_shape_ratio(l) for l in range(2)])
     assert d["early step"] >= 0.1 * result.steps[-1]
-    assert d["r_0 early"].value == pytest.approx(result.lshape_ratio(0, d["early step"]))
+    assert d["r_0 early"].value == pytest.approx(result.l_shape_ratio(0, d["early step"]))
     assert d["specialized"] == pytest.approx(result.specialized_fraction()[:, -1].mean(-1))
     text = result.descriptive_text()
     assert "not claims" in text and "layer 1" in text
@@ -226,27 +230,27 @@ def test_result_shapes_schedule_and_lr():
     )
     assert "layer 0" in result.numbers() and "deep-specialization" in result.summary()
     data = json.loads(json.dumps(result.to_json(), allow_nan=True))
-    assert data["experiment"] == "deep-specialization" and len(data["lshape"]) == 2
+    assert data["experiment"] == "deep-specialization" and len(data["l_shape"]) == 2
 
 
-def test_lshape_groups_by_hand():
+def test_l_shape_groups_by_hand():
     result = _tiny()
     best, fan = result.student_best[0][-1].ravel(), result.fanout[0][-1].ravel()
-    q = result.lshape(0)
+    q = result.l_shape(0)
     assert q["n_low"] == int((best < 0.6).sum()) and q["n_high"] == int((best > 0.95).sum())
     assert q["ratio"] == pytest.approx(np.median(fan[best < 0.6]) / np.median(fan[best > 0.95]))
-    first = result.lshape(0, 0)  # at initialisation no student node is specialized
+    first = result.l_shape(0, 0)  # at initialisation no student node is specialized
     assert first["n_high"] == 0 and np.isnan(first["ratio"])
     with pytest.raises(ValueError, match="layer=5"):
-        result.lshape(5)
+        result.l_shape(5)
     one = result.seeds[:1]  # seeds= pools only those seeds
     b1, f1 = result.student_best[0][-1][0], result.fanout[0][-1][0]
-    q1 = result.lshape(0, seeds=one)
+    q1 = result.l_shape(0, seeds=one)
     assert q1["n"] == b1.size and q1["n_low"] == int((b1 < 0.6).sum())
     assert q1["median_low"] == pytest.approx(np.median(f1[b1 < 0.6]))
-    assert result.lshape(0, seeds=result.seeds) == q
+    assert result.l_shape(0, seeds=result.seeds) == q
     with pytest.raises(ValueError, match="seed=99"):
-        result.lshape(0, seeds=[99])
+        result.l_shape(0, seeds=[99])
 
 
 def test_same_seed_same_numbers():
@@ -260,13 +264,66 @@ def test_same_seed_same_numbers():
 
 def test_figures_state_numbers():
     result = _tiny()
-    q = result.lshape(0)
-    fig = plots.lshape_panels(result)
+    q = result.l_shape(0)
+    fig = plots.l_shape_panels(result)
     assert f"{q['ratio']:.3f}" in fig.alt and "layer 1" in fig.alt
     assert len(fig.axes) == 2
-    assert "ratio" in plots.layer_summary(result).alt
-    frame = plots.lshape_frame(result, int(result.steps[1]))
+    assert "ratio" in plots.specialization_curves(result).alt
+    frame = plots.l_shape_frame(result, int(result.steps[1]))
     assert f"epoch {result.epochs[1]:.3g}" in frame.alt
+
+
+def test_l_shape_is_the_shared_metric():
+    """``result.l_shape`` pools the seeds' nodes through ``luckbook.metrics.l_shape_medians``."""
+    result = _tiny()
+    q = result.l_shape(1)
+    best, fan = result.student_best[1][-1], result.fanout[1][-1]
+    assert (q["median_low"], q["median_high"], q["n_low"], q["n_high"]) == lb.l_shape_medians(
+        best, fan, r6.LOW, r6.HIGH
+    )
+    assert q["ratio"] == lb.l_shape_ratio(best, fan)
+    assert result.l_shape_ratios(0)[-1] == result.l_shape_ratio(0)
+    assert np.isnan(result.l_shape_ratios(0)[0])  # nothing specialized at step 0
+
+
+def test_chapter_numbers():
+    result = _tiny()
+    numbers = result.chapter_numbers()
+    d = result.descriptive()
+    assert numbers["E6.desc.r1"] == d["r"][1].value
+    assert numbers["E6.desc.r0.interval"].startswith("[")
+    assert numbers["E6.desc.early_step"] == d["early step"]
+    path = result.l_shape_ratios(0)
+    assert numbers["E6.desc.r0_min"] == np.nanmin(path)
+    assert numbers["E6.desc.steps"] == int(result.steps[-1])
+    result.glue()  # outside a notebook: nothing to glue into, and no error
+
+
+def test_registered_panels_render_at_tiny_scale():
+    """The chapter's scrubber and grid (with prediction prompts) and the grid's numbers."""
+    result = _tiny()
+    scrub = lb.time_scrubber(result)
+    assert scrub.kind == "time" and scrub.predict
+    assert scrub.labels[0][-1] == str(int(result.steps[-1]))
+    short = {"seeds": 1, "epochs": 1, "n_train": 1000}
+    grid = lb.static_explorer("deep-specialization", scale="tiny", **short)
+    assert grid.names == ["activation", "multi"] and len(grid.frames) == 6 and grid.predict
+    assert all("layer 0" in f["text"] for f in grid.frames.values())
+    numbers = lb.deep_specialization_grid_numbers("tiny", **short)
+    fixed = {"n_train": 1000, "epochs": 1, "lr_drop_epoch": 4, "snapshot_every": 2}
+    again = lb.run(
+        "deep-specialization", scale="tiny", seeds=1, activation="leaky_relu", multi=5, **fixed
+    )
+    assert numbers["E6.grid.r0.leaky_relu.5"] == pytest.approx(again.l_shape_ratio(0), nan_ok=True)
+    assert numbers["E6.grid.recovered_min"] <= numbers["E6.grid.recovered_max"]
+
+
+def test_live_panel_runs():
+    pytest.importorskip("ipywidgets")
+    panel = lb.explorer("deep-specialization", scale="tiny", seeds=1, epochs=1, n_train=1000)
+    sliders = {s.description for s in panel.children[0].children}
+    assert sliders == {"activation", "multi", "depth", "data_std", "lr", "init_scale"}
+    assert panel.children[1].children[1].value.startswith("done")
 
 
 # ----------------------------------------------------------------------------- CLI, validation
@@ -315,12 +372,12 @@ def test_divergence(capsys):
         lb.run("deep-specialization", scale="tiny", seeds=1, epochs=1, lr=1000, cache=False)
 
 
-def test_lshape_can_leave_dead_nodes_out():
+def test_l_shape_can_leave_dead_nodes_out():
     result = _tiny()
     layer = 1  # the top hidden layer of the tiny run has dead ReLU nodes
     live = result.student_live[layer][-1].ravel()
     best, fan = result.student_best[layer][-1].ravel(), result.fanout[layer][-1].ravel()
-    all_nodes, live_only = result.lshape(layer), result.lshape(layer, include_dead=False)
+    all_nodes, live_only = result.l_shape(layer), result.l_shape(layer, include_dead=False)
     assert all_nodes["n_dead"] == int((~live).sum()) > 0
     assert live_only["n_dead"] == 0 and live_only["n_low"] == int(((best < 0.6) & live).sum())
     assert np.all(best[~live] == 0.0)  # correlation 0 by convention

@@ -1,4 +1,5 @@
-"""E3 (LM) — deep teacher, layer by layer: claim at ``tiny`` scale, CLI, divergence, validation."""
+"""E3 (LM) — deep teacher, layer by layer: claim at ``tiny`` scale, the released teacher, the
+result's analysis, figures and panels, CLI, divergence, validation."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import pytest
 
 import luckbook as lb
 from luckbook import cli
-from luckbook.experiments.deep_teacher import DeepTeacherResult, snapshot_schedule
+from luckbook.experiments.deep_teacher import snapshot_schedule
 from luckbook.plots import deep_teacher as luck_deep
+from luckbook.results.deep_teacher import DeepTeacherResult
 
 
 @functools.cache
@@ -108,6 +110,21 @@ def test_crossing_order_is_descriptive():
     assert order["strictly_before"].shape == (1,) and 0 <= order["bottom_up"] <= 4
 
 
+def test_crossing_table_and_chapter_numbers():
+    result = _tiny()
+    order = result.crossing_order()
+    table = result.crossing_table()
+    assert table.startswith("first epoch at 0.75") and f"of {len(result.seeds)} seeds" in table
+    assert f"{order['mean_first'][1]:.2f}" in table.splitlines()[2]
+    numbers = result.chapter_numbers()
+    assert numbers["e3.n_seeds"] == 4 and numbers["e3.bottom_up"] == order["bottom_up"]
+    assert numbers["e3.final0"] == pytest.approx(result.final_means()[0])
+    assert numbers["e3.worst0"] == result.final_worst()[0]
+    assert {f"e3.first{l}" for l in range(result.n_layers)} <= set(numbers)
+    assert "e3.before0" in numbers and "e3.before1" not in numbers  # two hidden layers
+    result.glue()  # outside a notebook: nothing to glue into, and no error
+
+
 def test_float32_matches_float64():
     """The default float32 gives the same curves as float64 (the claim does not need fp64)."""
     f32, f64 = _tiny(2, "float32"), _tiny(2, "float64")
@@ -160,6 +177,21 @@ def test_teacher_is_normalised_like_the_released_code():
     assert teacher.widths == [20, 10, 15, 100] and student.widths == [20, 100, 150, 100]
 
 
+def test_released_teacher_uses_the_shared_column_normalisation():
+    """``released_teacher`` = make_teacher(normalize="none") with every column divided by its
+    weights' norm (bias row excluded), bit for bit the released ``Model.normalize``."""
+    import torch
+
+    from luckbook.experiments.deep_teacher import released_teacher
+
+    widths, seeds = [20, 10, 15, 100], [0, 1]
+    net = released_teacher(widths, seeds, bias=0.5, activation="relu", slope=0.01)
+    raw = lb.make_teacher(widths, seeds, bias=(-0.5, 0.5), normalize="none", output_bias=None)
+    for w, r in zip(net.weights, raw.weights, strict=True):
+        old = r / r[:, :-1, :].norm(dim=1, keepdim=True).clamp_min(1e-12)
+        assert torch.equal(w, old) and w.dtype == torch.float64
+
+
 # ----------------------------------------------------------------------------- figures
 
 
@@ -178,8 +210,15 @@ def test_figures_have_alt_text_with_numbers():
 
 
 def test_static_grid_shows_divergence_instead_of_failing():
-    panel = luck_deep.deep_static_grid(
-        {"lr": [0.05, 100.0]}, scale="tiny", seeds=1, depth=2, epochs=1
+    panel = lb.static_explorer(
+        "deep-teacher",
+        {"lr": [0.05, 100.0]},
+        luck_deep.deep_overview,
+        scale="tiny",
+        seeds=1,
+        on_divergence=luck_deep.divergence_figure,
+        depth=2,
+        epochs=1,
     )
     assert len(panel.frames) == 2
     ok, bad = panel.frames["0"], panel.frames["1"]
@@ -187,7 +226,27 @@ def test_static_grid_shows_divergence_instead_of_failing():
     assert "diverged" in bad["text"] and "lr=100" in bad["text"]
     assert "Training diverged" in bad["alt"] and bad["img"].startswith("data:image/png")
     with pytest.raises(ValueError, match="depth=9"):
-        luck_deep.deep_static_grid({"depth": [2, 9]}, scale="tiny", seeds=1)
+        lb.static_explorer("deep-teacher", {"depth": [2, 9]}, luck_deep.deep_overview, scale="tiny")
+
+
+def test_registered_grid_renders_at_tiny_scale_with_its_prompt():
+    """The chapter's grid (``lb.static_explorer("deep-teacher")``): every point runs or shows
+    its divergence (lr = 0.5 at data_std = 10), with the prediction prompt above."""
+    panel = lb.static_explorer("deep-teacher", scale="tiny", seeds=1)
+    assert panel.names == ["depth", "data_std", "lr"] and len(panel.frames) == 8
+    texts = [f["text"] for f in panel.frames.values()]
+    assert any("diverged" in t for t in texts) and any("layer 0" in t for t in texts)
+    assert panel.predict and "Predict first" in panel._repr_html_()
+
+
+def test_registered_scrubber_has_its_prompt():
+    result = _tiny()
+    panel = lb.time_scrubber(result)
+    assert panel.kind == "time" and panel.predict
+    assert panel.labels[0][-1] == str(int(result.steps[-1]))
+    assert len(panel.frames) == len(result.steps[::2]) + (len(result.steps) % 2 == 0)
+    with pytest.raises(ValueError, match="panel="):
+        lb.time_scrubber(result, panel="nope")
 
 
 # ----------------------------------------------------------------------------- divergence
@@ -306,7 +365,7 @@ def test_bad_settings_name_the_parameter(overrides, text):
 
 def test_live_explorer_trains_and_explains_divergence():
     pytest.importorskip("ipywidgets")
-    panel = luck_deep.deep_teacher_explorer(scale="tiny", seeds=1, epochs=1)
+    panel = lb.explorer("deep-teacher", scale="tiny", seeds=1, epochs=1)
     sliders_box, (button, status), out = (
         panel.children[0],
         panel.children[1].children,

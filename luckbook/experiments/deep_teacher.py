@@ -27,9 +27,9 @@ convention), and the result records which nodes were dead.
 replacement* from the training set (the released loader shuffles without replacement; over
 an epoch the two differ only in which samples repeat).
 
-**Claims.** :meth:`DeepTeacherResult.claim_stats` computes the pre-registered claims of
-:mod:`luckbook.claims` (``E3.*``): the final level of layers 0 and 1, and "layer 0 first" as
-the gap between the epochs at which layers 0 and 1 first reach
+**Claims.** The pre-registered claims (``E3.*`` in :mod:`luckbook.claims`) are computed by the
+result (:mod:`luckbook.results.deep_teacher`): the final level of layers 0 and 1, and "layer 0
+first" as the gap between the epochs at which layers 0 and 1 first reach
 :data:`~luckbook.claims.E3_CROSSING_LEVEL`. The frozen control is the step-0 snapshot repeated
 at every time: it never crosses (or crosses at epoch 0 in both layers), so it cannot pass.
 """
@@ -39,21 +39,19 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
 
-from ..claims import E3_CROSSING_LEVEL as CROSSING_LEVEL
-from ..claims import Stat, seed_mean
 from ..config import check_choice, check_float, check_int, resolve_dtype
 from ..data import FixedSet, gaussian
 from ..ensemble import ACTIVATIONS, Net
 from ..evaluate import Probe
 from ..metrics import best_per_teacher
-from ..result import Result
+from ..results.deep_teacher import DeepTeacherResult
 from ..student import make_student
-from ..teacher import make_teacher
+from ..teacher import DEFAULT_CHOICES, make_teacher, normalize_columns
 from ..train import sgd_step, train
 from .base import Experiment, register
 
@@ -134,8 +132,8 @@ class DeepTeacherSettings:
         resolve_dtype(self.dtype)
         if self.snapshots_per_epoch > self.steps_per_epoch:
             raise ValueError(
-                f"snapshots_per_epoch={self.snapshots_per_epoch!r} is not allowed: expected at most "
-                f"the {self.steps_per_epoch} steps of an epoch"
+                f"snapshots_per_epoch={self.snapshots_per_epoch!r} is not allowed: expected at "
+                f"most the {self.steps_per_epoch} steps of an epoch"
             )
 
 
@@ -153,267 +151,56 @@ PRESETS: dict[str, dict[str, Any]] = {
 SEEDS = {"paper": 8, "book": 4, "tiny": 3}
 
 
-@dataclasses.dataclass
-class DeepTeacherResult(Result[DeepTeacherSettings]):
-    """Everything E3 measures, as NumPy arrays (``T`` snapshots, ``S`` seeds, ``L`` hidden layers).
+def released_teacher(
+    widths: Sequence[int],
+    seeds: Sequence[int],
+    *,
+    bias: float,
+    activation: str,
+    slope: float,
+    choices: Sequence[float] = DEFAULT_CHOICES,
+) -> Net:
+    """The released deep teacher (float64, on the CPU): every layer, output included, made of
+    separated codes from ``choices`` with bias ``U(-bias, bias)``, then each node's column
+    (weights *and* bias) divided by the norm of its weights alone.
 
-    Attributes:
-        settings, seeds, device, wall_time_s: how it was made.
-        steps: ``[T]`` snapshot steps; epochs: ``[T]`` the same in epochs.
-        teacher_best: per hidden layer ``l``, ``[T, S, m_l]``: each teacher node's best
-            correlation with a student node of layer ``l``.
-        teacher_live: per hidden layer, ``[S, m_l]`` bool: the teacher node's activation is not
-            constant on the eval set (False: a dead node, left out of the layer means).
-        eval_loss: ``[T, S]`` square loss ``½·mean‖y_t − y_s‖²`` on the eval set.
-        corr: per hidden layer, the final correlation matrix ``[S, m_l, n_l]``.
-        batch_loss: ``[steps // stride, S]`` minibatch loss, every ``stride``-th step.
+    That is the released ``Model.init_w`` and ``Model.normalize`` (also for ``final_w``): the
+    incoming weights become unit vectors and the bias is scaled by the same factor, so it is
+    *not* the ``normalize="all"`` of :func:`~luckbook.teacher.make_teacher`, which folds the
+    bias into the norm (with biases ``U(-0.5, 0.5)`` and weight norms above 1 the two differ
+    by a few per cent in the bias only). E6 builds its teacher on this one too.
     """
-
-    EXPERIMENT: ClassVar[str] = "deep-teacher"
-
-    steps: np.ndarray
-    epochs: np.ndarray
-    teacher_best: list[np.ndarray]
-    teacher_live: list[np.ndarray]
-    eval_loss: np.ndarray
-    corr: list[np.ndarray]
-    batch_loss: np.ndarray
-    batch_loss_stride: int
-
-    @property
-    def n_layers(self) -> int:
-        """Number of hidden layers (``depth − 1``)."""
-        return len(self.teacher_best)
-
-    def layer_mean(self, include_dead: bool = False, control: str | None = None) -> np.ndarray:
-        """``[L, T, S]``: mean over a layer's live teacher nodes of their best correlation
-        (``include_dead=True``: over all of them, dead ones counting 0, as released).
-
-        ``control="frozen"``: the frozen student, i.e. the step-0 snapshot repeated at every
-        snapshot (the same run evaluated at its initial weights; nothing is retrained).
-        """
-        if include_dead:
-            mean = np.stack([b.mean(-1) for b in self.teacher_best])
-        else:
-            mean = np.stack(
-                [
-                    (b * live).sum(-1) / live.sum(-1)
-                    for b, live in zip(self.teacher_best, self.teacher_live, strict=True)
-                ]
-            )
-        if control is None:
-            return mean
-        if control != "frozen":
-            raise ValueError(f"control={control!r} is not allowed: expected None or 'frozen'")
-        return np.broadcast_to(mean[:, :1], mean.shape).copy()
-
-    def layer_min(self, include_dead: bool = False) -> np.ndarray:
-        """``[L, T, S]``: the worst-recovered live teacher node of each layer."""
-        if include_dead:
-            return np.stack([b.min(-1) for b in self.teacher_best])
-        return np.stack(
-            [
-                np.where(live, b, np.inf).min(-1)
-                for b, live in zip(self.teacher_best, self.teacher_live, strict=True)
-            ]
-        )
-
-    def dead_nodes(self) -> np.ndarray:
-        """``[L, S]``: number of dead teacher nodes per layer and seed."""
-        return np.stack([(~live).sum(-1) for live in self.teacher_live])
-
-    def first_epoch_reaching(self, threshold: float, control: str | None = None) -> np.ndarray:
-        """``[L, S]``: first snapshot epoch at which a layer's mean best correlation (live
-        teacher nodes) is ≥ ``threshold`` (``nan`` if never; the frozen control never moves,
-        so it crosses, at epoch 0, only if it starts above ``threshold``)."""
-        threshold = check_float("threshold", threshold, low=-1.0, high=1.0)
-        mean = self.layer_mean(control=control)  # [L, T, S]
-        hit = mean >= threshold
-        first = np.where(hit.any(1), hit.argmax(1), -1)  # [L, S]
-        return np.where(first >= 0, self.epochs[np.maximum(first, 0)], np.nan)
-
-    def crossing_order(self, level: float = CROSSING_LEVEL) -> dict[str, Any]:
-        """Descriptive (not a claim): when each layer first reaches ``level``, and in how many
-        seeds the layers do so bottom-up.
-
-        Returns ``first`` (``[L, S]`` epochs, ``nan`` = never), ``mean_first`` (``[L]``, mean
-        over the seeds that cross), ``never`` (``[L]`` seeds that never cross), ``strictly_before``
-        (``[L − 1]``: seeds where layer ``l`` crosses strictly before layer ``l + 1``; a
-        layer that never crosses is never before anything), ``bottom_up`` (seeds where every
-        layer crosses strictly after the one below) and ``n_seeds``.
-        """
-        first = self.first_epoch_reaching(level)
-        never = np.isnan(first)
-        lower, upper = first[:-1], first[1:]
-        with np.errstate(invalid="ignore"):
-            before = ~np.isnan(lower) & (np.isnan(upper) | (lower < upper))
-        crossed = np.where(never, np.nan, first)
-        mean_first = np.array(
-            [np.nanmean(row) if np.isfinite(row).any() else np.nan for row in crossed]
-        )
-        return {
-            "level": level,
-            "first": first,
-            "mean_first": mean_first,
-            "never": never.sum(-1),
-            "strictly_before": before.sum(-1),
-            "bottom_up": int((before.all(0) & ~never.any(0)).sum()),
-            "n_seeds": len(self.seeds),
-        }
-
-    def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
-        """The E3 claims (registered in :mod:`luckbook.claims`) on the trained student, or on
-        the frozen student (``control="frozen"``).
-
-        ``E3.layer0-level`` / ``E3.layer1-level``: mean over seeds of the layer's final mean
-        best correlation (live teacher nodes). ``E3.layer0-first``: mean over seeds of
-        ``t_1 − t_0``, the epochs between layer 0 and layer 1 first reaching
-        :data:`CROSSING_LEVEL`; a seed in which either layer never reaches it makes the
-        statistic undefined (so a never-crossing layer cannot make the claim hold).
-        """
-        if control not in (None, *self.CONTROLS):
-            raise ValueError(
-                f"control={control!r} is not allowed: expected None or one of {self.CONTROLS}"
-            )
-        final = self.layer_mean(control=control)[:, -1]  # [L, S]
-        final_all = self.layer_mean(include_dead=True, control=control)[:, -1]
-
-        def level(l: int) -> Stat:
-            if l >= self.n_layers:
-                return Stat(math.nan, math.nan, math.nan, len(self.seeds), "no such layer")
-            return seed_mean(
-                final[l],
-                detail=f"per seed {_nums(final[l])}; counting dead teacher nodes as 0 (released "
-                f"convention) {final_all[l].mean():.4f}",
-            )
-
-        stats = {"E3.layer0-level": level(0), "E3.layer1-level": level(1)}
-        if self.n_layers < 2:
-            stats["E3.layer0-first"] = Stat(
-                math.nan, math.nan, math.nan, len(self.seeds), "no second layer"
-            )
-            return stats
-        first = self.first_epoch_reaching(CROSSING_LEVEL, control)[:2]  # [2, S]
-        gap = first[1] - first[0]  # nan where either layer never crosses
-        with np.errstate(invalid="ignore"):
-            ahead = int((first[0] < first[1]).sum())
-        never = np.isnan(first).sum(-1)
-        stats["E3.layer0-first"] = seed_mean(
-            gap,
-            detail=f"first epoch at >= {CROSSING_LEVEL:g}: layer 0 {_nums(first[0], '.3g')}, "
-            f"layer 1 {_nums(first[1], '.3g')} (nan = never: {never[0]}, {never[1]} seeds); "
-            f"layer 0 strictly first in {ahead} of {len(self.seeds)} seeds",
-        )
-        return stats
-
-    def numbers(self, step: int | None = None) -> str:
-        """The key numbers at snapshot ``step``: per layer, mean (seed range) and min best correlation."""
-        t = self.snapshot_index(step)
-        mean, low = self.layer_mean()[:, t], self.layer_min()[:, t]
-        lines = [
-            f"epoch {self.epochs[t]:g} (step {int(self.steps[t])}), {len(self.seeds)} seeds; "
-            f"eval loss {self.eval_loss[t].mean():.3g}"
-        ]
-        dead = self.dead_nodes().sum(-1)
-        for l in range(self.n_layers):
-            note = f"; {dead[l]} dead teacher node(s) left out" if dead[l] else ""
-            lines.append(
-                f"layer {l} (m={self.teacher_best[l].shape[-1]}): mean best corr {mean[l].mean():.3f} "
-                f"(seeds {mean[l].min():.3f}–{mean[l].max():.3f}), worst node {low[l].min():.3f}{note}"
-            )
-        return "\n".join(lines)
-
-    def summary(self) -> str:
-        """A per-seed table of every layer's final mean best correlation."""
-        s = self.settings
-        mean = self.layer_mean()[:, -1]  # [L, S]
-        lines = [
-            f"deep-teacher (E3): widths {s.widths}, multi={s.multi}, data_std={s.data_std:g}, "
-            f"lr={s.lr:g}",
-            f"{s.epochs} epochs × {s.steps_per_epoch} steps, {len(self.seeds)} seeds on "
-            f"{self.device}, {self.wall_time_s:.1f} s",
-            f"{'seed':>5} " + " ".join(f"{'layer ' + str(l):>9}" for l in range(self.n_layers)),
-        ]
-        for i, seed in enumerate(self.seeds):
-            lines.append(
-                f"{seed:>5} " + " ".join(f"{mean[l, i]:>9.4f}" for l in range(self.n_layers))
-            )
-        dead = self.dead_nodes()
-        if dead.any():
-            rows = ", ".join(f"layer {l}: {dead[l].tolist()}" for l in range(self.n_layers))
-            lines.append(f"(means over live teacher nodes; dead teacher nodes per seed: {rows})")
-        return "\n".join(lines)
-
-    def to_json(self) -> dict[str, Any]:
-        """The CLI's JSON: settings, device, timing, per-seed per-layer curves and final numbers."""
-        mean, low = self.layer_mean(), self.layer_min()
-        mean_all = self.layer_mean(include_dead=True)
-        return {
-            "experiment": "deep-teacher",
-            "settings": dataclasses.asdict(self.settings),
-            "device": self.device,
-            "wall_time_s": self.wall_time_s,
-            "steps": self.steps.tolist(),
-            "epochs": self.epochs.tolist(),
-            "seeds": [
-                {
-                    "seed": seed,
-                    "layer_mean_best_corr": mean[:, -1, s].tolist(),
-                    "layer_min_best_corr": low[:, -1, s].tolist(),
-                    "layer_mean_best_corr_all_nodes": mean_all[:, -1, s].tolist(),
-                    "dead_teacher_nodes": [
-                        np.flatnonzero(~live[s]).tolist() for live in self.teacher_live
-                    ],
-                    "layer_mean_best_corr_history": mean[:, :, s].tolist(),
-                    "teacher_best_corr": [b[-1, s].tolist() for b in self.teacher_best],
-                    "eval_loss": float(self.eval_loss[-1, s]),
-                    "eval_loss_history": self.eval_loss[:, s].tolist(),
-                }
-                for s, seed in enumerate(self.seeds)
-            ],
-        }
-
-
-def _nums(values: np.ndarray, spec: str = ".3f") -> str:
-    return "[" + ", ".join(format(float(v), spec) for v in values) + "]"
-
-
-def unit_weight_columns(w: torch.Tensor) -> torch.Tensor:
-    """Divide each node's column (weights *and* bias) by the norm of its weights alone.
-
-    ``w [S, in + 1, out]``. This is the released ``Model.normalize``: the incoming weights
-    become unit vectors and the bias is scaled by the same factor (so it is *not* the
-    ``normalize="all"`` of :func:`~luckbook.teacher.make_teacher`, which would fold the bias
-    into the norm; with biases ``U(-0.5, 0.5)`` and weight norms above 1 the two differ by a
-    few per cent in the bias only).
-    """
-    return w / w[:, :-1, :].norm(dim=1, keepdim=True).clamp_min(1e-12)
+    raw = make_teacher(
+        widths,
+        seeds,
+        choices=choices,
+        bias=(-bias, bias),
+        normalize="none",
+        output_bias=None,
+        activation=activation,
+        slope=slope,
+        dtype="float64",
+    )
+    return Net(
+        [normalize_columns(w, slice(0, -1), scale="all") for w in raw.weights],
+        activation=activation,
+        slope=slope,
+    )
 
 
 def build(settings: DeepTeacherSettings, seeds: Sequence[int], device: torch.device):
     """Teacher, student, training set and eval probe for E3 (every tensor on ``device``).
 
-    The teacher's output layer is treated like its hidden layers (separated codes, bias
-    ``U(-b, b)``, then :func:`unit_weight_columns`), as the released ``Model.init_w`` and
-    ``Model.normalize`` do for ``final_w``.
+    The teacher is :func:`released_teacher` (its output layer treated like the hidden ones).
     """
     dtype = resolve_dtype(settings.dtype)
-    b = settings.teacher_bias
-    raw = make_teacher(
+    teacher = released_teacher(
         settings.widths,
         seeds,
-        bias=(-b, b),
-        normalize="none",
-        output_bias=None,
+        bias=settings.teacher_bias,
         activation=settings.activation,
         slope=settings.slope,
-        dtype="float64",
-    )
-    teacher = Net(
-        [unit_weight_columns(w).to(device, dtype) for w in raw.weights],
-        activation=settings.activation,
-        slope=settings.slope,
-    )
+    ).to(device, dtype)
     student = make_student(
         teacher, settings.multi, seeds, init="torch_default", init_scale=settings.init_scale
     )
@@ -470,8 +257,7 @@ def compute(
         progress=progress,
         step_fn=step_fn,
     )
-    records = traj.records
-    n_layers = settings.depth - 1
+    stacked = traj.stacked("best", "loss")
     steps = np.asarray(traj.steps)
     k = settings.snapshots_per_epoch
     epochs = np.round(steps / settings.steps_per_epoch * k) / k  # nominal: 0, 1/k, 2/k, …
@@ -483,12 +269,10 @@ def compute(
         wall_time_s=traj.wall_time_s,
         steps=steps,
         epochs=epochs,
-        teacher_best=[
-            torch.stack([r["best"][l] for r in records]).double().numpy() for l in range(n_layers)
-        ],
+        teacher_best=[b.double().numpy() for b in stacked["best"]],
         teacher_live=[(h.amax(1) > h.amin(1)).cpu().numpy() for h in probe.t.hidden],
-        eval_loss=torch.stack([r["loss"] for r in records]).double().numpy(),
-        corr=[c.cpu().double().numpy() for c in records[-1]["corr"]],
+        eval_loss=stacked["loss"].double().numpy(),
+        corr=[c.cpu().double().numpy() for c in traj.records[-1]["corr"]],
         batch_loss=traj.batch_loss[::stride].cpu().double().numpy(),
         batch_loss_stride=stride,
     )

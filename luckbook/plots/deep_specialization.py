@@ -1,25 +1,22 @@
 """Figures of the deep-specialization chapter (E6): the L-shape in every layer.
 
 Every function takes a
-:class:`~luckbook.experiments.deep_specialization.DeepSpecializationResult` and returns a
-:class:`~luckbook.plots.BookFigure` whose alt text states the measured numbers.
+:class:`~luckbook.results.deep_specialization.DeepSpecializationResult` and returns a
+``Figure`` whose alt text states the measured numbers.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..experiments.deep_specialization import HIGH, LOW, DeepSpecializationResult
-from .deep_teacher import divergence_figure
+from ..results.deep_specialization import HIGH, LOW, DeepSpecializationResult
 from .style import SPECIALIZED, UNSPECIALIZED, new_figure, styled, with_alt
 
-EXPERIMENT = "deep-specialization"
 MIDDLE = "#0891b2"  # student nodes with best correlation between LOW and HIGH
 LAYER_COLORS = ("#1d4ed8", "#0891b2", "#65a30d", "#c2410c", "#7c3aed", "#64748b")
 
@@ -33,7 +30,7 @@ def _groups(best: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @styled
-def lshape_layer(
+def l_shape_layer(
     result: DeepSpecializationResult,
     layer: int,
     step: int | None = None,
@@ -60,7 +57,7 @@ def lshape_layer(
         )
     if (~live).any():
         ax.scatter(best[~live], fan[~live], s=12, marker="x", color="k", lw=0.7, label="dead")
-    q = result.lshape(layer, int(result.steps[t]))
+    q = result.l_shape(layer, int(result.steps[t]))
     for key, color in (("median_low", UNSPECIALIZED), ("median_high", SPECIALIZED)):
         if not math.isnan(q[key]):
             ax.axhline(q[key], color=color, lw=1.0, ls="--")
@@ -89,7 +86,7 @@ def _tops(result: DeepSpecializationResult) -> list[float]:
 
 
 @styled
-def lshape_panels(
+def l_shape_panels(
     result: DeepSpecializationResult, step: int | None = None, fixed_limits: bool = False
 ) -> Figure:
     """The chapter's main figure: a panel per hidden layer, best correlation vs √E[β_kk], all
@@ -106,7 +103,7 @@ def lshape_panels(
         if l >= n:
             ax.set_axis_off()
             continue
-        lshape_layer(result, l, int(result.steps[t]), ax=ax, top=tops[l])
+        l_shape_layer(result, l, int(result.steps[t]), ax=ax, top=tops[l])
         if l % cols:
             ax.set_ylabel("")
         if l < n - cols:
@@ -132,7 +129,7 @@ def lshape_panels(
 
 
 def _layer_text(result: DeepSpecializationResult, layer: int, t: int) -> str:
-    q = result.lshape(layer, int(result.steps[t]))
+    q = result.l_shape(layer, int(result.steps[t]))
     return (
         f"layer {layer} {_fmt(q['median_low'])} ({q['n_low']} nodes) / {_fmt(q['median_high'])} "
         f"({q['n_high']} nodes) = {_fmt(q['ratio'])}"
@@ -140,7 +137,7 @@ def _layer_text(result: DeepSpecializationResult, layer: int, t: int) -> str:
 
 
 @styled
-def layer_summary(
+def specialization_curves(
     result: DeepSpecializationResult, step: int | None = None, axes: Sequence[Axes] | None = None
 ) -> Figure:
     """Per hidden layer against epoch: the mean best teacher correlation (left; mean over seeds,
@@ -150,9 +147,7 @@ def layer_summary(
     left, right = axes if axes is not None else fig.subplots(1, 2)
     x = result.epochs
     mean = result.teacher_mean()  # [L, T, S]
-    ratios = np.array(
-        [[result.lshape_ratio(l, int(s)) for s in result.steps] for l in range(result.n_layers)]
-    )
+    ratios = np.array([result.l_shape_ratios(l) for l in range(result.n_layers)])
     for l in range(result.n_layers):
         color = LAYER_COLORS[l % len(LAYER_COLORS)]
         left.plot(x, mean[l].mean(-1), color=color, lw=1.6, label=f"layer {l}")
@@ -190,61 +185,6 @@ def layer_summary(
 
 
 @styled
-def lshape_frame(result: DeepSpecializationResult, step: int) -> Figure:
+def l_shape_frame(result: DeepSpecializationResult, step: int) -> Figure:
     """One time-scrubber frame: the per-layer L-shape at ``step`` with y-limits fixed over time."""
-    return lshape_panels(result, step=step, fixed_limits=True)
-
-
-def frame_numbers(result: DeepSpecializationResult, step: int) -> str:
-    """The numbers printed under a time-scrubber frame."""
-    return result.numbers(step)
-
-
-def static_grid(
-    grid: Mapping[str, Sequence[Any]],
-    *,
-    scale: str | None = None,
-    seeds: int = 4,
-    initial: Mapping[str, Any] | None = None,
-    **fixed: Any,
-) -> Any:
-    """A static slider panel over every combination of ``grid`` (E6 settings); each point is a
-    cached run, a diverging one shows the divergence message. Every grid value is validated
-    before anything runs."""
-    from ..static import static_explorer
-
-    return static_explorer(
-        EXPERIMENT,
-        grid,
-        lshape_panels,
-        lambda result: result.numbers(),
-        scale=scale,
-        seeds=seeds,
-        initial=initial,
-        on_divergence=divergence_figure,
-        **fixed,
-    )
-
-
-SLIDERS: dict[str, dict[str, Any]] = {
-    "activation": {
-        "kind": "select",
-        "options": ["relu", "leaky_relu"],
-        "description": "activation",
-    },
-    "multi": {"kind": "select", "options": [1, 2, 5, 10], "description": "multi"},
-    "depth": {"kind": "select", "options": [2, 3, 4, 5], "description": "depth"},
-    "data_std": {"kind": "select", "options": [1.0, 3.0, 10.0], "description": "data_std"},
-    "lr": {"kind": "select", "options": [0.05, 0.1, 0.2, 0.4], "description": "lr"},
-    "init_scale": {"kind": "log", "min": -1, "max": 0.5, "step": 0.5, "description": "init_scale"},
-}
-"""Activation, width multiplier, depth, input scale, initial learning rate, student init scale."""
-
-
-def explorer(scale: str | None = None, seeds: int = 2, autorun: bool = True, **fixed: Any) -> Any:
-    """Live sliders for the deep-specialization chapter (needs a kernel and ipywidgets)."""
-    from ..widgets import explorer as live
-
-    return live(
-        EXPERIMENT, SLIDERS, lshape_panels, scale=scale, seeds=seeds, autorun=autorun, **fixed
-    )
+    return l_shape_panels(result, step=step, fixed_limits=True)

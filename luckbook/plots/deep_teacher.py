@@ -1,14 +1,14 @@
 """Figures of the deep-teacher chapter (E3): layers are recovered bottom-up.
 
-Every function takes a :class:`~luckbook.experiments.deep_teacher.DeepTeacherResult` and
-returns a :class:`~luckbook.plots.BookFigure` whose alt text states the measured numbers.
-:func:`deep_static_grid` draws a static slider grid in which a diverging
-setting shows the divergence message instead of failing the page.
+Every function takes a :class:`~luckbook.results.deep_teacher.DeepTeacherResult` and returns
+a ``Figure`` whose alt text states the measured numbers. :func:`divergence_figure` stands in
+for a setting whose training diverged (the slider panels of ``luckbook.panels.deep_teacher``
+draw it instead of failing the page).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -17,14 +17,12 @@ from matplotlib.figure import Figure
 
 from ..claims import E3_CROSSING_LEVEL as CROSSING_LEVEL
 from ..claims import get_claim
-from ..experiments.deep_teacher import DeepTeacherResult
+from ..results.deep_teacher import DeepTeacherResult
 from ..train import DivergenceError
 from .style import new_figure, styled, with_alt
 
 LAYER_COLORS = ("#1d4ed8", "#0891b2", "#65a30d", "#c2410c", "#7c3aed", "#64748b")
 """Layer 0 (lowest) first."""
-
-EXPERIMENT = "deep-teacher"
 
 
 def _color(layer: int) -> str:
@@ -81,9 +79,9 @@ def layer_curves(
         fig,
         f"Line chart of each hidden layer's mean best teacher-student correlation against epoch, "
         f"mean over {len(result.seeds)} seeds with the seed range shaded; at epoch "
-        f"{result.epochs[t]:g} the layers reach {layers}. Dotted line at {LEVEL0:g} (claimed level of "
-        f"layer 0), dashed at {LEVEL1:g} (of layer 1), dash-dotted at {CROSSING_LEVEL:g} (the level "
-        f"whose first crossing times are compared).",
+        f"{result.epochs[t]:g} the layers reach {layers}. Dotted line at {LEVEL0:g} (claimed "
+        f"level of layer 0), dashed at {LEVEL1:g} (of layer 1), dash-dotted at "
+        f"{CROSSING_LEVEL:g} (the level whose first crossing times are compared).",
     )
 
 
@@ -124,7 +122,8 @@ def layer_summary(
     return with_alt(
         fig,
         f"Strip chart of every teacher node's best correlation with a student node, grouped by "
-        f"hidden layer, all {len(result.seeds)} seeds, at epoch {result.epochs[t]:g}: {layers}.{note}",
+        f"hidden layer, all {len(result.seeds)} seeds, at epoch {result.epochs[t]:g}: "
+        f"{layers}.{note}",
     )
 
 
@@ -178,51 +177,3 @@ def divergence_figure(err: DivergenceError, values: Mapping[str, Any] | None = N
     )
     title = "Training diverged" + (f" ({where})" if where else "")
     return message_figure(title, str(err))
-
-
-def deep_static_grid(
-    grid: Mapping[str, Sequence[Any]],
-    *,
-    scale: str | None = None,
-    seeds: int = 4,
-    initial: Mapping[str, Any] | None = None,
-    **fixed: Any,
-) -> Any:
-    """A static slider panel over the grid ``grid`` of E3 settings (every combination); a
-    setting that diverges shows the divergence message. Every grid value is validated first."""
-    from ..static import static_explorer
-
-    return static_explorer(
-        EXPERIMENT,
-        grid,
-        deep_overview,
-        lambda result: result.numbers(),
-        scale=scale,
-        seeds=seeds,
-        initial=initial,
-        on_divergence=divergence_figure,
-        **fixed,
-    )
-
-
-DEEP_SLIDERS: dict[str, dict[str, Any]] = {
-    "depth": {"kind": "select", "options": [2, 3, 4, 5], "description": "depth"},
-    "multi": {"kind": "select", "options": [1, 2, 5, 10, 20], "description": "multi"},
-    "data_std": {"kind": "select", "options": [0.3, 1.0, 3.0, 10.0], "description": "data_std"},
-    "d_output": {"kind": "select", "options": [10, 30, 100, 300], "description": "d_output"},
-    "lr": {"kind": "select", "options": [0.01, 0.02, 0.05, 0.1, 0.2, 0.5], "description": "lr"},
-    "init_scale": {"kind": "log", "min": -2, "max": 0.5, "step": 0.5, "description": "init_scale"},
-}
-"""Depth (weight layers), width multiplier, input scale, output size, learning rate and the
-student's init scale (a multiple of PyTorch's default bounds)."""
-
-
-def deep_teacher_explorer(
-    scale: str | None = None, seeds: int = 2, autorun: bool = True, **fixed: Any
-) -> Any:
-    """Live sliders for the deep-teacher chapter (needs a kernel and ipywidgets)."""
-    from ..widgets import explorer
-
-    return explorer(
-        EXPERIMENT, DEEP_SLIDERS, deep_overview, scale=scale, seeds=seeds, autorun=autorun, **fixed
-    )
