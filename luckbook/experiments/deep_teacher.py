@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import costs
 from ..config import check_choice, check_float, check_int, resolve_dtype
 from ..data import FixedSet, gaussian
 from ..ensemble import ACTIVATIONS, Net
@@ -288,5 +289,6 @@ DEEP_TEACHER = register(
         presets=PRESETS,
         default_seeds=SEEDS,
         compute=compute,
+        estimate=costs.deep_teacher,
     )
 )
