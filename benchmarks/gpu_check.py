@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 import luckbook as lb  # noqa: E402
 from luckbook import costs  # noqa: E402
 from luckbook.experiments import two_layer_sweep as sw  # noqa: E402
+from luckbook.results.two_layer_sweep import TwoLayerSweepResult  # noqa: E402
 from luckbook.train import sgd_step, train  # noqa: E402
 
 F64_TOL = 1e-10
@@ -446,7 +447,7 @@ def claims(settings, seeds, dev, results, entry, args, full: bool) -> None:
         if gm in ms:
             cells.update(r.cells)
     first = next(iter(results.values()))
-    merged = sw.TwoLayerSweepResult(
+    merged = TwoLayerSweepResult(
         settings=dataclasses.replace(settings, ms=ms),
         seeds=list(seeds),
         device=str(dev),

@@ -7,7 +7,19 @@ from . import Frames, Grid, Live, register
 
 register(
     "two-layer",
-    Frames(figure=plots.specialization_frame, every=2),
+    Frames(
+        figure=plots.specialization_frame,
+        every=2,
+        predict=(
+            "At step 0 every student node is weakly correlated with every teacher node and has "
+            "a tiny fan-out. Before you press Play: are all teacher nodes matched at the same "
+            "time, and what happens to the fan-out of the student nodes that match none?",
+            "No: teacher nodes acquire their students one after another, each student node's "
+            "best correlation jumping to almost 1 while its fan-out grows. The student nodes "
+            "left without a teacher keep a small fan-out, so the scatter ends as an L: a "
+            "vertical arm of specialized nodes and a horizontal arm of the rest.",
+        ),
+    ),
 )
 
 register(
