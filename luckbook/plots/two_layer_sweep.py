@@ -33,11 +33,7 @@ def _color(result: TwoLayerSweepResult, multi: int) -> str:
 
 
 def _default_m(result: TwoLayerSweepResult, m: int | None) -> int:
-    """``m``, else the claims' teacher width ``claim_m`` when the run has it, else the largest."""
-    s = result.settings
-    if m is not None:
-        return m
-    return s.claim_m if s.claim_m in s.ms else max(s.ms)
+    return result.default_m() if m is None else m
 
 
 def _median(values: np.ndarray) -> str:

@@ -81,6 +81,12 @@ class TwoLayerSweepResult(Result["TwoLayerSweepSettings"]):
     def early_index(self) -> int:
         return int(np.abs(self.steps - self.settings.early * self.settings.steps).argmin())
 
+    def default_m(self) -> int:
+        """The teacher width figures and numbers show by default: ``claim_m`` when the sweep
+        has it, else the largest."""
+        s = self.settings
+        return s.claim_m if s.claim_m in s.ms else max(s.ms)
+
     def cell(self, m: int, multi: int, p: float) -> SweepCell:
         key = (int(m), int(multi), float(p))
         if key not in self.cells:
@@ -441,9 +447,10 @@ class TwoLayerSweepResult(Result["TwoLayerSweepSettings"]):
         p: float | None = None,
         step: int | None = None,
     ) -> str:
-        """Key numbers of one cell (default: the largest m and multi, the largest p) at ``step``."""
+        """Key numbers of one cell (default: :meth:`default_m`, the largest multi and the largest
+        p) at ``step``."""
         s = self.settings
-        m = max(s.ms) if m is None else m
+        m = self.default_m() if m is None else m
         multi = max(s.multis) if multi is None else multi
         p = max(s.ps) if p is None else p
         t = self.snapshot_index(step)
