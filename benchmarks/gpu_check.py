@@ -389,7 +389,8 @@ def part_sweep(args: argparse.Namespace, rep: Report, start: float) -> None:
             margin = left(start, args.deadline) - args.graph_reserve
             if predicted * 1.15 > margin:
                 print(
-                    f"[3] skip m={m} multi={multi}: predicted {predicted:.0f} s, {margin:.0f} s left"
+                    f"[3] skip m={m} multi={multi}: predicted {predicted:.0f} s, "
+                    f"{margin:.0f} s left"
                 )
                 continue
             gs = dataclasses.replace(settings, ms=(m,), multis=(multi,))

@@ -22,10 +22,10 @@ register(
         predict=(
             "Before you press Play: does coverage rise at the same pace at every training-set "
             "size N, and does it end at the same level?",
-            "No. With few training points the students fit their training set without finding "
-            "every teacher node, so coverage stops short of 1 at small N however long they "
-            "train; at large N both kinds of data end up covering every teacher node. The "
-            "interesting part is the small-N end, where the two kinds of data differ.",
+            "No. The large training sets cover every teacher node within the first few "
+            "thousand steps; the small ones stop short however long they train, because the "
+            "students fit their training set without finding every teacher node. At the small "
+            "sizes the two kinds of data differ, and not always in the same direction.",
         ),
     ),
 )
@@ -55,8 +55,8 @@ EXPLORER_PREDICT = (
     "at the largest N?",
     "At the smallest N the Gaussian runs leave more teacher nodes uncovered: the augmented set "
     "puts points on and on both sides of every teacher boundary, which is what the theorem "
-    "asks for. At the largest N both kinds cover every teacher node, so the two frames look "
-    "alike.",
+    "asks for. That does not hold at every small N (one size up the order can flip). At the "
+    "largest N both kinds cover every teacher node, so the two frames look alike.",
 )
 
 

@@ -12,12 +12,13 @@ register(
         every=2,
         predict=(
             "At step 0 every student node is weakly correlated with every teacher node and has "
-            "a tiny fan-out. Before you press Play: are all teacher nodes matched at the same "
-            "time, and what happens to the fan-out of the student nodes that match none?",
-            "No: teacher nodes acquire their students one after another, each student node's "
-            "best correlation jumping to almost 1 while its fan-out grows. The student nodes "
-            "left without a teacher keep a small fan-out, so the scatter ends as an L: a "
-            "vertical arm of specialized nodes and a horizontal arm of the rest.",
+            "a tiny fan-out. Before you press Play: what happens first, and what takes the rest "
+            "of training?",
+            "First the teacher nodes acquire students: the best correlations jump to almost 1 "
+            "and those students' fan-outs grow, within the first frames when all teacher nodes "
+            "are equally strong (p = 0). The slow part comes after: the student nodes that "
+            "match no teacher node lose their fan-out gradually, which is what turns the "
+            "scatter into an L.",
         ),
     ),
 )

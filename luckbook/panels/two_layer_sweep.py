@@ -16,7 +16,7 @@ from ..plots import two_layer_sweep as plots
 from ..results.two_layer_sweep import INIT_SCALES, TwoLayerSweepResult
 from . import Frames, Live, register
 
-FRAMES_P = 1.0
+FRAMES_P = 1.0  # l_shape_frame's default p
 """The teacher strength decay of the time scrubber's frames."""
 
 
@@ -27,18 +27,20 @@ def _frame_numbers(result: TwoLayerSweepResult, step: int) -> str:
 register(
     "two-layer-sweep",
     Frames(
-        figure=plots.l_shape_frame,  # every multi at p = 1, the largest m of the run
+        figure=plots.l_shape_frame,  # every multi at p = 1, m = claim_m
         numbers=_frame_numbers,
         every=4,
         predict=(
             "At step 0 every student node sits near the origin: small best correlation, small "
             "fan-out. Before you press Play: which nodes move first, and where do the student "
-            "nodes that match no teacher end up?",
+            "nodes end up at each width?",
             "Nodes near the strongest teacher nodes move first: within a few hundred steps they "
             "reach correlation close to 1 and their fan-out grows, forming the vertical arm of "
-            "the L; weaker teacher nodes are picked up one after another. Nodes that match "
-            "nothing keep (or return to) a small fan-out: the horizontal arm. Only the wide "
-            "students (multi 5 and 10) have many of them; at multi = 1 every node is needed.",
+            "the L; weaker teacher nodes are picked up one after another. From this small start "
+            "most student nodes end on some teacher node, several sharing one, so the vertical "
+            "arm is lower for the wide students; the few that match nothing keep a small "
+            "fan-out (the horizontal arm), except at multi = 1, where every node is needed and "
+            "the unmatched ones keep large fan-outs.",
         ),
     ),
 )
@@ -68,21 +70,22 @@ register(
 
 CELL_PREDICT = (
     "Pick m = 10 and p = 2, and move multi from 1 to 10. Before you do: which teacher indices "
-    "are covered at the end at each width, and what happens to the horizontal arm of the L?",
+    "are covered at the end at each width, and how does the L-shape change?",
     "The strong teacher nodes (small indices) are covered at every width; the weak ones (high "
-    "indices) are covered in more seeds as multi grows, so the success-rate curve drops later. "
-    "The horizontal arm (nodes that match no teacher, with small fan-out) fills up with the "
-    "spare nodes of the wide students; at multi = 1 there are hardly any spare nodes, and the "
-    "unmatched ones keep large fan-outs.",
+    "indices) are covered in more seeds as multi grows, so the success-rate curve drops later, "
+    "though the weakest stay uncovered. In the L-shape most student nodes end on the vertical "
+    "arm at every width, but the arm gets lower as multi grows: several student nodes share "
+    "one teacher node and split its fan-out.",
 )
 INIT_PREDICT = (
     "The sweep starts every student at init_scale = 0.005. Before you move the slider: with "
     "larger initial weights, will more or fewer teacher nodes be covered after the same number "
-    "of steps, and will the L stay sharp?",
-    "Fewer, and a blurrier L: large initial weights give every student node a large fan-out "
-    "and a random direction from the start, so the nodes no longer wait near the origin for "
-    "the teacher nodes to pull them one by one; the spare nodes keep sizeable fan-outs, and "
-    "specialization is slower.",
+    "of steps, and how many student nodes will specialize?",
+    "Coverage changes little at first and drops at the largest scale, where the weakest "
+    "teacher nodes are missed in some seeds and every teacher node is found later. The L "
+    "changes more: from the small start almost every student node ends on some teacher node, "
+    "while from a large start most student nodes match none and their fan-out shrinks to "
+    "almost zero, so the vertical arm thins out and the horizontal one fills up.",
 )
 
 
@@ -91,7 +94,8 @@ def sweep_cell_explorer(
 ) -> Any:
     """A static panel over every cell ``(m, multi, p)`` of ``result``
     (:func:`~luckbook.plots.two_layer_sweep.cell_panel`: L-shape, success rate per teacher,
-    eval loss). Starts at ``initial`` (default: ``claim_m``, the middle multi, p = 1)."""
+    eval loss). Starts at ``initial`` (default: ``result.default_m()``, the middle multi,
+    p = 1)."""
     from ..static import static_panel
 
     s = result.settings
@@ -101,7 +105,7 @@ def sweep_cell_explorer(
         return plots.cell_panel(result, m, multi, p), result.numbers(m, multi, p)
 
     start = initial or {
-        "m": s.claim_m if s.claim_m in s.ms else max(s.ms),
+        "m": result.default_m(),
         "multi": s.multis[len(s.multis) // 2],
         "p": 1.0 if 1.0 in s.ps else s.ps[-1],
     }
