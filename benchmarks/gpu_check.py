@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 import luckbook as lb  # noqa: E402
 from luckbook import costs  # noqa: E402
 from luckbook.experiments import two_layer_sweep as sw  # noqa: E402
+from luckbook.results.two_layer_sweep import TwoLayerSweepResult  # noqa: E402
 from luckbook.train import sgd_step, train  # noqa: E402
 
 F64_TOL = 1e-10
@@ -388,7 +389,8 @@ def part_sweep(args: argparse.Namespace, rep: Report, start: float) -> None:
             margin = left(start, args.deadline) - args.graph_reserve
             if predicted * 1.15 > margin:
                 print(
-                    f"[3] skip m={m} multi={multi}: predicted {predicted:.0f} s, {margin:.0f} s left"
+                    f"[3] skip m={m} multi={multi}: predicted {predicted:.0f} s, "
+                    f"{margin:.0f} s left"
                 )
                 continue
             gs = dataclasses.replace(settings, ms=(m,), multis=(multi,))
@@ -446,7 +448,7 @@ def claims(settings, seeds, dev, results, entry, args, full: bool) -> None:
         if gm in ms:
             cells.update(r.cells)
     first = next(iter(results.values()))
-    merged = sw.TwoLayerSweepResult(
+    merged = TwoLayerSweepResult(
         settings=dataclasses.replace(settings, ms=ms),
         seeds=list(seeds),
         device=str(dev),

@@ -120,7 +120,7 @@ _LAZY: dict[str, str] = {
     # ---- (end E3)
     # ---- E4 two-layer, two-layer-sweep; E5 sample-complexity
     "TwoLayerSettings": "luckbook.experiments.two_layer",
-    "TwoLayerResult": "luckbook.experiments.two_layer",
+    "TwoLayerResult": "luckbook.results.two_layer",
     "correlation_heatmap": "luckbook.plots.two_layer",
     "fanout_vs_correlation": "luckbook.plots.two_layer",
     "training_curves": "luckbook.plots.two_layer",
@@ -128,6 +128,19 @@ _LAZY: dict[str, str] = {
     "teacher_recovery": "luckbook.plots.two_layer",
     "specialization_frame": "luckbook.plots.two_layer",
     "setting_panel": "luckbook.plots.two_layer",
+    "TwoLayerSweepSettings": "luckbook.experiments.two_layer_sweep",
+    "TwoLayerSweepResult": "luckbook.results.two_layer_sweep",
+    "l_shape_grid": "luckbook.plots.two_layer_sweep",
+    "sweep_success_rate": "luckbook.plots.two_layer_sweep",
+    "sweep_loss_curves": "luckbook.plots.two_layer_sweep",
+    "sweep_cell_explorer": "luckbook.panels.two_layer_sweep",
+    "sweep_init_scale_explorer": "luckbook.panels.two_layer_sweep",
+    "SampleComplexitySettings": "luckbook.experiments.sample_complexity",
+    "SampleComplexityResult": "luckbook.results.sample_complexity",
+    "sample_complexity_figure": "luckbook.plots.sample_complexity",
+    "sample_complexity_per_teacher": "luckbook.plots.sample_complexity",
+    "augmentation_picture": "luckbook.plots.sample_complexity",
+    "sample_complexity_explorer": "luckbook.panels.sample_complexity",
     # ---- (end E4, E5)
     # ---- E6 deep-specialization
     "DeepSpecializationSettings": "luckbook.experiments.deep_specialization",

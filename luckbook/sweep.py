@@ -11,7 +11,7 @@ numbers alone or in an ensemble, so merging blocks is concatenating along the se
 
 The E4 sweep (``two-layer-sweep``, itself a grid over ``m``, ``multi`` and ``p``) is cut further:
 one task per ``(m, multi)`` program and seed block; the gathered result is the
-:class:`~luckbook.experiments.two_layer_sweep.TwoLayerSweepResult` of ``lb.run`` with all the
+:class:`~luckbook.results.two_layer_sweep.TwoLayerSweepResult` of ``lb.run`` with all the
 seeds. Its grid names ``m``, ``multi`` and ``p`` set the sweep's ``ms``, ``multis`` and ``ps``.
 
 Everything is validated before a cluster starts. Finished tasks are cache entries, so a

@@ -1,5 +1,6 @@
 """E5 sample complexity: the tiny-scale claim, the batched machinery, the augmentation
-diagnostics, Leaky ReLU, figures, validation, divergence and the CLI."""
+diagnostics, the chapter's numbers, Leaky ReLU, figures, panels, validation, divergence and the
+CLI."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 import torch
 
 import luckbook as lb
-from luckbook import cli, static
+from luckbook import cli, panels
 from luckbook.experiments.sample_complexity import (
     StackedSets,
     boundary_sides,
@@ -146,6 +147,42 @@ def test_augmentation_diagnostics():
     assert ((result.positive[big] > 0.1) & (result.positive[big] < 0.9)).all()
     text = result.augmentation_numbers()
     assert f"{np.median(result.shift):.4f}" in text
+    assert result.median_shift() == float(np.median(result.shift))
+    assert result.median_shift(per_node=True) == np.median(result.shift, axis=0).tolist()
+    # the prediction of the chapter's exercise: Gaussian fraction, plus 1/(3m) when augmented
+    near = result.near_boundary()
+    assert set(near) == set(s.kinds)
+    gauss, aug = near["gaussian"], near["augmented"]
+    assert aug["predicted"] - gauss["predicted"] == pytest.approx(
+        (1 - gauss["predicted"]) / (3 * s.m)
+    )
+    assert abs(gauss["measured"] - gauss["predicted"]) < 0.02
+    assert abs(aug["measured"] - aug["predicted"]) < 0.03
+    assert near["gaussian"]["count"] == pytest.approx(result.near[0, k_gauss].mean())
+
+
+def test_chapter_numbers_and_boundary_coordinates():
+    result = _tiny()
+    s = result.settings
+    numbers = result.chapter_numbers()
+    frac = result.fraction_covered(0.95)
+    for g, n in enumerate(s.n_trains):
+        for k, kind in enumerate(s.kinds):
+            assert numbers[f"covered.{n}.{kind}"] == pytest.approx(frac[g, k].mean() * s.m)
+            assert numbers[f"eval_loss.{n}.{kind}"] == pytest.approx(
+                result.eval_loss[-1, g, k].mean()
+            )
+            assert 0 <= numbers[f"covered.{n}.{kind}"] <= numbers[f"covered80.{n}.{kind}"] <= s.m
+    assert numbers["shift"] == result.median_shift()
+    assert 0 < numbers["positive.gaussian"] < 100 and 0 < numbers["near.augmented"] < 100
+    small = min(s.n_trains)
+    z = result.boundary_coordinates(small, seed=result.seeds[1])
+    points = result.training_points(small, seed=result.seeds[1])
+    assert set(z) == set(s.kinds) and z["augmented"].shape == (small, s.m)
+    x1 = lb.with_ones(points["gaussian"]).numpy()
+    np.testing.assert_allclose(z["gaussian"], x1 @ result.teacher[0][1])
+    with pytest.raises(ValueError, match="seed=99"):
+        result.training_points(small, seed=99)
 
 
 def test_projection_is_homogeneous_as_released():
@@ -203,7 +240,7 @@ def test_figures_have_alt_text_with_numbers():
         plots.coverage_vs_n(result),
         plots.loss_vs_n(result),
         plots.sample_complexity_figure(result),
-        plots.per_teacher(result, small),
+        plots.sample_complexity_per_teacher(result, small),
         plots.augmentation_picture(result, small, nodes=(0, 2)),
         plots.coverage_frame(result, int(result.steps[1])),
     ]
@@ -211,21 +248,13 @@ def test_figures_have_alt_text_with_numbers():
         assert fig.alt and fig.png_bytes()[:4] == b"\x89PNG"
     assert f"N={small} {frac[0, 1].mean():.2f}" in figs[0].alt
     assert "within 0.1 of boundary 0" in figs[4].alt
-    panel = static.static_panel(
-        lambda v: (
-            plots.grid_frame(result, v["N"], v["data"]),
-            plots.grid_numbers(result, v["N"], v["data"]),
-        ),
-        {"N": list(result.settings.n_trains), "data": list(result.settings.kinds)},
-    )
-    assert len(panel.frames) == 6 and "covered per seed" in panel.frames["0,1"]["text"]
     with pytest.raises(ValueError, match="n_train=7"):
-        plots.per_teacher(result, 7)
+        plots.sample_complexity_per_teacher(result, 7)
     with pytest.raises(ValueError, match="nodes="):
         plots.augmentation_picture(result, nodes=(1, 1))
 
 
-# ----------------------------------------------------------------------------- validation, divergence
+# ------------------------------------------------------------------------- validation, divergence
 
 
 @pytest.mark.parametrize(
@@ -304,10 +333,12 @@ def test_live_explorer_runs():
     pytest.importorskip("ipywidgets")
     from luckbook import widgets
 
+    live = panels.get(panels.Live, "sample-complexity")
+    assert set(live.sliders) == {"data", "p", "multi", "activation"}
     panel = widgets.explorer(
         "sample-complexity",
-        {"data": plots.SAMPLE_SLIDERS["data"]},
-        plots.panel,
+        {"data": live.sliders["data"]},
+        live.figure,
         scale="tiny",
         seeds=1,
         steps=200,
@@ -315,3 +346,24 @@ def test_live_explorer_runs():
     )
     status = panel.children[1].children[1]
     assert status.value.startswith("done"), status.value
+    registered = lb.explorer("sample-complexity", scale="tiny", autorun=False)
+    assert "press Run" in registered.children[1].children[1].value
+
+
+# ----------------------------------------------------------------------------- panels
+
+
+def test_registered_panels_have_predictions_and_render():
+    result = _tiny()
+    frames = panels.get(panels.Frames, "sample-complexity")
+    assert frames.predict
+    scrub = lb.time_scrubber(result)
+    assert scrub.kind == "time" and scrub.predict == frames.predict
+    assert scrub.labels == [[str(int(step)) for step in result.steps]]
+    panel = lb.sample_complexity_explorer(result)
+    assert len(panel.frames) == 6 and panel.predict
+    assert "covered per seed" in panel.frames["0,1"]["text"]
+    assert [panel.labels[i][j] for i, j in enumerate(panel.initial)] == ["50", "augmented"]
+    small = min(result.settings.n_trains)
+    line = result.size_numbers(small)
+    assert line.startswith(f"N={small}, τ=0.95") and "gaussian" in line and "augmented" in line

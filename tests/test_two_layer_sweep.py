@@ -1,5 +1,5 @@
 """E4 sweep (SS/OC): batching equivalence, the three claims at ``tiny`` scale, Leaky ReLU,
-figures, CLI and validation."""
+the chapter's numbers, figures, panels, CLI and validation."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 import luckbook as lb
-from luckbook import cli
-from luckbook.experiments.two_layer_sweep import TwoLayerSweepResult
+from luckbook import cli, panels
 from luckbook.plots import two_layer_sweep as specialization
 from luckbook.plots.style import BookFigure
+from luckbook.results.two_layer import released_loss
+from luckbook.results.two_layer_sweep import TwoLayerSweepResult
 
 DEV_SEEDS = list(range(8, 16))
 """Development seeds of the tiny claim tests. On seeds 0-7 the tiny L-shape ratio is 0.254
@@ -188,8 +189,6 @@ def test_l_shape_ratios_descriptive():
 
 def test_released_loss_convention():
     """The released loss is the mean over samples × outputs: ours (½·Σ outputs) × 2 / c."""
-    from luckbook.experiments.two_layer import released_loss
-
     r = _tiny()
     loss = r.cell(5, 5, 0.0).eval_loss[-1]
     assert released_loss(loss, 10) == pytest.approx(loss / 5)
@@ -248,8 +247,8 @@ def test_figures_state_numbers():
     lo, hi, _, _ = r.l_shape_medians(5)
     figs = [
         specialization.l_shape_grid(r),
-        specialization.success_rate(r),
-        specialization.loss_curves(r),
+        specialization.sweep_success_rate(r),
+        specialization.sweep_loss_curves(r),
         specialization.l_shape_frame(r, step=int(r.steps[2]), p=2.0),
         specialization.cell_panel(r, 5, 5, 1.0),
     ]
@@ -259,6 +258,56 @@ def test_figures_state_numbers():
     assert "p = 2" in figs[1].alt
     assert "log10 eval loss" in figs[2].alt
     assert figs[0].png_bytes()[:4] == b"\x89PNG"
+
+
+def test_chapter_numbers_agree_with_the_result():
+    """The prose's descriptive numbers come from the same analysis as the claims."""
+    r = _tiny()
+    numbers = r.chapter_numbers(m=5)
+    lo, hi, n_lo, n_hi = r.l_shape_medians(5)
+    assert (numbers["lshape.lo"], numbers["lshape.hi"]) == (lo, hi)
+    assert (numbers["lshape.n_lo"], numbers["lshape.n_hi"]) == (n_lo, n_hi)
+    ratios = r.l_shape_ratios(5)
+    assert numbers["lshape.first_half"] == ratios["first half"]
+    assert numbers["lshape.over-realized"] == ratios["over-realized"]
+    assert 0 < numbers["lshape.eval"] < 1
+    assert numbers["early_step"] == 200 and numbers["n_cells"] == len(r.cells)
+    assert numbers["p1.m5.covered"] == pytest.approx(r.covered(5, 5, 1.0).mean())
+    assert numbers["p2.early_strong"] == pytest.approx(
+        np.mean([r.success_rate(5, k, 2.0, "early")[:1].mean() for k in r.settings.multis])
+    )
+    assert numbers["width.m5.multi5"] == pytest.approx(r.covered(5, 5, 2.0).mean() / 5)
+    assert numbers["paper_hours"] > 1
+
+
+def test_registered_panels_have_predictions_and_render():
+    r = _tiny()
+    frames = panels.get(panels.Frames, "two-layer-sweep")
+    assert frames.predict and frames.every == 4
+    scrub = lb.time_scrubber(r)
+    assert scrub.kind == "time" and scrub.predict == frames.predict
+    last = scrub.frames[str(len(scrub.labels[0]) - 1)]
+    assert last["text"].startswith(f"m=5, multi=5, p=1, step {int(r.steps[-1])}")
+    cells = lb.sweep_cell_explorer(r)
+    assert len(cells.frames) == len(r.cells) and cells.predict
+    assert [cells.labels[i][j] for i, j in enumerate(cells.initial)] == ["5", "5", "1"]
+    assert "6 cells × 8 seeds" in cells.caption
+    live = panels.get(panels.Live, "two-layer-sweep")
+    assert set(live.sliders) == {"init_scale", "bias", "activation"}
+    assert live.figure is specialization.l_shape_grid and live.fixed["ms"] == (10,)
+
+
+def test_init_scale_panel_and_numbers():
+    """Other initial scales rerun one cell (cached); the sweep's own scale is the sweep."""
+    r = _tiny()
+    runs = r.init_scale_runs((0.005, 0.05), multi=5, p=1.0)
+    assert runs[0.005] is r and runs[0.05].settings.ms == (5,)
+    assert runs[0.05].settings.init_scale == 0.05
+    covered = r.init_scale_covered((0.005, 0.05))
+    assert covered[0.005] == pytest.approx(r.covered(5, 5, 1.0).mean())
+    panel = lb.sweep_init_scale_explorer(r, (0.005, 0.05))
+    assert panel.labels == [["0.005", "0.05"]] and panel.predict
+    assert "m = 5, multi = 5, p = 1" in panel.caption
 
 
 # ----------------------------------------------------------------------------- CLI, validation
@@ -305,8 +354,11 @@ def test_divergence_is_explained():
 
 
 def test_live_panel_builds_without_running():
+    pytest.importorskip("ipywidgets")
     from luckbook import widgets
 
+    registered = lb.explorer("two-layer-sweep", scale="tiny", autorun=False)
+    assert "press Run" in registered.children[1].children[1].value
     panel = widgets.explorer(
         "two-layer-sweep",
         {

@@ -18,19 +18,19 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
 
 from .. import costs
-from ..claims import E5_CLAIM_N, E5_GRIDS, E5_TAU, Stat, bootstrap, seed_mean
+from ..claims import E5_GRIDS
 from ..config import DEFAULT_TAUS, check_choice, check_float, check_int, check_taus, resolve_dtype
 from ..data import CHUNK_VALUES, boundary_augmented, gaussian
 from ..ensemble import Net, with_ones
 from ..evaluate import SEED_GROUP
 from ..metrics import best_per_student, best_per_teacher
-from ..result import Result
+from ..results.sample_complexity import SampleComplexityResult
 from ..rng import generator
 from ..train import snapshot_steps, train
 from .base import Experiment, register
@@ -75,7 +75,8 @@ class SampleComplexitySettings(E4Common):
         return KINDS if self.data == "both" else (self.data,)
 
     def two_layer(self, n_train: int) -> TwoLayerSettings:
-        """The E4 settings of one ``(N, gaussian)`` member (used to build teacher, student, eval set)."""
+        """The E4 settings of one ``(N, gaussian)`` member (used to build teacher, student,
+        eval set)."""
         return TwoLayerSettings(
             **self.common(), m=self.m, multi=self.multi, p=self.p, n_train=n_train, taus=self.taus
         )
@@ -85,7 +86,8 @@ class SampleComplexitySettings(E4Common):
             check_int(name, getattr(self, name), minimum=1)
         if not isinstance(self.n_trains, tuple) or not self.n_trains:
             raise ValueError(
-                f"n_trains={self.n_trains!r} is not allowed: expected a non-empty tuple of sizes >= 1"
+                f"n_trains={self.n_trains!r} is not allowed: "
+                "expected a non-empty tuple of sizes >= 1"
             )
         for n in self.n_trains:
             check_int("n_trains", n, minimum=1)
@@ -191,11 +193,6 @@ class StackedSets:
             done += k
 
 
-def tile(net: Net, k: int) -> Net:
-    """The ensemble ``net`` repeated ``k`` times along the seed axis (group-major)."""
-    return dataclasses.replace(net, weights=[w.repeat(k, 1, 1) for w in net.weights])
-
-
 def boundary_sides(teacher: Net, x: torch.Tensor) -> dict[str, torch.Tensor]:
     """Where the points ``x [S, N, d]`` lie relative to every first-layer teacher boundary.
 
@@ -245,200 +242,11 @@ def rescale_shift(
     return out
 
 
-@dataclasses.dataclass
-class SampleComplexityResult(Result[SampleComplexitySettings]):
-    """Everything E5 measures, as NumPy arrays. Axes: ``T`` snapshots, ``G = len(n_trains)``
-    sizes, ``K = len(kinds)`` data kinds, ``S`` seeds.
-
-    Attributes:
-        settings, seeds, device, wall_time_s: how it was made.
-        steps: ``[T]`` snapshot steps.
-        teacher_best: ``[T, G, K, S, m]`` best correlation of each teacher node over students
-            (on the Gaussian eval set).
-        eval_loss, train_loss: ``[T, G, K, S]`` (train loss on each member's own training set).
-        covered: ``{tau: [T, G, K, S]}`` number of teachers covered at ``tau``.
-        student_best, fanout: ``[G, K, S, n]`` final best correlation and fan-out of each student node.
-        positive, near: ``[G, K, S, m]`` where each training set lies relative to each teacher
-            boundary (see :func:`boundary_sides`).
-        shift: ``[S, m]`` median off-boundary shift of the augmentation's boundary points (see
-            :func:`rescale_shift`).
-        teacher: final teacher weights per layer ``[S, in+1, out]``.
-    """
-
-    EXPERIMENT: ClassVar[str] = "sample-complexity"
-
-    steps: np.ndarray
-    teacher_best: np.ndarray
-    eval_loss: np.ndarray
-    train_loss: np.ndarray
-    covered: dict[float, np.ndarray]
-    student_best: np.ndarray
-    fanout: np.ndarray
-    positive: np.ndarray
-    near: np.ndarray
-    shift: np.ndarray
-    teacher: list[np.ndarray]
-
-    def index(self, n_train: int, kind: str) -> tuple[int, int]:
-        """``(g, k)`` of training-set size ``n_train`` and data kind ``kind``."""
-        s = self.settings
-        if n_train not in s.n_trains:
-            raise ValueError(
-                f"n_train={n_train!r} is not allowed: this run has n_trains={s.n_trains}"
-            )
-        if kind not in s.kinds:
-            raise ValueError(f"kind={kind!r} is not allowed: this run has kinds={s.kinds}")
-        return s.n_trains.index(n_train), s.kinds.index(kind)
-
-    def fraction_covered(self, tau: float = 0.95, step: int | None = None) -> np.ndarray:
-        """``[G, K, S]`` fraction of teachers covered at ``tau`` (any ``tau`` in (0, 1))."""
-        tau = check_float("tau", tau, low=0.0, high=1.0, low_open=True, high_open=True)
-        t = self.snapshot_index(step)
-        return (self.teacher_best[t] > tau).mean(-1)
-
-    def claim_n(self) -> tuple[int, str]:
-        """The ``N`` the claims are evaluated at: the registered one of this run's scale
-        (:data:`~luckbook.claims.E5_CLAIM_N`), else the smallest ``N`` of the run."""
-        scale = self.scale()
-        n = E5_CLAIM_N.get(scale)
-        if n is not None and n in self.settings.n_trains:
-            return n, f"N = {n} (registered for scale {scale})"
-        n = min(self.settings.n_trains)
-        return n, f"N = {n} (the smallest of this run; scale {scale} has no registered N)"
-
-    def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
-        """E5's claims at the registered ``N`` (:meth:`claim_n`), coverage at τ = 0.95 on the
-        Gaussian eval set at the last snapshot (``control="frozen"``: at step 0).
-
-        ``E5.aug-gain``: mean over seeds of (augmented − Gaussian) fraction of teacher nodes
-        covered, paired by seed (same teacher, initial student and minibatch positions).
-        ``E5.aug-coverage``: mean over seeds of the augmented fraction covered.
-        """
-        s = self.settings
-        t = 0 if control == "frozen" else len(self.steps) - 1
-        n, where = self.claim_n()
-        if set(KINDS) - set(s.kinds):
-            nan = Stat(np.nan, np.nan, np.nan, len(self.seeds), "needs data='both'")
-            return {"E5.aug-gain": nan, "E5.aug-coverage": nan}
-        g = s.n_trains.index(n)
-        frac = (self.teacher_best[t, g] > E5_TAU).mean(-1)  # [K, S]
-        gauss, aug = frac[s.kinds.index("gaussian")], frac[s.kinds.index("augmented")]
-        per_seed = list(zip(gauss.tolist(), aug.tolist(), strict=True))
-        counts = (
-            f"{where}; teacher nodes covered per seed: augmented "
-            f"{np.round(aug * s.m).astype(int).tolist()}, Gaussian "
-            f"{np.round(gauss * s.m).astype(int).tolist()} (of {s.m})"
-        )
-        return {
-            "E5.aug-gain": bootstrap(
-                per_seed, lambda xs: float(np.mean([a - g_ for g_, a in xs])), detail=counts
-            ),
-            "E5.aug-coverage": seed_mean(aug, detail=where),
-        }
-
-    def coverage_table(self, tau: float = 0.95, step: int | None = None) -> str:
-        """Mean ± std over seeds of the fraction covered, one row per ``N``."""
-        frac = self.fraction_covered(tau, step)
-        s = self.settings
-        head = f"{'N':>7} " + " ".join(f"{k + ' @' + str(tau):>22}" for k in s.kinds)
-        lines = [head]
-        for g, n in enumerate(s.n_trains):
-            cells = [
-                f"{frac[g, k].mean():.3f} ± {frac[g, k].std():.3f} ({frac[g, k].mean() * s.m:.1f}/{s.m})"
-                for k in range(len(s.kinds))
-            ]
-            lines.append(f"{n:>7} " + " ".join(f"{c:>22}" for c in cells))
-        return "\n".join(lines)
-
-    def numbers(self, step: int | None = None, tau: float = 0.95) -> str:
-        """Key numbers at snapshot ``step``: coverage per N and kind, eval loss."""
-        t = self.snapshot_index(step)
-        s = self.settings
-        frac = self.fraction_covered(tau, step)
-        parts = []
-        for g, n in enumerate(s.n_trains):
-            cells = ", ".join(f"{kind} {frac[g, k].mean():.2f}" for k, kind in enumerate(s.kinds))
-            parts.append(f"N={n}: {cells}")
-        loss = ", ".join(
-            f"{kind} {self.eval_loss[t, :, k].mean():.2g}" for k, kind in enumerate(s.kinds)
-        )
-        return (
-            f"step {int(self.steps[t])}: fraction of teachers covered at {tau} (mean over "
-            f"{len(self.seeds)} seeds) — "
-            + "; ".join(parts)
-            + f"\neval loss (mean over N and seeds): {loss}"
-        )
-
-    def augmentation_numbers(self) -> str:
-        """The off-boundary shift of the rescale and the side fractions, per data kind."""
-        s = self.settings
-        lines = []
-        for k, kind in enumerate(s.kinds):
-            pos = self.positive[:, k]
-            near = self.near[:, k] / np.asarray(s.n_trains)[:, None, None]
-            line = (
-                f"{kind}: fraction on the positive side of a boundary {pos.mean():.3f} "
-                f"(range {pos.min():.3f}–{pos.max():.3f}); within {NEAR} of a boundary "
-                f"{near.mean():.3f} of the points per boundary"
-            )
-            lines.append(line)
-        lines.append(
-            f"augmentation: boundary points sit at median |wᵀx+b| = {np.median(self.shift):.4f} after "
-            f"the rescale (per teacher node and seed {self.shift.min():.4f}–{self.shift.max():.4f}; "
-            f"the teacher bias is {s.bias:g})"
-        )
-        return "\n".join(lines)
-
-    def summary(self, tau: float = 0.95) -> str:
-        s = self.settings
-        return "\n".join(
-            [
-                f"sample complexity (E5): d={s.d}, m={s.m}, multi={s.multi}, c={s.c}, p={s.p:g}, "
-                f"{s.activation}; {s.steps} SGD steps; {len(self.seeds)} seeds × "
-                f"{len(s.n_trains)} sizes × {len(s.kinds)} kinds on {self.device}, {self.wall_time_s:.1f} s",
-                "fraction of teachers covered (mean ± std over seeds, mean count):",
-                self.coverage_table(tau),
-                self.augmentation_numbers(),
-            ]
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """The CLI's JSON: settings, timing, and per (N, kind, seed) final numbers."""
-        s = self.settings
-        rows = []
-        for g, n in enumerate(s.n_trains):
-            for k, kind in enumerate(s.kinds):
-                for i, seed in enumerate(self.seeds):
-                    rows.append(
-                        {
-                            "n_train": n,
-                            "kind": kind,
-                            "seed": seed,
-                            "teacher_best_corr": self.teacher_best[-1, g, k, i].tolist(),
-                            "covered": {
-                                str(t): int(v[-1, g, k, i]) for t, v in self.covered.items()
-                            },
-                            "eval_loss": float(self.eval_loss[-1, g, k, i]),
-                            "train_loss": float(self.train_loss[-1, g, k, i]),
-                            "fraction_positive": self.positive[g, k, i].tolist(),
-                            "near_boundary": self.near[g, k, i].tolist(),
-                        }
-                    )
-        return {
-            "experiment": "sample-complexity",
-            "settings": dataclasses.asdict(s),
-            "device": self.device,
-            "wall_time_s": self.wall_time_s,
-            "steps": self.steps.tolist(),
-            "boundary_shift_median": self.shift.tolist(),
-            "runs": rows,
-        }
-
-
 def training_sets(
     settings: SampleComplexitySettings, teacher: Net, seeds: Sequence[int], device: torch.device
 ) -> list[torch.Tensor]:
-    """The ``G · K`` training inputs ``[S, N, d]`` in member-group order (``N`` major, kind minor)."""
+    """The ``G · K`` training inputs ``[S, N, d]`` in member-group order (``N`` major, kind
+    minor)."""
     dtype = resolve_dtype(settings.dtype)
     xs = []
     for n in settings.n_trains:
@@ -459,7 +267,8 @@ def training_sets(
 
 
 def _loss(net: Net, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``[S]`` square loss of every member on its own set, two seeds at a time (small temporaries)."""
+    """``[S]`` square loss of every member on its own set, two seeds at a time (small
+    temporaries)."""
     out = []
     for lo in range(0, net.n_seeds, SEED_GROUP):
         sl = slice(lo, lo + SEED_GROUP)
@@ -484,7 +293,7 @@ def compute(
     groups = len(xs)
     n_seeds = len(seeds)
     source = StackedSets(xs, ys)
-    members = tile(student, groups)
+    members = Net.stack([student] * groups)  # group-major
     member_seeds = [s for _ in range(groups) for s in seeds]
     shape = (len(settings.n_trains), len(settings.kinds), n_seeds)
 
@@ -514,11 +323,11 @@ def compute(
         on_snapshot=on_snapshot,
         progress=progress,
     )
-    rec = traj.records
-    teacher_best = torch.stack([r["teacher_best"] for r in rec]).numpy()
-    teacher_best = teacher_best.reshape(len(rec), *shape, settings.m)
-    eval_loss = torch.stack([r["eval_loss"] for r in rec]).numpy().reshape(len(rec), *shape)
-    train_loss = torch.stack([r["train_loss"] for r in rec]).numpy().reshape(len(rec), *shape)
+    stack = {k: v.numpy() for k, v in traj.stacked().items()}
+    n_snaps = len(traj.records)
+    teacher_best = stack["teacher_best"].reshape(n_snaps, *shape, settings.m)
+    eval_loss = stack["eval_loss"].reshape(n_snaps, *shape)
+    train_loss = stack["train_loss"].reshape(n_snaps, *shape)
     student_best, fanout = [], []
     for g in range(groups):
         sub = members.select(slice(g * n_seeds, (g + 1) * n_seeds))
@@ -556,7 +365,8 @@ SAMPLE_COMPLEXITY = register(
         result_cls=SampleComplexityResult,
         name="sample-complexity",
         key="E5",
-        summary="Gaussian vs boundary-augmented training sets of size N: teachers covered on Gaussian eval data",
+        summary="Gaussian vs boundary-augmented training sets of size N: "
+        "teachers covered on Gaussian eval data",
         settings_cls=SampleComplexitySettings,
         presets=PRESETS,
         default_seeds=SEEDS,

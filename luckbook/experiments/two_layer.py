@@ -12,7 +12,8 @@ Conventions of the released code (``catalyst/recon_two_layer.py``) that the book
 coverage and success rates use the **eval** set; the L-shape (best correlation against
 fan-out, per student node) uses the **training** set; the loss the released code reports is
 the mean of ``(y_teacher − y_student)²`` over samples *and outputs*, i.e. our
-``½·Σ_outputs`` loss times ``2 / c`` (:func:`released_loss`). Losses are stored in our
+``½·Σ_outputs`` loss times ``2 / c``
+(:func:`~luckbook.results.two_layer.released_loss`). Losses are stored in our
 convention and printed in the released one.
 """
 
@@ -20,13 +21,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
 
 from .. import costs
-from ..claims import Stat, seed_mean
 from ..config import (
     DEFAULT_TAUS,
     check_choice,
@@ -39,7 +39,7 @@ from ..data import FixedSet, gaussian
 from ..ensemble import ACTIVATIONS, Net
 from ..evaluate import Probe
 from ..metrics import best_per_student, best_per_teacher, observability
-from ..result import Result
+from ..results.two_layer import TwoLayerResult
 from ..student import make_student
 from ..teacher import DEFAULT_CHOICES, NINE_CHOICES, make_teacher
 from ..train import SPACINGS, snapshot_steps, train
@@ -107,7 +107,8 @@ class E4Common:
         resolve_dtype(self.dtype)
         if self.n_snapshots > self.steps:
             raise ValueError(
-                f"n_snapshots={self.n_snapshots!r} is not allowed: expected at most steps={self.steps}"
+                f"n_snapshots={self.n_snapshots!r} is not allowed: "
+                f"expected at most steps={self.steps}"
             )
 
     def validate(self) -> None:
@@ -140,7 +141,8 @@ class TwoLayerSettings(E4Common):
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
-    # 20 epochs: a NumPy re-run of the released code at m = 10 covered every teacher at p = 0 by then.
+    # 20 epochs: a NumPy re-run of the released code at m = 10 covered every teacher at p = 0
+    # by then.
     "book": {"steps": 20_000, "n_snapshots": 40},
     "tiny": {
         "d": 20,
@@ -154,167 +156,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 SEEDS = {"paper": 32, "book": 8, "tiny": 4}
-
-
-def released_loss(loss: np.ndarray | float, c: int) -> np.ndarray | float:
-    """Our loss ``½·E‖y_t − y_s‖²`` (summed over the ``c`` outputs) in the released code's
-    convention, the mean of ``(y_t − y_s)²`` over samples and outputs: ``loss · 2 / c``."""
-    return loss * (2.0 / c)
-
-
-@dataclasses.dataclass
-class TwoLayerResult(Result[TwoLayerSettings]):
-    """Everything E4 measures, as NumPy arrays (``T`` snapshots, ``S`` seeds).
-
-    Attributes:
-        settings, seeds, device, wall_time_s: how it was made.
-        steps: ``[T]`` snapshot steps.
-        teacher_best: ``[T, S, m]`` best correlation of each teacher node over students.
-        student_best, student_match: ``[T, S, n]`` best correlation of each student node and
-            the index of that teacher.
-        fanout: ``[T, S, n]`` fan-out norms of the student's hidden nodes.
-        train_loss, eval_loss: ``[T, S]``.
-        covered: ``{tau: [T, S]}`` number of teachers covered at ``tau``.
-        corr: ``[S, m, n]`` final correlation matrix; observability ``[S, m, n]`` final.
-        teacher_fanout: ``[S, m]``; teacher, student: final weights per layer ``[S, in+1, out]``.
-        batch_loss: ``[steps // stride, S]`` minibatch loss, every ``stride``-th step.
-        student_best_train: ``[2, S, n]`` best correlation of each student node on the
-            **training** set at step 0 and at the end (the released L-shape's convention).
-
-    Losses are ``½·Σ_outputs`` means over samples; :func:`released_loss` converts them.
-    """
-
-    EXPERIMENT: ClassVar[str] = "two-layer"
-
-    steps: np.ndarray
-    teacher_best: np.ndarray
-    student_best: np.ndarray
-    student_match: np.ndarray
-    fanout: np.ndarray
-    train_loss: np.ndarray
-    eval_loss: np.ndarray
-    covered: dict[float, np.ndarray]
-    corr: np.ndarray
-    observability: np.ndarray
-    teacher_fanout: np.ndarray
-    teacher: list[np.ndarray]
-    student: list[np.ndarray]
-    batch_loss: np.ndarray
-    batch_loss_stride: int
-    student_best_train: np.ndarray | None = None
-
-    def final_covered(self, tau: float = 0.95) -> np.ndarray:
-        """``[S]`` teachers covered at ``tau`` after training (``tau`` must be one of ``settings.taus``)."""
-        tau = check_float("tau", tau, low=0.0, high=1.0, low_open=True, high_open=True)
-        if tau not in self.covered:
-            return (self.teacher_best[-1] > tau).sum(-1)
-        return self.covered[tau][-1]
-
-    def networks(self) -> tuple[Net, Net]:
-        """The final ``(teacher, student)`` ensembles rebuilt from the stored weights (CPU)."""
-        kw = {"activation": self.settings.activation, "slope": self.settings.slope}
-        return (
-            Net([torch.from_numpy(w) for w in self.teacher], **kw),
-            Net([torch.from_numpy(w) for w in self.student], **kw),
-        )
-
-    def summary(self, tau: float = 0.95) -> str:
-        """A small per-seed table: teachers covered at ``tau``, losses, fan-out medians."""
-        s = self.settings
-        special = self.l_shape()[0] >= tau
-        loss = released_loss(self.eval_loss[-1], s.c)
-        lines = [
-            f"two-layer (E4): d={s.d}, m={s.m}, multi={s.multi} (n={s.n}), c={s.c}, p={s.p:g}",
-            f"{s.steps} SGD steps, {len(self.seeds)} seeds on {self.device}, {self.wall_time_s:.1f} s",
-            "eval loss: mean of (y_t - y_s)^2 over samples and outputs, as released; "
-            "fan-outs split by training-set correlation (L-shape, as released)",
-            f"{'seed':>5} {'covered@' + str(tau):>14} {'eval loss':>10} {'fan-out (spec.)':>16} {'fan-out (rest)':>15}",
-        ]
-        for i, seed in enumerate(self.seeds):
-            fan = self.fanout[-1, i]
-            spec = f"{np.median(fan[special[i]]):.3f}" if special[i].any() else "-"
-            rest = f"{np.median(fan[~special[i]]):.3f}" if (~special[i]).any() else "-"
-            cov = f"{int(self.final_covered(tau)[i])}/{s.m}"
-            lines.append(f"{seed:>5} {cov:>14} {loss[i]:>10.2e} {spec:>16} {rest:>15}")
-        return "\n".join(lines)
-
-    def l_shape(self, final: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """``[S, n]`` best correlation on the **training** set (as released) and fan-out norm of
-        every student node, at the end (``final``) or at step 0."""
-        t = -1 if final else 0
-        if self.student_best_train is None:  # pragma: no cover - results made before 2026-11-30
-            return self.student_best[t], self.fanout[t]
-        return self.student_best_train[t], self.fanout[t]
-
-    def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
-        """``E4.setting-covers-all``: the fraction of teacher nodes covered at τ = 0.95 after
-        training (eval set), mean over seeds; the frozen control reads step 0."""
-        t = 0 if control == "frozen" else -1
-        m = self.settings.m
-        covered = (self.teacher_best[t] > 0.95).sum(-1)
-        frac = covered / m
-        detail = f"teachers covered per seed {covered.tolist()} of {m}; step {int(self.steps[t])}"
-        return {"E4.setting-covers-all": seed_mean(frac, detail=detail)}
-
-    def numbers(self, step: int | None = None, tau: float = 0.95) -> str:
-        """Three lines of the key numbers at snapshot ``step``: coverage, loss, fan-out medians."""
-        t = self.snapshot_index(step)
-        return snapshot_numbers(
-            f"step {int(self.steps[t])}",
-            self.teacher_best[t],
-            self.student_best[t],
-            self.fanout[t],
-            released_loss(self.eval_loss[t], self.settings.c),
-            tau,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """The CLI's JSON: settings, device, timing and per-seed final numbers."""
-        return {
-            "experiment": "two-layer",
-            "settings": dataclasses.asdict(self.settings),
-            "device": self.device,
-            "wall_time_s": self.wall_time_s,
-            "steps": self.steps.tolist(),
-            "seeds": [
-                {
-                    "seed": seed,
-                    "teacher_best_corr": self.teacher_best[-1, s].tolist(),
-                    "student_best_corr": self.student_best[-1, s].tolist(),
-                    "student_fanout": self.fanout[-1, s].tolist(),
-                    "covered": {str(t): int(v[-1, s]) for t, v in self.covered.items()},
-                    "train_loss": float(self.train_loss[-1, s]),
-                    "eval_loss": float(self.eval_loss[-1, s]),
-                    "eval_loss_history": self.eval_loss[:, s].tolist(),
-                }
-                for s, seed in enumerate(self.seeds)
-            ],
-        }
-
-
-def snapshot_numbers(
-    label: str,
-    teacher_best: np.ndarray,
-    student_best: np.ndarray,
-    fanout: np.ndarray,
-    eval_loss: np.ndarray,
-    tau: float,
-) -> str:
-    """The three lines every E4 result prints for one snapshot (``[S, m]``, ``[S, n]``,
-    ``[S, n]``, ``[S]`` arrays): teachers covered at ``tau`` per seed, the mean eval loss (pass
-    it in the released convention, :func:`released_loss`), and the median fan-out of
-    specialized (best correlation ≥ ``tau``) and other student nodes."""
-    cov = (teacher_best > tau).sum(-1)
-    special = student_best >= tau
-    spec = f"{np.median(fanout[special]):.3f}" if special.any() else "-"
-    rest = f"{np.median(fanout[~special]):.3f}" if (~special).any() else "-"
-    return (
-        f"{label}: teachers covered at {tau} per seed {cov.tolist()} of {teacher_best.shape[-1]} "
-        f"(mean {cov.mean():.2f})\n"
-        f"eval loss (mean over {len(eval_loss)} seeds; mean over samples × outputs, as released) "
-        f"{eval_loss.mean():.3g}\n"
-        f"median fan-out: specialized student nodes {spec}, others {rest}"
-    )
 
 
 def make_nets(
@@ -404,9 +245,9 @@ def compute(
         on_snapshot=on_snapshot,
         progress=progress,
     )
-    records = traj.records
-    stack = {k: torch.stack([r[k] for r in records]).numpy() for k in records[0] if k != "corr"}
-    final_corr = records[-1]["corr"]
+    keys = [k for k in traj.records[0] if k != "corr"]
+    stack = {k: v.numpy() for k, v in traj.stacked(*keys).items()}
+    final_corr = traj.records[-1]["corr"]
     z_t = eval_probe.t.pre[0]
     z_s = student.forward(eval_probe.x).pre[0]
     stride = max(1, settings.steps // 2000)

@@ -7,7 +7,20 @@ from . import Frames, Grid, Live, register
 
 register(
     "two-layer",
-    Frames(figure=plots.specialization_frame, every=2),
+    Frames(
+        figure=plots.specialization_frame,
+        every=2,
+        predict=(
+            "At step 0 every student node is weakly correlated with every teacher node and has "
+            "a tiny fan-out. Before you press Play: what happens first, and what takes the rest "
+            "of training?",
+            "First the teacher nodes acquire students: the best correlations jump to almost 1 "
+            "and those students' fan-outs grow, within the first frames when all teacher nodes "
+            "are equally strong (p = 0). The slow part comes after: the student nodes that "
+            "match no teacher node lose their fan-out gradually, which is what turns the "
+            "scatter into an L.",
+        ),
+    ),
 )
 
 register(

@@ -1,38 +1,22 @@
 """Figures of the sample-complexity chapter (E5): Gaussian vs boundary-augmented training sets.
 
-Every function takes a :class:`~luckbook.experiments.sample_complexity.SampleComplexityResult`
-and returns a :class:`BookFigure` whose alt text states the measured numbers.
+Every function takes a :class:`~luckbook.results.sample_complexity.SampleComplexityResult`
+and returns a :class:`BookFigure` whose alt text states the measured numbers; the chapter's
+panels are in ``luckbook/panels/sample_complexity.py``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
-from ..data import boundary_augmented, gaussian
-from ..ensemble import Net, with_ones
-from ..experiments.sample_complexity import SampleComplexityResult
+from ..results.sample_complexity import SampleComplexityResult
 from .style import TEACHER, new_figure, styled, with_alt
 
 KIND_COLORS = {"gaussian": "#64748b", "augmented": "#c2410c"}
 KIND_MARKERS = {"gaussian": "o", "augmented": "s"}
-
-SAMPLE_SLIDERS: dict[str, dict[str, Any]] = {
-    "data": {"kind": "select", "options": ["both", "gaussian", "augmented"], "description": "data"},
-    "p": {"kind": "select", "options": [0.0, 0.5, 1.0, 2.0], "description": "strength decay p"},
-    "multi": {"kind": "select", "options": [1, 2, 5], "description": "width multi"},
-    "activation": {
-        "kind": "select",
-        "options": ["relu", "leaky_relu"],
-        "description": "activation",
-    },
-}
-"""Slider specs for :func:`luckbook.widgets.explorer` over ``"sample-complexity"``."""
 
 
 def _n_axis(ax: Axes, n: np.ndarray) -> None:
@@ -41,14 +25,6 @@ def _n_axis(ax: Axes, n: np.ndarray) -> None:
     ax.set_xticks(n, [f"{int(v):,}" for v in n])
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("training-set size N")
-
-
-def _seed_position(result: SampleComplexityResult, seed: int | None) -> int:
-    if seed is None:
-        return 0
-    if seed not in result.seeds:
-        raise ValueError(f"seed={seed!r} is not allowed: this result has seeds {result.seeds}")
-    return result.seeds.index(seed)
 
 
 @styled
@@ -96,9 +72,9 @@ def coverage_vs_n(
     ax.legend(loc="lower right")
     return with_alt(
         fig,
-        f"Fraction of the {s.m} teacher nodes covered at correlation > {tau:g} on Gaussian eval data "
-        f"against the training-set size N on a log axis, after {int(result.steps[t])} SGD steps, "
-        f"mean ± std over {len(result.seeds)} seeds: " + "; ".join(parts) + ".",
+        f"Fraction of the {s.m} teacher nodes covered at correlation > {tau:g} on Gaussian eval "
+        f"data against the training-set size N on a log axis, after {int(result.steps[t])} SGD "
+        f"steps, mean ± std over {len(result.seeds)} seeds: " + "; ".join(parts) + ".",
     )
 
 
@@ -154,7 +130,7 @@ def sample_complexity_figure(result: SampleComplexityResult, tau: float = 0.95) 
 
 
 @styled
-def per_teacher(
+def sample_complexity_per_teacher(
     result: SampleComplexityResult,
     n_train: int,
     tau: float = 0.95,
@@ -203,36 +179,6 @@ def per_teacher(
     )
 
 
-def training_points(
-    result: SampleComplexityResult, n_train: int, seed: int | None = None
-) -> dict[str, torch.Tensor]:
-    """The training inputs ``[N, d]`` of ``(n_train, kind)`` for one seed, regenerated exactly
-    (the samplers are seeded by ``(seed, stream)``), per data kind of the run."""
-    s = result.settings
-    i = _seed_position(result, seed)
-    seed_id = result.seeds[i]
-    teacher = Net(
-        [torch.from_numpy(w[i : i + 1]) for w in result.teacher],
-        activation=s.activation,
-        slope=s.slope,
-    )
-    out = {}
-    for kind in s.kinds:
-        if kind == "gaussian":
-            x = gaussian(n_train, s.d, [seed_id], data_std=s.data_std)
-        else:
-            x = boundary_augmented(
-                teacher,
-                n_train,
-                [seed_id],
-                data_std=s.data_std,
-                alpha_mean=s.alpha_mean,
-                alpha_sigma=s.alpha_sigma,
-            )
-        out[kind] = x[0]
-    return out
-
-
 @styled
 def augmentation_picture(
     result: SampleComplexityResult,
@@ -251,17 +197,15 @@ def augmentation_picture(
         raise ValueError(
             f"nodes={nodes!r} is not allowed: expected two distinct teacher nodes in 0..{s.m - 1}"
         )
-    pos = _seed_position(result, seed)
-    points = training_points(result, n_train, seed)
-    w1 = torch.from_numpy(result.teacher[0][pos])  # [d + 1, m]
+    pos = result.seed_position(seed)
+    points = result.boundary_coordinates(n_train, seed)  # kind -> [N, m]
     fig = new_figure(3.6 * len(points) + 4.0, 3.6)
     axes = fig.subplots(1, len(points) + 1)
     scatter_axes, hist_ax = axes[:-1], axes[-1]
     parts = []
     bins = np.arange(-5.0, 5.0 + 1e-9, 0.1)
     lo, hi = s.alpha_mean, s.alpha_mean + s.alpha_sigma  # α's range: the shifted copies' distance
-    for ax, (kind, x) in zip(scatter_axes, points.items(), strict=True):
-        z = (with_ones(x) @ w1).numpy()
+    for ax, (kind, z) in zip(scatter_axes, points.items(), strict=True):
         near = (np.abs(z[:, i]) < 0.1) | (np.abs(z[:, j]) < 0.1)
         ax.scatter(z[~near, i], z[~near, j], s=3, color=KIND_COLORS[kind], alpha=0.35, lw=0)
         ax.scatter(z[near, i], z[near, j], s=5, color="black", alpha=0.8, lw=0)
@@ -277,9 +221,9 @@ def augmentation_picture(
         hist_ax.hist(z[:, i], bins=bins, color=KIND_COLORS[kind], alpha=0.55, label=kind)
         shoulder = float(((np.abs(z[:, i]) >= lo) & (np.abs(z[:, i]) <= hi)).mean())
         parts.append(
-            f"{kind}: {near_i} of {len(x)} points within 0.1 of boundary {i} and {near_j} within 0.1 "
-            f"of boundary {j}; {np.mean(z[:, i] > 0):.2f} on the positive side of boundary {i}; "
-            f"{shoulder:.2f} at distance {lo:g} to {hi:g} from it"
+            f"{kind}: {near_i} of {len(z)} points within 0.1 of boundary {i} and {near_j} within "
+            f"0.1 of boundary {j}; {np.mean(z[:, i] > 0):.2f} on the positive side of boundary "
+            f"{i}; {shoulder:.2f} at distance {lo:g} to {hi:g} from it"
         )
     hist_ax.axvline(0, color=TEACHER, lw=1)
     hist_ax.set_xlabel(f"$w_{{{i}}}^\\top x + b_{{{i}}}$ (teacher node {i})")
@@ -288,11 +232,11 @@ def augmentation_picture(
     hist_ax.legend(fontsize=8)
     return with_alt(
         fig,
-        f"Training points of seed {result.seeds[pos]} projected onto the pre-activations of teacher "
-        f"nodes {i} (x) and {j} (y); the blue lines are the two boundaries, points within 0.1 of "
-        f"either boundary are black; right, a histogram of the pre-activation of node {i}. The "
-        f"augmented set has a spike of points on each boundary and extra points at distance {lo:g} to {hi:g} "
-        f"on both sides. " + "; ".join(parts) + ".",
+        f"Training points of seed {result.seeds[pos]} projected onto the pre-activations of "
+        f"teacher nodes {i} (x) and {j} (y); the blue lines are the two boundaries, points within "
+        f"0.1 of either boundary are black; right, a histogram of the pre-activation of node {i}. "
+        "The augmented set has a spike of points on each boundary and extra points at distance "
+        f"{lo:g} to {hi:g} on both sides. " + "; ".join(parts) + ".",
     )
 
 
@@ -301,35 +245,6 @@ def coverage_frame(result: SampleComplexityResult, step: int) -> Figure:
     return coverage_vs_n(result, 0.95, step)
 
 
-def frame_numbers(result: SampleComplexityResult, step: int) -> str:
-    return result.numbers(step)
-
-
 def grid_frame(result: SampleComplexityResult, n_train: int, kind: str) -> Figure:
     """A frame of the static grid: per-teacher best correlations at ``(n_train, kind)``."""
-    return per_teacher(result, n_train, kinds=(kind,))
-
-
-def grid_numbers(
-    result: SampleComplexityResult, n_train: int, kind: str | None = None, tau: float = 0.95
-) -> str:
-    """One line per data kind (or only ``kind``): covered teachers per seed and losses."""
-    s = result.settings
-    parts = []
-    for name in s.kinds if kind is None else (kind,):
-        g, k = result.index(n_train, name)
-        cov = (
-            result.covered[tau][-1, g, k]
-            if tau in result.covered
-            else (result.teacher_best[-1, g, k] > tau).sum(-1)
-        )
-        parts.append(
-            f"{name}: covered per seed {cov.tolist()} of {s.m} (mean {cov.mean():.2f}), eval loss "
-            f"{result.eval_loss[-1, g, k].mean():.2g}, train loss {result.train_loss[-1, g, k].mean():.2g}"
-        )
-    return f"N={n_train}, τ={tau:g} — " + "; ".join(parts)
-
-
-def panel(result: SampleComplexityResult) -> Figure:
-    """The live widget's figure: coverage vs ``N`` and losses (same as the main figure)."""
-    return sample_complexity_figure(result)
+    return sample_complexity_per_teacher(result, n_train, kinds=(kind,))

@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from ..experiments.two_layer import TwoLayerResult, released_loss
+from ..results.two_layer import TwoLayerResult, released_loss
 from .style import SPECIALIZED, TEACHER, UNSPECIALIZED, new_figure, styled, with_alt
 
 
@@ -104,9 +104,10 @@ def fanout_vs_correlation(
     med_u = float(np.median(fan[~special])) if (~special).any() else float("nan")
     return with_alt(
         fig,
-        f"Scatter of {best.size} student nodes: best correlation with a teacher ({which}-set) against fan-out norm "
-        f"at step {int(result.steps[t])}; {int(special.sum())} nodes reach correlation {tau} with median "
-        f"fan-out {med_s:.3f}, the other {int((~special).sum())} have median fan-out {med_u:.3f}.",
+        f"Scatter of {best.size} student nodes: best correlation with a teacher ({which}-set) "
+        f"against fan-out norm at step {int(result.steps[t])}; {int(special.sum())} nodes reach "
+        f"correlation {tau} with median fan-out {med_s:.3f}, the other {int((~special).sum())} "
+        f"have median fan-out {med_u:.3f}.",
     )
 
 
@@ -169,7 +170,8 @@ def setting_overview(result: TwoLayerResult, seed: int | None = None, tau: float
     ax.set_title("Per-teacher best match (seed mean)")
     s = result.settings
     fig.suptitle(
-        f"Two-layer teacher–student: m = {s.m}, multi = {s.multi}, p = {s.p:g}, init_scale = {s.init_scale:g}"
+        f"Two-layer teacher–student: m = {s.m}, multi = {s.multi}, p = {s.p:g}, init_scale = "
+        f"{s.init_scale:g}"
     )
     return with_alt(fig, "Bar chart of each teacher node's best correlation, averaged over seeds.")
 
@@ -195,8 +197,8 @@ def teacher_recovery(
     return with_alt(
         fig,
         f"Bar chart of the {best.shape[-1]} teacher nodes' best correlation with a student at step "
-        f"{int(result.steps[t])}, mean and range over {best.shape[0]} seeds; {covered} of {best.size} "
-        f"teacher-seed pairs exceed {tau}.",
+        f"{int(result.steps[t])}, mean and range over {best.shape[0]} seeds; {covered} of "
+        f"{best.size} teacher-seed pairs exceed {tau}.",
     )
 
 

@@ -1,19 +1,18 @@
 """Figures of the E4 sweep (student specialization, strong teachers first).
 
-Every function takes a :class:`~luckbook.experiments.two_layer_sweep.TwoLayerSweepResult` and
+Every function takes a :class:`~luckbook.results.two_layer_sweep.TwoLayerSweepResult` and
 returns a :class:`BookFigure` whose alt text states the measured numbers: (a) the L-shape grid,
 (b) the success rate per teacher index, (c) the eval-loss curves, plus the frames of the
-time scrubber and of the static slider grid.
+chapter's panels (``luckbook/panels/two_layer_sweep.py``).
 
 Conventions of the released figures: the L-shape's correlations are on the training set at
 the end of training (eval set at the snapshots in between, where only those are measured);
 success rates on the eval set; the loss is the mean of ``(y_t − y_s)²`` over samples and
-outputs (:func:`~luckbook.experiments.two_layer.released_loss`).
+outputs (:func:`~luckbook.results.two_layer.released_loss`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,8 +20,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ..experiments.two_layer import released_loss
-from ..experiments.two_layer_sweep import TwoLayerSweepResult
+from ..results.two_layer import released_loss
+from ..results.two_layer_sweep import TwoLayerSweepResult
 from .style import SPECIALIZED, UNSPECIALIZED, new_figure, styled, with_alt
 
 MULTI_COLORS = ("#64748b", "#0ea5e9", "#c2410c", "#7c3aed", "#15803d", "#b45309")
@@ -34,7 +33,7 @@ def _color(result: TwoLayerSweepResult, multi: int) -> str:
 
 
 def _default_m(result: TwoLayerSweepResult, m: int | None) -> int:
-    return max(result.settings.ms) if m is None else m
+    return result.default_m() if m is None else m
 
 
 def _median(values: np.ndarray) -> str:
@@ -72,10 +71,9 @@ def l_shape(
     return with_alt(
         fig,
         f"m = {m}, multi = {multi}, p = {p:g} at {_epoch(result, int(result.steps[t]))} "
-        f"({result.l_shape_set(step)}-set correlations): "
-        f"{int(special.sum())} of {len(corr)} student nodes have best correlation above {tau}, median fan-out "
-        f"{_median(fan[special])}; nodes below 0.6: {int((corr < 0.6).sum())}, median fan-out "
-        f"{_median(fan[corr < 0.6])}.",
+        f"({result.l_shape_set(step)}-set correlations): {int(special.sum())} of {len(corr)} "
+        f"student nodes have best correlation above {tau}, median fan-out {_median(fan[special])}; "
+        f"nodes below 0.6: {int((corr < 0.6).sum())}, median fan-out {_median(fan[corr < 0.6])}.",
     )
 
 
@@ -116,13 +114,13 @@ def l_shape_grid(
         fontsize=10,
     )
     fig.alt = (
-        f"Grid of {len(ps)}×{len(multis)} scatter plots, rows p = {', '.join(f'{p:g}' for p in ps)}, columns "
-        f"multi = {', '.join(map(str, multis))}: per student node, best correlation with a teacher node (x) "
-        f"against fan-out norm (y), {result.l_shape_set(step)}-set correlations, teacher width {m}, "
-        f"{len(result.seeds)} seeds, at "
-        f"{_epoch(result, int(result.steps[t]))}. Pooled over the panels, the {n_lo} "
-        f"nodes with correlation below 0.6 have median fan-out {lo:.3g}, the {n_hi} nodes above 0.95 have "
-        f"median fan-out {hi:.3g}."
+        f"Grid of {len(ps)}×{len(multis)} scatter plots, rows p = "
+        f"{', '.join(f'{p:g}' for p in ps)}, columns multi = {', '.join(map(str, multis))}: per "
+        "student node, best correlation with a teacher node (x) against fan-out norm (y), "
+        f"{result.l_shape_set(step)}-set correlations, teacher width {m}, {len(result.seeds)} "
+        f"seeds, at {_epoch(result, int(result.steps[t]))}. Pooled over the panels, the {n_lo} "
+        f"nodes with correlation below 0.6 have median fan-out {lo:.3g}, the {n_hi} nodes above "
+        f"0.95 have median fan-out {hi:.3g}."
     )
     return fig
 
@@ -131,7 +129,7 @@ def l_shape_grid(
 
 
 @styled
-def success_rate(
+def sweep_success_rate(
     result: TwoLayerSweepResult, m: int | None = None, ps: Sequence[float] | None = None
 ) -> Figure:
     """Figure (b): fraction of seeds where teacher ``i`` is covered at τ, vs ``i``; early dotted,
@@ -155,8 +153,8 @@ def success_rate(
         lo, hi = s.multis[0], s.multis[-1]
         r_lo, r_hi = result.success_rate(m, lo, p), result.success_rate(m, hi, p)
         parts.append(
-            f"p = {p:g}: final rate of teacher 0 / teacher {m - 1} is {r_lo[0]:.2f} / {r_lo[-1]:.2f} at multi "
-            f"{lo} and {r_hi[0]:.2f} / {r_hi[-1]:.2f} at multi {hi}"
+            f"p = {p:g}: final rate of teacher 0 / teacher {m - 1} is {r_lo[0]:.2f} / "
+            f"{r_lo[-1]:.2f} at multi {lo} and {r_hi[0]:.2f} / {r_hi[-1]:.2f} at multi {hi}"
         )
     axes[0].set_ylabel(f"success rate (corr > {s.tau})")
     fig.supxlabel("teacher index i (strong → weak)", fontsize=10)
@@ -168,9 +166,9 @@ def success_rate(
     ]
     fig.legend(handles, labels, loc="outside right center", fontsize=8)
     fig.alt = (
-        f"{len(ps)} panels, one per p, of the fraction of {len(result.seeds)} seeds in which teacher node i "
-        f"(m = {m}) is covered at correlation {s.tau}, against i; dotted after {early} steps, solid after "
-        f"{s.steps}; one colour per multi. " + "; ".join(parts) + "."
+        f"{len(ps)} panels, one per p, of the fraction of {len(result.seeds)} seeds in which "
+        f"teacher node i (m = {m}) is covered at correlation {s.tau}, against i; dotted after "
+        f"{early} steps, solid after {s.steps}; one colour per multi. " + "; ".join(parts) + "."
     )
     return fig
 
@@ -179,7 +177,7 @@ def success_rate(
 
 
 @styled
-def loss_curves(
+def sweep_loss_curves(
     result: TwoLayerSweepResult, m: int | None = None, ps: Sequence[float] | None = None
 ) -> Figure:
     """Figure (c): log₁₀ eval loss (released convention: mean over samples × outputs) vs released
@@ -210,8 +208,8 @@ def loss_curves(
     axes[0].set_ylabel("log₁₀ eval loss (mean over outputs)")
     axes[-1].legend(fontsize=8, loc="upper right")
     fig.alt = (
-        f"{len(ps)} panels, one per p, of log10 eval loss (released convention: mean of the squared "
-        "error over samples and outputs) against epoch (1000 steps), teacher width {m}, "
+        f"{len(ps)} panels, one per p, of log10 eval loss (released convention: mean of the "
+        f"squared error over samples and outputs) against epoch (1000 steps), teacher width {m}, "
         f"mean ± std over {len(result.seeds)} seeds, one curve per multi. Final values: "
         + "; ".join(parts)
         + "."
@@ -219,7 +217,7 @@ def loss_curves(
     return fig
 
 
-# ----------------------------------------------------------------------------- sliders
+# ----------------------------------------------------------------------------- panel frames
 
 
 @styled
@@ -243,8 +241,8 @@ def l_shape_frame(
     t = result.snapshot_index(step)
     fig.suptitle(f"m = {m}, p = {p:g}, {_epoch(result, int(result.steps[t]))}", fontsize=10)
     fig.alt = (
-        f"{len(multis)} scatter plots of best correlation against fan-out norm per student node, one per "
-        "multi. " + " ".join(alts)
+        f"{len(multis)} scatter plots of best correlation against fan-out norm per student "
+        "node, one per multi. " + " ".join(alts)
     )
     return fig
 
@@ -284,182 +282,15 @@ def cell_panel(result: TwoLayerSweepResult, m: int, multi: int, p: float) -> Fig
     right.set_ylabel("log₁₀ eval loss (mean over outputs)")
     fig.suptitle(
         f"m = {m}, multi = {multi}, p = {p:g}, init_scale = {s.init_scale:g}: "
-        f"{result.covered(m, multi, p).mean():.2f} of {m} teachers covered (mean of {len(result.seeds)} seeds)",
+        f"{result.covered(m, multi, p).mean():.2f} of {m} teachers covered (mean of "
+        f"{len(result.seeds)} seeds)",
         fontsize=10,
     )
     lshape_alt = fig.alt
     fig.alt = (
-        f"Three panels for m = {m}, multi = {multi}, p = {p:g}, init_scale = {s.init_scale:g}. Left: {lshape_alt} "
-        f"Middle: success rate per teacher index, early {np.round(early, 2).tolist()}, final "
-        f"{np.round(final, 2).tolist()}. Right: log10 eval loss from {mean[0]:.2f} to {mean[-1]:.2f}±{std[-1]:.2f}."
+        f"Three panels for m = {m}, multi = {multi}, p = {p:g}, init_scale = {s.init_scale:g}. "
+        f"Left: {lshape_alt} Middle: success rate per teacher index, early "
+        f"{np.round(early, 2).tolist()}, final {np.round(final, 2).tolist()}. Right: log10 eval "
+        f"loss from {mean[0]:.2f} to {mean[-1]:.2f}±{std[-1]:.2f}."
     )
     return fig
-
-
-# ----------------------------------------------------------------------------- chapter helpers
-
-
-def l_shape_scrubber(result: TwoLayerSweepResult, m: int = 10, p: float = 1.0, every: int = 4):
-    """The chapter's training-time scrubber: :func:`l_shape_frame` of every multi at ``p``
-    (eval-set correlations during training, training-set ones at step 0 and at the end)."""
-    from .. import static
-
-    return static.time_scrubber(
-        result,
-        lambda r, step: l_shape_frame(r, step, m=m, p=p),
-        lambda r, step: r.numbers(m, max(r.settings.multis), p, step),
-        every=every,
-    )
-
-
-def cell_explorer(result: TwoLayerSweepResult, initial: dict | None = None):
-    """The static slider grid over every cell ``(m, multi, p)`` of ``result`` (:func:`cell_panel`)."""
-    from .. import static
-    from ..config import provenance
-
-    s = result.settings
-
-    def render(values: dict) -> tuple[Figure, str]:
-        m, multi, p = values["m"], values["multi"], values["p"]
-        return cell_panel(result, m, multi, p), result.numbers(m, multi, p)
-
-    start = initial or {"m": max(s.ms), "multi": s.multis[len(s.multis) // 2], "p": s.ps[-1]}
-    panel = static.static_panel(
-        render, {"m": list(s.ms), "multi": list(s.multis), "p": list(s.ps)}, initial=start
-    )
-    panel.caption = (
-        f"{len(panel.frames)} cells × {len(result.seeds)} seeds from the sweep above. "
-        f"{provenance(result.scale())}"
-    )
-    return panel
-
-
-def init_scale_explorer(
-    result: TwoLayerSweepResult,
-    scales: Sequence[float] = (0.005, 0.05, 0.2),
-    m: int = 10,
-    multi: int = 5,
-    p: float = 1.0,
-):
-    """A static slider over the student's initial scale for one cell (runs of
-    :meth:`~TwoLayerSweepResult.init_scale_runs`, cached)."""
-    from .. import static
-    from ..config import provenance
-
-    runs = result.init_scale_runs(list(scales), m, multi, p)
-
-    def render(values: dict) -> tuple[Figure, str]:
-        r = runs[values["init_scale"]]
-        return cell_panel(r, m, multi, p), r.numbers(m, multi, p)
-
-    panel = static.static_panel(render, {"init_scale": list(scales)})
-    panel.caption = (
-        f"m = {m}, multi = {multi}, p = {p:g}, {len(result.seeds)} seeds per frame. "
-        f"{provenance(result.scale())}"
-    )
-    panel.runs = runs
-    return panel
-
-
-def live_panel(scale: str | None = None, autorun: bool = False):
-    """The chapter's live panel (Jupyter only): initial scale, teacher bias and activation for
-    m = 10, multi 1 and 5, p 0, 1, 2, 4 seeds, 5 000 steps; draws :func:`l_shape_grid`."""
-    from .. import widgets
-
-    return widgets.explorer(
-        "two-layer-sweep",
-        {
-            "init_scale": {
-                "kind": "log",
-                "min": -4,
-                "max": 0,
-                "step": 0.5,
-                "description": "init_scale",
-            },
-            "bias": {"kind": "float", "min": -0.5, "max": 0.5, "step": 0.1, "description": "bias"},
-            "activation": {
-                "kind": "select",
-                "options": ["relu", "leaky_relu"],
-                "description": "activation",
-            },
-        },
-        l_shape_grid,
-        scale=scale,
-        seeds=4,
-        autorun=autorun,
-        ms=(10,),
-        multis=(1, 5),
-        ps=(0.0, 1.0, 2.0),
-        steps=5000,
-        n_snapshots=10,
-        lshape_steps=5000,
-        claim_m=10,
-    )
-
-
-def chapter_numbers(
-    result: TwoLayerSweepResult, lshape: TwoLayerSweepResult, m: int = 10
-) -> dict[str, float]:
-    """Every descriptive number the sweep chapter's prose states (glued as ``sweep.<name>``):
-    success rates and coverage per multi, log₁₀ losses (released convention), the L-shape's
-    medians and the descriptive ratios beside claim (iii). Descriptive, not claims."""
-    s = result.settings
-    q = max(1, m // 4)
-    out: dict[str, float] = {
-        "early_step": int(result.steps[result.early_index]),
-        "steps": int(s.steps),
-        "lshape_steps": int(lshape.settings.steps),
-        "lshape_wall_s": float(lshape.wall_time_s),
-        "sweep_wall_s": float(result.wall_time_s),
-        "n_cells": len(result.cells),
-        "n_programs": len(result.group_time_s),
-    }
-    for p in s.ps:
-        tag = f"p{p:g}"
-        for k in s.multis:
-            early = result.success_rate(m, k, p, "early")
-            final = result.success_rate(m, k, p)
-            out[f"{tag}.m{k}.early_strong"] = float(early[:q].mean())
-            out[f"{tag}.m{k}.early_weak"] = float(early[-q:].mean())
-            out[f"{tag}.m{k}.final_strong"] = float(final[:q].mean())
-            out[f"{tag}.m{k}.final_weak"] = float(final[-q:].mean())
-            out[f"{tag}.m{k}.covered"] = float(result.covered(m, k, p).mean())
-            out[f"{tag}.m{k}.early_covered"] = float(
-                result.covered(m, k, p, int(result.steps[result.early_index])).mean()
-            )
-            loss = np.log10(
-                np.maximum(released_loss(result.cell(m, k, p).eval_loss[-1], s.c), 1e-300)
-            )
-            out[f"{tag}.m{k}.log_loss"] = float(loss.mean())
-        out[f"{tag}.early_strong"] = float(
-            np.mean([out[f"{tag}.m{k}.early_strong"] for k in s.multis])
-        )
-        out[f"{tag}.early_weak"] = float(np.mean([out[f"{tag}.m{k}.early_weak"] for k in s.multis]))
-    lo, hi, n_lo, n_hi = lshape.l_shape_medians(m)
-    out.update({"lshape.lo": lo, "lshape.hi": hi, "lshape.n_lo": n_lo, "lshape.n_hi": n_hi})
-    out.update({f"lshape.{k.replace(' ', '_')}": v for k, v in lshape.l_shape_ratios(m).items()})
-    # the same ratio on eval-set correlations at the end (the book's former convention)
-    c = np.concatenate(
-        [
-            lshape.cell(m, k, p).student_best[-1].ravel()
-            for k in lshape.settings.multis
-            for p in lshape.settings.ps
-        ]
-    )
-    f = np.concatenate(
-        [
-            lshape.cell(m, k, p).fanout[-1].ravel()
-            for k in lshape.settings.multis
-            for p in lshape.settings.ps
-        ]
-    )
-    lo_e, hi_e = f[c < 0.6], f[c > 0.95]
-    out["lshape.eval"] = (
-        float(np.median(lo_e) / np.median(hi_e)) if len(lo_e) and len(hi_e) else math.nan
-    )
-    for mm in s.ms:
-        for k in s.multis:
-            out[f"width.m{mm}.multi{k}"] = (
-                float(result.covered(mm, k, 2.0).mean() / mm) if 2.0 in s.ps else math.nan
-            )
-    return out

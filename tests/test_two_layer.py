@@ -1,0 +1,119 @@
+"""E4, the two-layer setting (``two-layer``): the result's analysis (coverage, L-shape, text,
+JSON, networks), its figures' numbers and arguments, and its registered panels."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import luckbook as lb
+from luckbook import panels
+from luckbook.plots import two_layer as plots
+from luckbook.results.two_layer import TwoLayerResult, released_loss
+
+SMALL = {"scale": "tiny", "steps": 200, "n_snapshots": 4, "seeds": 2}
+
+
+@pytest.fixture(scope="module")
+def result():
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LUCKBOOK_CACHE", "off")
+    try:
+        return lb.run("two-layer", **SMALL)
+    finally:
+        mp.undo()
+
+
+# ----------------------------------------------------------------------------- the result
+
+
+def test_result_lives_in_results_and_is_the_experiments(result):
+    assert isinstance(result, TwoLayerResult) and lb.TwoLayerResult is TwoLayerResult
+    assert lb.get_experiment("two-layer").result_cls is TwoLayerResult
+    assert type(result.settings) is lb.TwoLayerSettings
+
+
+def test_shapes_coverage_and_l_shape(result):
+    s = result.settings
+    t, n_seeds = len(result.steps), len(result.seeds)
+    assert result.teacher_best.shape == (t, n_seeds, s.m)
+    assert result.student_best.shape == result.fanout.shape == (t, n_seeds, s.n)
+    assert result.corr.shape == result.observability.shape == (n_seeds, s.m, s.n)
+    for tau in s.taus:
+        np.testing.assert_array_equal(
+            result.final_covered(tau), (result.teacher_best[-1] > tau).sum(-1)
+        )
+    np.testing.assert_array_equal(
+        result.final_covered(0.42), (result.teacher_best[-1] > 0.42).sum(-1)
+    )
+    with pytest.raises(ValueError, match="tau=1.0"):
+        result.final_covered(1.0)
+    corr, fan = result.l_shape()
+    np.testing.assert_array_equal(corr, result.student_best_train[-1])
+    np.testing.assert_array_equal(fan, result.fanout[-1])
+    np.testing.assert_array_equal(result.l_shape(final=False)[0], result.student_best_train[0])
+
+
+def test_text_json_and_released_loss(result):
+    s = result.settings
+    assert f"{len(result.seeds)} seeds on {result.device}" in result.summary()
+    assert "as released" in result.summary()
+    text = result.numbers(int(result.steps[1]))
+    assert text.startswith(f"step {int(result.steps[1])}: teachers covered at 0.95")
+    with pytest.raises(ValueError, match="step=7"):
+        result.numbers(7)
+    data = json.loads(json.dumps(result.to_json()))
+    assert list(data)[:5] == ["experiment", "settings", "device", "wall_time_s", "steps"]
+    assert data["experiment"] == "two-layer" and data["settings"]["m"] == s.m
+    assert [row["seed"] for row in data["seeds"]] == result.seeds
+    assert data["seeds"][0]["eval_loss"] == pytest.approx(float(result.eval_loss[-1, 0]))
+    assert released_loss(2.0, 4) == pytest.approx(1.0)
+
+
+def test_networks_rebuild_the_final_student(result):
+    teacher, student = result.networks()
+    x = lb.gaussian(500, result.settings.d, result.seeds, data_std=result.settings.data_std)
+    loss = lb.square_loss(teacher(x), student(x))
+    # a fresh sample of the eval distribution: close to the stored eval loss
+    np.testing.assert_allclose(loss.numpy(), result.eval_loss[-1], rtol=0.5)
+    assert student.widths == [result.settings.d, result.settings.n, result.settings.c]
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def test_alt_text_states_measured_numbers(result):
+    fig = plots.fanout_vs_correlation(result, tau=0.95)
+    n_special = int((result.student_best_train[-1] >= 0.95).sum())
+    assert f"{n_special} nodes reach correlation 0.95" in fig.alt
+
+
+def test_plot_arguments_are_validated(result):
+    with pytest.raises(ValueError, match="seed=99"):
+        plots.correlation_heatmap(result, seed=99)
+    with pytest.raises(ValueError, match="step=7"):
+        plots.fanout_vs_correlation(result, step=7)
+
+
+def test_heatmap_orders_students_by_matched_teacher():
+    corr = np.array([[0.1, 0.9, 0.2], [0.8, 0.0, 0.95]])
+    order = plots.student_order(corr)
+    assert order.tolist() == [1, 2, 0]
+
+
+# ----------------------------------------------------------------------------- panels
+
+
+def test_registered_panels_have_predictions_and_render(result):
+    assert panels.get(panels.Grid, "two-layer").predict
+    frames = panels.get(panels.Frames, "two-layer")
+    assert frames.predict
+    panel = lb.time_scrubber(result)
+    assert panel.kind == "time" and panel.predict == frames.predict
+    shown = [int(step) for step in result.steps[:: frames.every]]
+    shown += [] if shown[-1] == int(result.steps[-1]) else [int(result.steps[-1])]
+    assert panel.labels == [[str(step) for step in shown]]
+    live = panels.get(panels.Live, "two-layer")
+    assert set(live.sliders) <= set(lb.TwoLayerSettings.__dataclass_fields__)
