@@ -39,6 +39,9 @@ N_BOOT = 2000
 
 VERDICTS = ("holds", "does not hold", "inconclusive", "undefined")
 
+ASSERTED_SCALES = ("book", "paper")
+"""Scales at which a chapter's claim cell (:meth:`ClaimReport.require`) asserts its claims."""
+
 
 def held_out_seeds(n: int) -> list[int]:
     """The first ``n`` seeds of the held-out block: ``[1000, …, 1000 + n − 1]``."""
@@ -396,6 +399,19 @@ class ClaimReport:
         ]
         if bad or leaky:
             raise AssertionError("; ".join(bad + leaky))
+
+    def require(self, ids: Iterable[str] | None = None) -> None:
+        """A chapter's claim cell: :meth:`assert_holds` at the scales the claims were
+        registered for (:data:`ASSERTED_SCALES`); at any other scale (``tiny``, custom
+        settings) the thresholds were not chosen for the run, so it prints one line saying
+        the verdicts are shown for information and returns (a ``tiny`` book still builds)."""
+        if self.scale in ASSERTED_SCALES:
+            self.assert_holds(ids)
+            return
+        print(
+            f"at scale {self.scale!r} the claims are shown, not asserted: their thresholds were "
+            f"registered for {' and '.join(ASSERTED_SCALES)} scale runs"
+        )
 
     def assert_fails(self, ids: Iterable[str] | None = None) -> None:
         """Raise ``AssertionError`` if any claim in ``ids`` (default: all) holds: what a

@@ -158,3 +158,13 @@ def test_unknown_claim_and_control_are_refused():
         lb.get_claim("nope")
     with pytest.raises(ValueError, match="control='nope' is not allowed"):
         lb.claims("two-layer", scale="tiny", control="nope")
+
+
+def test_require_asserts_at_the_registered_scales_only(capsys):
+    """A chapter's claim cell asserts at book (and paper) scale; at tiny it only reports, so a
+    tiny-scale book builds."""
+    report = _report(Stat(0.2, 0.1, 0.3, 3), None)  # a claim that does not hold
+    with pytest.raises(AssertionError):
+        dataclasses.replace(report, scale="book").require()
+    report.require()  # tiny
+    assert "shown, not asserted" in capsys.readouterr().out
