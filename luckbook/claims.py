@@ -1218,8 +1218,9 @@ _register(
         threshold=0.2,
         direction=">",
         control=_E9_CONTROL,
-        note="20 %: the chapter's planned threshold. Measured at the end of the loss plateau (the plan "
-        "put it at the norm doubling, where the drop is only a few %: the chapter shows it).",
+        note="20 %: the chapter's planned threshold. Measured at the end of the loss plateau "
+        "(the plan put it at the norm doubling, where the drop is only a few %: the chapter "
+        "shows it).",
     ),
     Claim(
         id="E9.norm-scale",

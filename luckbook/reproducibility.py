@@ -21,7 +21,7 @@ CHAPTERS: dict[str, tuple[str, str]] = {
     "fanout": ("notebooks/fanout", "Zero fan-out for unlucky nodes"),
     "lucky": ("notebooks/lucky", "Luck matters"),
     "deep-teacher": ("notebooks/deep_teacher", "A deep teacher"),
-    "two-layer": ("notebooks/setting", "The teacher–student setting"),
+    "two-layer": ("notebooks/two_layer", "The teacher–student setting"),
     "two-layer-sweep": ("notebooks/two_layer_sweep", "Student specialization, two layers"),
     "sample-complexity": ("notebooks/sample_complexity", "Sample complexity"),
     "deep-specialization": ("notebooks/deep_specialization", "Specialization in every layer"),

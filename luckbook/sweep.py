@@ -113,7 +113,8 @@ def parse_grid(experiment: str, pairs: Sequence[str]) -> dict[str, list[Any]]:
             )
         if key not in allowed:
             raise ValueError(
-                f"unknown parameter {key!r} for experiment {exp.name!r}; allowed: {', '.join(allowed)}"
+                f"unknown parameter {key!r} for experiment {exp.name!r}; "
+                f"allowed: {', '.join(allowed)}"
             )
         if key in grid:
             raise ValueError(f"--grid {key}=... is given twice; give all its values at once")
@@ -666,7 +667,8 @@ def sweep(
         )
     if not cache_enabled():
         raise ValueError(
-            "LUCKBOOK_CACHE=off is not allowed for a sweep: its tasks hand results over through the cache"
+            "LUCKBOOK_CACHE=off is not allowed for a sweep: its tasks hand results over "
+            "through the cache"
         )
     folder = str(cache_dir().resolve())
     dev_type = torch.device(device).type
@@ -747,7 +749,8 @@ def _cluster(
         import distributed
     except ImportError:
         raise ValueError(
-            "a sweep needs dask[distributed]: pip install 'dask[distributed]' (or luckbook[cluster])"
+            "a sweep needs dask[distributed]: pip install 'dask[distributed]' "
+            "(or luckbook[cluster])"
         ) from None
     stack = contextlib.ExitStack()
     try:
@@ -842,7 +845,8 @@ def _submit_and_wait(
                 if meta["entry"] != paths[task].name:
                     failed(
                         task,
-                        f"the worker stored {meta['entry']}, the client expected {paths[task].name} "
+                        f"the worker stored {meta['entry']}, "
+                        f"the client expected {paths[task].name} "
                         "(different luckbook code or settings on the worker?)",
                     )
                 else:

@@ -222,7 +222,7 @@ def test_sphinx_extension_drops_gated_and_plain_solutions(tmp_path, hide):
 def test_sphinx_extension_strips_downloadable_notebooks(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
-    shutil.copy2(ROOT / "notebooks" / "setting.ipynb", src / "index.ipynb")
+    shutil.copy2(ROOT / "notebooks" / "two_layer.ipynb", src / "index.ipynb")
     (src / "conf.py").write_text(
         textwrap.dedent(
             f"""

@@ -8,7 +8,7 @@ luckbook entry (the editable install's ``__editable__*`` finder and its dist-inf
 in a ``.pth`` file.
 
 - venv A gets the wheel (``pip install --no-deps --no-index``): the ``luckbook`` console
-  script lists and runs an experiment, and ``notebooks/setting.ipynb``, copied alone into an
+  script lists and runs an experiment, and ``notebooks/two_layer.ipynb``, copied alone into an
   empty folder, runs top to bottom at ``LUCKBOOK_SCALE=tiny``.
 - venv B has no luckbook: a copy of the setting notebook with the install cell (written by
   ``tools/notebooks.py install-cell``) installs it from the wheel through
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = Path(sysconfig.get_paths()["purelib"])
-NOTEBOOK = ROOT / "notebooks" / "setting.ipynb"
+NOTEBOOK = ROOT / "notebooks" / "two_layer.ipynb"
 PROBE = (
     "import json, sys, luckbook\n"
     "print('LUCKBOOK-PROBE', json.dumps({'file': luckbook.__file__,"

@@ -44,7 +44,7 @@ def test_report_page_lists_value_interval_rule_control_and_verdict(monkeypatch):
         "a note",
         "1000, 1001",
         "SS (arXiv:1909.13458), Fig. 1",
-        "../notebooks/setting.html",
+        "../notebooks/two_layer.html",
     ):
         assert part in page, part
     assert "passes!" not in page

@@ -74,7 +74,7 @@ def fork(tmp_path) -> Path:
     (tmp_path / "luckbook").mkdir()
     shutil.copy2(ROOT / "luckbook" / "_version.py", tmp_path / "luckbook" / "_version.py")
     (tmp_path / "notebooks").mkdir()
-    for name in ("setting.ipynb", "lucky.ipynb"):
+    for name in ("two_layer.ipynb", "lucky.ipynb"):
         shutil.copy2(ROOT / "notebooks" / name, tmp_path / "notebooks" / name)
     return tmp_path
 
@@ -94,7 +94,7 @@ def test_a_fork_edits_one_line_and_runs_one_command(fork):
     )
     check = _cli("sync", "--check", root=fork)
     assert check.returncode == 1
-    for name in ("README.md", "pyproject.toml", "setting.ipynb", "lucky.ipynb"):
+    for name in ("README.md", "pyproject.toml", "two_layer.ipynb", "lucky.ipynb"):
         assert name in check.stdout, f"sync --check did not flag {name}:\n{check.stdout}"
 
     assert _cli("sync", root=fork).returncode == 0
@@ -112,7 +112,7 @@ def test_a_fork_edits_one_line_and_runs_one_command(fork):
 
 
 def test_install_cell_is_first_code_cell_and_idempotent(fork):
-    nb_path = fork / "notebooks" / "setting.ipynb"
+    nb_path = fork / "notebooks" / "two_layer.ipynb"
     original = json.loads(nb_path.read_text())
     assert _cli("install-cell", nb_path, root=fork).returncode == 0
     once = nb_path.read_bytes()

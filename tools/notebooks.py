@@ -106,7 +106,7 @@ def readme_block(url: str, branch: str) -> str:
             f"- Open the notebooks on Binder: "
             f"<https://mybinder.org/v2/gh/{slug}/{branch}?urlpath=lab/tree/notebooks>",
             f"- Open a notebook on Colab: "
-            f"<https://colab.research.google.com/github/{slug}/blob/{branch}/notebooks/setting.ipynb>",
+            f"<https://colab.research.google.com/github/{slug}/blob/{branch}/notebooks/two_layer.ipynb>",
         ]
     lines.append(README_END)
     return "\n".join(lines)
@@ -162,8 +162,8 @@ if importlib.util.find_spec("luckbook") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", _source], check=True)
     importlib.invalidate_caches()
     print(f"luckbook {{importlib.metadata.version('luckbook')}} installed from {{_source}}")
-elif importlib.metadata.version("luckbook") != _wanted:
-    print(f"note: luckbook {{importlib.metadata.version('luckbook')}} found; this book is {{_wanted}}")'''
+elif (_found := importlib.metadata.version("luckbook")) != _wanted:
+    print(f"note: luckbook {{_found}} found; this book is {{_wanted}}")'''
 
 
 def _is_install_cell(cell: dict) -> bool:

@@ -1,4 +1,4 @@
-"""Panels of E4, the two-layer setting (the setting chapter, ``notebooks/setting.ipynb``)."""
+"""Panels of E4, the two-layer setting (the setting chapter, ``notebooks/two_layer.ipynb``)."""
 
 from __future__ import annotations
 

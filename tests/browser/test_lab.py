@@ -1,7 +1,7 @@
 """A student's path through the setting chapter in JupyterLab, driven in headless Chromium.
 
 Starts ``jupyter lab`` on 127.0.0.1 (a free port, a random token, no browser) over a temp
-copy of ``notebooks/setting.ipynb``, with ``LUCKBOOK_SCALE=tiny``, a fresh results cache and
+copy of ``notebooks/two_layer.ipynb``, with ``LUCKBOOK_SCALE=tiny``, a fresh results cache and
 this checkout first on the kernel's ``PYTHONPATH``; Jupyter's config, data, settings and
 IPython folders are temp folders too, so the user's settings do not leak in (the venv's
 lab extensions still load). Then, as a student would: open the chapter, Run > Run All
@@ -42,7 +42,7 @@ from test_book import ROOT, VIEWPORT
 
 pytestmark = pytest.mark.browser
 
-NOTEBOOK = "setting.ipynb"
+NOTEBOOK = "two_layer.ipynb"
 SCREENSHOTS = Path(tempfile.gettempdir())
 START_S = 90  # the server answers /api/status (a few seconds; more on a loaded machine)
 OPEN_MS = 90_000  # the notebook opens and its kernel is idle
