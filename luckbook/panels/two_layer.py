@@ -50,9 +50,9 @@ register(
         experiment="two-layer",
         sliders={
             "multi": {"kind": "select", "options": [1, 2, 3, 5, 10]},
-            "init_scale": {"kind": "log", "min": -4, "max": -1, "step": 0.5},
+            "init_scale": {"kind": "select", "options": [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1]},
             "p": {"kind": "float", "min": 0.0, "max": 2.5, "step": 0.5},
-            "lr": {"kind": "log", "min": -3, "max": 0, "step": 0.5},
+            "lr": {"kind": "select", "options": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]},
         },
         figure=plots.setting_overview,
         seeds=4,

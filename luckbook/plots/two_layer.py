@@ -152,7 +152,9 @@ def setting_overview(result: TwoLayerResult, seed: int | None = None, tau: float
     fig = new_figure(10.0, 6.4)
     grid = fig.add_gridspec(2, 3, width_ratios=[1.15, 1.0, 1.0])
     correlation_heatmap(result, seed, ax=fig.add_subplot(grid[0, :2]))
-    fanout_vs_correlation(result, tau=tau, ax=fig.add_subplot(grid[0, 2]))
+    l_ax = fig.add_subplot(grid[0, 2])
+    fanout_vs_correlation(result, tau=tau, ax=l_ax)
+    l_ax.set_xlabel("best correlation (training set)")  # the panel's narrow column
     training_curves(
         result, taus=(0.5, 0.8, tau), axes=[fig.add_subplot(grid[1, i]) for i in range(2)]
     )
@@ -167,7 +169,7 @@ def setting_overview(result: TwoLayerResult, seed: int | None = None, tau: float
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("teacher node i")
     ax.set_ylabel("best correlation")
-    ax.set_title("Per-teacher best match (seed mean)")
+    ax.set_title("Best match per teacher (seed mean)", loc="right")
     s = result.settings
     fig.suptitle(
         f"Two-layer teacher–student: m = {s.m}, multi = {s.multi}, p = {s.p:g}, init_scale = "
