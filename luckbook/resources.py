@@ -75,9 +75,21 @@ def check_memory(nbytes: int, device: torch.device, settings: Any, n_seeds: int)
     )
 
 
+def machine_busy() -> bool:
+    """Whether the other processes already keep every core busy: the 1-minute load average
+    (minus this process's own thread) is at least the core count. There, extra torch threads
+    only spin against them (``benchmarks/bench_threads.py``: 1.2–4× slower under load)."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not available on this platform
+        return False
+    return load - 1 >= (os.cpu_count() or 1)
+
+
 def resolve_threads(threads: int | None, estimated_s: float | None) -> int:
     """The torch thread count of a run: ``threads`` if given, else ``$LUCKBOOK_THREADS``, else
-    one thread for a run estimated under :data:`SMALL_RUN_S` seconds, else torch's default."""
+    one thread for a run estimated under :data:`SMALL_RUN_S` seconds or when the machine is
+    busy (:func:`machine_busy`), else torch's default (one per core)."""
     if threads is None:
         env = os.environ.get("LUCKBOOK_THREADS", "").strip()
         if env:
@@ -92,6 +104,8 @@ def resolve_threads(threads: int | None, estimated_s: float | None) -> int:
             raise ValueError(f"threads={threads!r} is not allowed: expected an integer >= 1")
         return threads
     if estimated_s is not None and estimated_s < SMALL_RUN_S:
+        return 1
+    if machine_busy():
         return 1
     return torch.get_num_threads()
 

@@ -50,11 +50,21 @@ def test_free_bytes_on_this_machine():
     ],
 )
 def test_thread_choice(monkeypatch, threads, env, estimate, expected):
+    monkeypatch.setattr(resources.os, "getloadavg", lambda: (0.0, 0.0, 0.0))  # a quiet machine
     if env is None:
         monkeypatch.delenv("LUCKBOOK_THREADS", raising=False)
     else:
         monkeypatch.setenv("LUCKBOOK_THREADS", env)
     assert resources.resolve_threads(threads, estimate) == expected
+
+
+def test_a_busy_machine_gets_one_thread_for_a_large_run(monkeypatch):
+    monkeypatch.delenv("LUCKBOOK_THREADS", raising=False)
+    busy = float(resources.os.cpu_count() or 1) + 1.5
+    monkeypatch.setattr(resources.os, "getloadavg", lambda: (busy, busy, busy))
+    assert resources.machine_busy()
+    assert resources.resolve_threads(None, 1e4) == 1
+    assert resources.resolve_threads(4, 1e4) == 4  # an explicit count still wins
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True])
