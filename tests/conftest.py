@@ -30,3 +30,33 @@ def cache_dir(_isolated_cache):
 def gen():
     """A seeded CPU generator for test inputs."""
     return torch.Generator().manual_seed(1234)
+
+
+def assert_one_line_error(capsys, args: list[str], text: str) -> None:
+    """``luckbook ARGS`` exits 2 with one line on stderr, ``luckbook: error: …`` naming
+    ``text`` (the parameter and its value), and no traceback anywhere."""
+    from luckbook import cli
+
+    assert cli.main(args) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("luckbook: error:"), captured.err
+    assert text in lines[0], lines[0]
+    assert "Traceback" not in captured.err + captured.out
+
+
+SMALL_TWO_LAYER = {"scale": "tiny", "steps": 200, "n_snapshots": 4, "seeds": 2}
+"""A two-layer run small enough for figure and widget tests."""
+
+
+@pytest.fixture(scope="module")
+def small_two_layer():
+    """One :data:`SMALL_TWO_LAYER` run per test module, computed without the cache."""
+    import luckbook as lb
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LUCKBOOK_CACHE", "off")
+    try:
+        return lb.run("two-layer", **SMALL_TWO_LAYER)
+    finally:
+        mp.undo()

@@ -11,6 +11,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import assert_one_line_error
 
 import luckbook as lb
 from luckbook import cli, panels, static
@@ -315,12 +316,7 @@ BAD = [
 
 @pytest.mark.parametrize("args, text", BAD, ids=[" ".join(a[1:]) for a, _ in BAD])
 def test_bad_input_names_the_parameter(capsys, args, text):
-    assert cli.main(args) == 2
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("luckbook: error:"), captured.err
-    assert text in lines[0], lines[0]
-    assert "Traceback" not in captured.err + captured.out
+    assert_one_line_error(capsys, args, text)
 
 
 def test_validation_in_python_api():

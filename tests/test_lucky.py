@@ -12,9 +12,10 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import assert_one_line_error
 
 import luckbook as lb
-from luckbook import cli, panels, static
+from luckbook import panels, static
 from luckbook.experiments import lucky
 from luckbook.plots import lucky as plots
 from luckbook.results.lucky import LuckyResult
@@ -285,12 +286,7 @@ BAD = [
 
 @pytest.mark.parametrize("args, text", BAD, ids=[" ".join(a[1:]) for a, _ in BAD])
 def test_bad_input_names_the_parameter(capsys, args, text):
-    assert cli.main(args) == 2
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("luckbook: error:"), captured.err
-    assert text in lines[0], lines[0]
-    assert "Traceback" not in captured.err + captured.out
+    assert_one_line_error(capsys, args, text)
 
 
 def test_bad_input_subprocess():

@@ -9,18 +9,12 @@ import pytest
 import luckbook as lb
 from luckbook.plots import two_layer as plots
 
-SMALL = {"scale": "tiny", "steps": 200, "n_snapshots": 4, "seeds": 2}
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def result(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("LUCKBOOK_CACHE", "off")
-    try:
-        return lb.run("two-layer", **SMALL)
-    finally:
-        mp.undo()
+def result(small_two_layer):
+    return small_two_layer
 
 
 @pytest.mark.parametrize(

@@ -13,17 +13,10 @@ from luckbook import panels
 from luckbook.plots import two_layer as plots
 from luckbook.results.two_layer import TwoLayerResult, released_loss
 
-SMALL = {"scale": "tiny", "steps": 200, "n_snapshots": 4, "seeds": 2}
-
 
 @pytest.fixture(scope="module")
-def result():
-    mp = pytest.MonkeyPatch()
-    mp.setenv("LUCKBOOK_CACHE", "off")
-    try:
-        return lb.run("two-layer", **SMALL)
-    finally:
-        mp.undo()
+def result(small_two_layer):
+    return small_two_layer
 
 
 # ----------------------------------------------------------------------------- the result
