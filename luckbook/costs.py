@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .experiments.deep_teacher import DeepTeacherSettings
     from .experiments.directional import DirectionalSettings
     from .experiments.fanout import FanoutSettings
+    from .experiments.gradient_relation import GradientRelationSettings
     from .experiments.lucky import LuckySettings
     from .experiments.real_teacher import RealTeacherSettings
     from .experiments.sample_complexity import SampleComplexitySettings
@@ -626,4 +627,42 @@ def deep_teacher(settings: DeepTeacherSettings, n_seeds: int, device: torch.devi
         s.dtype,
         device,
         "training",
+    )
+
+
+# ---------- E0 gradient relation ---------------------------------------------------------
+E0_GFLOPS = 2.0
+"""Effective rate of E0's per-sample relation checks (small batched products and their
+chunking; calibrated from ``tiny`` and ``book`` runs on the book's 2-core CPU, one thread)."""
+
+
+def gradient_relation(
+    settings: GradientRelationSettings, n_seeds: int, device: torch.device
+) -> Estimate:
+    """Per-sample relation terms for both students on every checked sample (the check set,
+    every batch-size repeat, the matrix set), plus the teacher's activation overlap at every
+    bias; memory: the inputs plus the chunked temporaries (at most ``MAX_ELEMENTS`` numbers
+    each, :mod:`luckbook.gradient_checks`)."""
+    from .gradient_checks import MAX_ELEMENTS
+
+    s = settings
+    teacher = [s.d, *s.hidden, s.c]
+    student = [s.d, *(s.multi * m for m in s.hidden), s.c]
+    pairs = sum((a + 1) * (b + 1) for a, b in zip(student[:-1], student[1:], strict=True))
+    samples = s.n_check + s.n_repeats * sum(s.batch_sizes) + s.n_matrix
+    relation = 2 * n_seeds * samples * 4 * s.c * pairs  # two students; Ṽ_l and its products
+    t_pairs = sum((a + 1) * b for a, b in zip(teacher[:-1], teacher[1:], strict=True))
+    overlap = len(s.biases) * n_seeds * s.n_overlap * 2 * t_pairs
+    flops = relation + overlap
+    item = resolve_dtype(s.dtype).itemsize
+    inputs = n_seeds * (samples + s.n_overlap) * (s.d + 1 + s.c)
+    largest = max(s.n_check, s.n_repeats * max(s.batch_sizes), s.n_matrix)
+    temps = min(2 * MAX_ELEMENTS, n_seeds * largest * s.c * (max(student) + 1))
+    nbytes = item * (inputs + temps) + 2**24
+    return Estimate(
+        flops / (E0_GFLOPS * 1e9) + 0.1,
+        int(nbytes),
+        f"{flops / 1e9:.1f} GFLOP counted ({samples:,} checked samples × 2 students, "
+        f"{len(s.biases)} biases × {s.n_overlap:,} overlap samples) at {E0_GFLOPS:g} GFLOP/s "
+        "(calibrated, one thread); memory: inputs + chunked temporaries",
     )

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import costs
 from ..config import check_choice, check_float, check_int, resolve_dtype
 from ..data import gaussian
 from ..ensemble import ACTIVATIONS, Net
@@ -330,5 +331,6 @@ GRADIENT_RELATION = register(
         presets=PRESETS,
         default_seeds=SEEDS,
         compute=compute,
+        estimate=costs.gradient_relation,
     )
 )

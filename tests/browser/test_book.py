@@ -533,3 +533,23 @@ def test_reproduce_this_frame(chapter):
             f"panel {i}: Copy did not select the code ({button.inner_text()!r})"
         )
     assert not chapter.errors, "\n".join(chapter.errors)
+
+
+def test_every_static_panel_asks_for_a_prediction_first(chapter):
+    """Each static panel opens with "Predict first:" and a question; its answer is folded in
+    a drop-down that is closed until the reader opens it, and then shows a real answer."""
+    panels = chapter.page.locator(".luckbook-static")
+    for i in range(panels.count()):
+        panel = panels.nth(i)
+        predict = panel.locator(".lb-predict")
+        assert predict.count() == 1, f"panel {i} has no prediction prompt"
+        question = predict.locator("p").first.inner_text()
+        assert question.startswith("Predict first:") and question.rstrip().endswith("?"), question
+        details = predict.locator("details")
+        answer = details.locator("p")
+        assert not details.evaluate("d => d.open"), f"panel {i}: the answer is open already"
+        assert not answer.is_visible(), f"panel {i}: the answer shows before it is asked for"
+        details.locator("summary").click()
+        assert details.evaluate("d => d.open") and answer.is_visible(), f"panel {i}"
+        assert len(answer.inner_text().strip()) > 40, f"panel {i}: answer too short"
+    assert not chapter.errors, "\n".join(chapter.errors)
