@@ -96,7 +96,7 @@ def fanout_vs_correlation(
     ax.axvline(tau, color="k", lw=0.8, ls=":")
     ax.set_xlim(min(-0.05, float(best.min()) - 0.05), 1.02)
     ax.set_ylim(bottom=0)
-    ax.set_xlabel(f"best correlation with a teacher ({which} set)")
+    ax.set_xlabel(f"best correlation ({which} set)")
     ax.set_ylabel("fan-out weight norm")
     ax.set_title(f"L-shape: {len(result.seeds)} seeds, step {int(result.steps[t])}")
     ax.legend(loc="upper left", markerscale=2)
@@ -152,9 +152,7 @@ def setting_overview(result: TwoLayerResult, seed: int | None = None, tau: float
     fig = new_figure(10.0, 6.4)
     grid = fig.add_gridspec(2, 3, width_ratios=[1.15, 1.0, 1.0])
     correlation_heatmap(result, seed, ax=fig.add_subplot(grid[0, :2]))
-    l_ax = fig.add_subplot(grid[0, 2])
-    fanout_vs_correlation(result, tau=tau, ax=l_ax)
-    l_ax.set_xlabel("best correlation (training set)")  # the panel's narrow column
+    fanout_vs_correlation(result, tau=tau, ax=fig.add_subplot(grid[0, 2]))
     training_curves(
         result, taus=(0.5, 0.8, tau), axes=[fig.add_subplot(grid[1, i]) for i in range(2)]
     )
