@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -109,15 +109,7 @@ def _seed_groups(n_seeds: int, per_seed: int) -> list[slice]:
 
 def relation_errors(teacher: Net, student: Net, x: torch.Tensor) -> torch.Tensor:
     """(a) ``[S, L]``: relative distance of the per-sample relation's gradient to autograd's."""
-    n = x.shape[1]
-    per_seed = n * max(w.shape[2] + 1 for w in student.weights) ** 2
-    out = []
-    for sl in _seed_groups(student.n_seeds, per_seed):
-        t, s = teacher.select(sl), student.select(sl)
-        rel = relation_delta(t, s, x[sl])
-        auto = autograd_delta(t, s, x[sl])
-        out.append(torch.stack([relative_error(r, a) for r, a in zip(rel, auto, strict=True)], -1))
-    return torch.cat(out)
+    return _errors_against_autograd(relation_delta, teacher, student, x)
 
 
 def ungated_delta(teacher: Net, student: Net, x: torch.Tensor) -> list[torch.Tensor]:
@@ -139,12 +131,23 @@ def ungated_delta(teacher: Net, student: Net, x: torch.Tensor) -> list[torch.Ten
 
 def ungated_errors(teacher: Net, student: Net, x: torch.Tensor) -> torch.Tensor:
     """``[S, L]``: relative distance of :func:`ungated_delta` to autograd's gradient."""
+    return _errors_against_autograd(ungated_delta, teacher, student, x)
+
+
+def _errors_against_autograd(
+    delta: Callable[[Net, Net, torch.Tensor], list[torch.Tensor]],
+    teacher: Net,
+    student: Net,
+    x: torch.Tensor,
+) -> torch.Tensor:
+    """``[S, L]``: relative distance of ``delta(teacher, student, x)`` (one gradient per layer)
+    to autograd's, computed in seed groups small enough for :data:`MAX_ELEMENTS`."""
     n = x.shape[1]
     per_seed = n * max(w.shape[2] + 1 for w in student.weights) ** 2
     out = []
     for sl in _seed_groups(student.n_seeds, per_seed):
         t, s = teacher.select(sl), student.select(sl)
-        rel = ungated_delta(t, s, x[sl])
+        rel = delta(t, s, x[sl])
         auto = autograd_delta(t, s, x[sl])
         out.append(torch.stack([relative_error(r, a) for r, a in zip(rel, auto, strict=True)], -1))
     return torch.cat(out)

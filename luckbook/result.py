@@ -102,6 +102,14 @@ class Result(Generic[S]):
             head["steps"] = np.asarray(self._steps()).tolist()
         return head
 
+    def provenance(self) -> str:
+        """The provenance line of :func:`luckbook.provenance` at this result's scale (or
+        "Computed at custom settings.")."""
+        from .config import SCALES, provenance
+
+        scale = self.scale()
+        return provenance(scale) if scale in SCALES else "Computed at custom settings."
+
     # ------------------------------------------------------------------ claims
     def scale(self) -> str:
         """The scale whose settings this result was run at (``"custom"`` for any other)."""

@@ -10,7 +10,6 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from ..config import SCALES, provenance
 from ..plots import sample_complexity as plots
 from ..results.sample_complexity import SampleComplexityResult
 from . import Frames, Live, register
@@ -80,11 +79,6 @@ def sample_complexity_explorer(result: SampleComplexityResult) -> Any:
     )
     panel.caption = (
         f"Served from the run above ({len(result.seeds)} seeds); drawn in "
-        f"{panel.seconds:.0f} s. {_provenance(result)}"
+        f"{panel.seconds:.0f} s. {result.provenance()}"
     )
     return panel
-
-
-def _provenance(result: Any) -> str:
-    scale = result.scale()
-    return provenance(scale) if scale in SCALES else "Computed at custom settings."

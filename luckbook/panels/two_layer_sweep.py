@@ -11,7 +11,6 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from ..config import SCALES, provenance
 from ..plots import two_layer_sweep as plots
 from ..results.two_layer_sweep import INIT_SCALES, TwoLayerSweepResult
 from . import Frames, Live, register
@@ -117,7 +116,7 @@ def sweep_cell_explorer(
     )
     panel.caption = (
         f"{len(panel.frames)} cells × {len(result.seeds)} seeds from the sweep above. "
-        f"{_provenance(result)}"
+        f"{result.provenance()}"
     )
     return panel
 
@@ -144,11 +143,6 @@ def sweep_init_scale_explorer(
     panel = static_panel(render, {"init_scale": list(scales)}, predict=INIT_PREDICT)
     panel.caption = (
         f"m = {m}, multi = {multi}, p = {p:g}, {len(result.seeds)} seeds per frame. "
-        f"{_provenance(result)}"
+        f"{result.provenance()}"
     )
     return panel
-
-
-def _provenance(result: Any) -> str:
-    scale = result.scale()
-    return provenance(scale) if scale in SCALES else "Computed at custom settings."
