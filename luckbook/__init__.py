@@ -33,6 +33,13 @@ from .config import DEFAULT_TAUS, SCALES, default_scale, provenance, resolve_dev
 from .costs import Estimate
 from .data import FixedSet, FreshGaussian, boundary_augmented, gaussian, unit_sphere
 from .digits import ImageData, load_cifar10, load_digits
+from .dynamics import (
+    arrival_times,
+    fanout_decay,
+    gap_halving_times,
+    log_gap_rates,
+    rank_correlation,
+)
 from .ensemble import Forward, Net, with_ones
 from .evaluate import Probe
 
@@ -189,6 +196,11 @@ __all__ = [  # noqa: PLE0604 - the lazy names are listed in _LAZY
     "CacheWarning",
     "cached",
     "CLAIMS",
+    "arrival_times",
+    "fanout_decay",
+    "gap_halving_times",
+    "log_gap_rates",
+    "rank_correlation",
     "HELD_OUT_START",
     "Claim",
     "ClaimReport",

@@ -173,7 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--control",
         default=None,
         metavar="NAME",
-        help="evaluate the claims on a negative control instead (e.g. frozen); it should fail",
+        help="evaluate the claims under a control instead (frozen, different-teacher, "
+        "shuffled-labels, equal-strength, frozen-bias: what the experiment supports; "
+        "'--control list' lists them); every evidence claim should then fail",
     )
     claims.add_argument(
         "--json", default=None, metavar="PATH", help="write the report as JSON ('-' for stdout)"
@@ -274,10 +276,22 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _claims(args: argparse.Namespace, scale: str, overrides: dict[str, Any]) -> int:
-    """``luckbook claims``: print the report (or write its JSON); exit 0 iff every claim holds."""
+    """``luckbook claims``: print the report (or write its JSON). Exit 0 iff every verdict is
+    the registered prediction and no control passes a claim predicted to hold; with
+    ``--control NAME``, exit 0 iff every claim holds under the control (so a control that
+    fails the claims, as it should, exits 1)."""
     from .claims import claims_of
 
     experiment = get_experiment(args.experiment)
+    if args.control == "list":
+        for name in experiment.controls:
+            print(f"{name}: {experiment.control_description(name)}")
+        return 0
+    if args.control is not None and args.control not in experiment.controls:
+        raise UsageError(
+            f"--control={args.control!r} is not allowed for {experiment.name}: expected one of "
+            f"{', '.join(experiment.controls)}"
+        )
     if not claims_of(experiment.name):
         raise UsageError(
             f"experiment={experiment.name!r} has no registered claims; "
@@ -301,7 +315,8 @@ def _claims(args: argparse.Namespace, scale: str, overrides: dict[str, Any]) -> 
         threads=_parse_threads(args.threads),
         **overrides,
     )
-    code = 0 if report.all_hold else 1
+    ok = report.all_hold if args.control is not None else report.as_predicted
+    code = 0 if ok else 1
     if args.json == "-":
         json.dump(report.to_json(), sys.stdout, indent=1)
         print()

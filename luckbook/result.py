@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
-from .claims import ClaimReport, ClaimRow, Stat, claims_of
+from .claims import ClaimReport, ClaimRow, ControlStat, Stat, claims_of
 
 S = TypeVar("S")
 
@@ -28,8 +28,9 @@ class Result(Generic[S]):
 
     Class attributes (set by each subclass):
         EXPERIMENT: the registered experiment name, e.g. ``"two-layer"``.
-        CONTROLS: the negative controls :meth:`claims` can evaluate (the first is printed
-            beside the values); ``CONTROL_NAMES`` describes each in one line.
+        CONTROLS: the *evaluation* controls :meth:`claim_stats` computes from this run (the
+            first is a claim's default control); ``CONTROL_NAMES`` describes each in one line.
+            Controls that need a second run are the experiment's ``run_controls``.
     """
 
     settings: S
@@ -127,40 +128,102 @@ class Result(Generic[S]):
 
     def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
         """``{claim id: Stat}`` for every registered claim of the experiment, on the trained
-        student (``control=None``) or on the control named (one of ``CONTROLS``)."""
+        student (``control=None``) or on the evaluation control named (one of ``CONTROLS``)."""
         raise NotImplementedError(f"{type(self).__name__} defines no claim_stats()")
+
+    def control_names(self) -> tuple[str, ...]:
+        """Every control this result's claims can be evaluated under: the evaluation controls
+        (``CONTROLS``) and the experiment's control runs (``Experiment.run_controls``)."""
+        from .experiments.base import get_experiment
+
+        try:
+            runs = tuple(get_experiment(self.EXPERIMENT).run_controls)
+        except ValueError:
+            runs = ()
+        return tuple(self.CONTROLS) + tuple(r for r in runs if r not in self.CONTROLS)
+
+    def control_description(self, name: str) -> str:
+        """What control ``name`` is, in one line."""
+        from .experiments.base import get_experiment
+
+        if name in self.CONTROL_NAMES:
+            return self.CONTROL_NAMES[name]
+        run = get_experiment(self.EXPERIMENT).run_controls.get(name)
+        return run.description if run is not None else name
+
+    def control_result(self, name: str) -> Result:
+        """The run of control ``name`` (one of the experiment's ``run_controls``): the same
+        seeds and device, the settings the control prescribes; cached like any run."""
+        from .experiments.base import get_experiment
+
+        exp = get_experiment(self.EXPERIMENT)
+        if name not in exp.run_controls:
+            raise ValueError(
+                f"control={name!r} is not allowed: expected one of "
+                f"{', '.join(self.control_names())}"
+            )
+        settings = exp.run_controls[name].settings(self.settings)
+        return exp.run_settings(settings, seeds=self.seeds, device=self.device)
+
+    def control_stats(self, name: str) -> dict[str, Stat]:
+        """``{claim id: Stat}`` under control ``name``: an evaluation of this run (``frozen``)
+        or the claims of the control's own run."""
+        if name in self.CONTROLS:
+            return self.claim_stats(name)
+        return self.control_result(name).claim_stats(None)
 
     def claims(self, control: str | None = None) -> ClaimReport:
         """The report of every registered claim of this experiment on this result.
 
         Args:
-            control: ``None`` (default) evaluates the trained student and prints the first
-                control's values beside; a name from ``CONTROLS`` (e.g. ``"frozen"``)
-                evaluates that control instead, and then every claim should fail.
+            control: ``None`` (default) evaluates the trained student and shows, beside each
+                claim, its value and verdict under each of its controls (a control run is
+                made, or loaded from the cache, when needed); a control's name evaluates
+                that control instead, and then every evidence claim should fail.
         """
-        if control is not None and control not in self.CONTROLS:
+        allowed = self.control_names()
+        if control is not None and control not in allowed:
             raise ValueError(
-                f"control={control!r} is not allowed: expected one of {', '.join(self.CONTROLS)}"
+                f"control={control!r} is not allowed: expected one of {', '.join(allowed)}"
             )
         registered = claims_of(self.EXPERIMENT)
-        stats = self.claim_stats(control)
-        ctrl_name = control or (self.CONTROLS[0] if self.CONTROLS else "")
-        beside = self.claim_stats(ctrl_name) if control is None and ctrl_name else {}
+        stats = self.claim_stats(None) if control is None else self.control_stats(control)
         missing = [c.id for c in registered if c.id not in stats]
         if missing:
             raise RuntimeError(
                 f"{self.EXPERIMENT}: claim_stats() computed no value for {', '.join(missing)}"
             )
+        wanted: dict[str, list[str]] = {
+            c.id: list(c.control_names(self.CONTROLS)) if control is None else []
+            for c in registered
+        }
+        names = list(dict.fromkeys(n for ns in wanted.values() for n in ns))
+        for n in names:
+            if n not in allowed:
+                raise RuntimeError(
+                    f"{self.EXPERIMENT}: a claim names control {n!r}, not one of "
+                    f"{', '.join(allowed)}"
+                )
+        beside = {n: self.control_stats(n) for n in names}
         rows = [
-            ClaimRow(c, stats[c.id], beside.get(c.id) if c.control else None) for c in registered
+            ClaimRow(
+                c,
+                stats[c.id],
+                tuple(ControlStat(n, beside[n][c.id]) for n in wanted[c.id] if c.id in beside[n]),
+            )
+            for c in registered
         ]
+        if control is None:
+            described = "; ".join(f"{n}: {self.control_description(n)}" for n in names)
+        else:
+            described = self.control_description(control)
         return ClaimReport(
             experiment=self.EXPERIMENT,
             scale=self.scale(),
             seeds=list(self.seeds),
             device=str(self.device),
             control=control,
-            control_name=self.CONTROL_NAMES.get(ctrl_name, ctrl_name),
+            control_name=described,
             wall_time_s=float(self.wall_time_s if self.wall_time_s is not None else math.nan),
             rows=rows,
         )

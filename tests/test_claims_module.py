@@ -15,6 +15,7 @@ from luckbook.claims import (
     Claim,
     ClaimReport,
     ClaimRow,
+    ControlStat,
     Stat,
     bootstrap,
     pooled_median,
@@ -33,7 +34,7 @@ CLAIM = Claim(
 
 
 def test_held_out_block_is_disjoint_from_development_seeds():
-    assert lb.held_out_seeds(3) == [1000, 1001, 1002]
+    assert lb.held_out_seeds(3) == [5000, 5001, 5002]
     assert min(lb.held_out_seeds(64)) >= lb.HELD_OUT_START
     with pytest.raises(ValueError, match="n=0 is not allowed"):
         lb.held_out_seeds(0)
@@ -99,14 +100,14 @@ def _report(stat: Stat, control: Stat | None) -> ClaimReport:
         control=None,
         control_name="frozen student",
         wall_time_s=1.0,
-        rows=[ClaimRow(CLAIM, stat, control)],
+        rows=[ClaimRow(CLAIM, stat, () if control is None else (ControlStat("frozen", control),))],
     )
 
 
 def test_report_prints_value_interval_threshold_verdict_and_control():
     report = _report(Stat(2.0, 1.5, 2.5, 3, detail="3 seeds"), Stat(0.1, 0.0, 0.2, 3))
     text = str(report)
-    for part in ("EX.demo", "[1.5, 2.5]", "> 1", "holds", "0.1", "yes", "1000–1002", "3 seeds"):
+    for part in ("EX.demo", "[1.5, 2.5]", "> 1", "holds", "frozen 0.1 does not hold", "1000–1002"):
         assert part in text, part
     assert "holds" in report._repr_html_()
     report.assert_holds()
@@ -117,7 +118,7 @@ def test_report_prints_value_interval_threshold_verdict_and_control():
 def test_assert_holds_fails_when_the_control_passes_too():
     report = _report(Stat(2.0, 1.5, 2.5, 3), Stat(3.0, 2.0, 4.0, 3))
     assert report["EX.demo"].control_fails is False
-    with pytest.raises(AssertionError, match="control passes"):
+    with pytest.raises(AssertionError, match="control frozen passes"):
         report.assert_holds()
     with pytest.raises(AssertionError, match="inconclusive"):
         _report(Stat(1.2, 0.9, 1.5, 3), None).assert_holds()
@@ -139,6 +140,10 @@ def test_report_json_fields():
     ):
         assert key in row
     assert row["verdict"] == "holds" and row["control_fails"] is True
+    assert row["kind"] == "evidence" and row["expected"] == "holds" and row["as_predicted"]
+    assert row["controls"] == [
+        {"name": "frozen", "value": 0.1, "ci_low": 0.0, "ci_high": 0.2, "verdict": "does not hold"}
+    ]
     json.dumps(data)  # plain JSON
     nan = _report(Stat(math.nan, math.nan, math.nan, 3), None).to_json()
     assert nan["claims"][0]["value"] is None
@@ -168,3 +173,20 @@ def test_require_asserts_at_the_registered_scales_only(capsys):
         dataclasses.replace(report, scale="book").require()
     report.require()  # tiny
     assert "shown, not asserted" in capsys.readouterr().out
+
+
+def test_require_asserts_the_prediction_not_holding():
+    """A claim registered as 'does not hold' passes its chapter's cell when it does not hold,
+    and fails it when it holds."""
+    no = dataclasses.replace(CLAIM, expected="does not hold")
+    report = dataclasses.replace(_report(Stat(0.2, 0.1, 0.3, 3), None), scale="book")
+    dataclasses.replace(report, rows=[ClaimRow(no, Stat(0.2, 0.1, 0.3, 3))]).require()
+    with pytest.raises(AssertionError, match="predicted 'does not hold', came out 'holds'"):
+        dataclasses.replace(report, rows=[ClaimRow(no, Stat(2.0, 1.5, 2.5, 3))]).require()
+
+
+def test_kind_and_prediction_are_checked():
+    with pytest.raises(ValueError, match="kind='fact'"):
+        dataclasses.replace(CLAIM, kind="fact")
+    with pytest.raises(ValueError, match="expected='maybe'"):
+        dataclasses.replace(CLAIM, expected="maybe")

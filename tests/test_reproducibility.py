@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from luckbook import reproducibility as rep
-from luckbook.claims import CLAIMS, Claim, ClaimReport, ClaimRow, Stat
+from luckbook.claims import CLAIMS, Claim, ClaimReport, ClaimRow, ControlStat, Stat
 
 CLAIM = Claim(
     id="EX.demo",
@@ -28,7 +28,7 @@ def _entry(stat: Stat, control: Stat | None = None) -> rep.Entry:
         control=None,
         control_name="frozen student",
         wall_time_s=3.0,
-        rows=[ClaimRow(CLAIM, stat, control)],
+        rows=[ClaimRow(CLAIM, stat, () if control is None else (ControlStat("frozen", control),))],
     )
     return rep.Entry("two-layer", report, 0.01)
 

@@ -37,6 +37,34 @@ def resolve_seeds(seeds: int | Sequence[int]) -> list[int]:
 
 
 @dataclasses.dataclass(frozen=True)
+class RunControl:
+    """A control that needs a run of its own: the same seeds with the settings
+    ``settings(original)`` returns (e.g. the student trained on an independent teacher).
+
+    Attributes:
+        description: one line for reports and ``luckbook claims --control``.
+        settings: maps the experiment's settings to the control run's settings.
+    """
+
+    description: str
+    settings: Callable[[Any], Any]
+
+
+def replace_settings(**changes: Any) -> Callable[[Any], Any]:
+    """A :attr:`RunControl.settings` that replaces fields, e.g.
+    ``replace_settings(control="different-teacher")`` or ``replace_settings(p=0.0)``."""
+
+    def apply(settings: Any) -> Any:
+        new = dataclasses.replace(settings, **changes)
+        validate = getattr(new, "validate", None)
+        if callable(validate):
+            validate()
+        return new
+
+    return apply
+
+
+@dataclasses.dataclass(frozen=True)
 class Experiment:
     """One experiment of the book (E0–E9).
 
@@ -55,6 +83,8 @@ class Experiment:
             than
             one run; by default :meth:`claims` runs once and calls ``result.claims()``.
         result_cls: the class ``compute`` returns (a :class:`~luckbook.result.Result`).
+        run_controls: the controls that need a run of their own, by name (see
+            :class:`RunControl`); the evaluation controls are ``result_cls.CONTROLS``.
     """
 
     name: str
@@ -67,12 +97,21 @@ class Experiment:
     estimate: Callable[..., Estimate] | None = None
     report: Callable[..., ClaimReport] | None = None
     result_cls: type[Result] = Result
+    run_controls: Mapping[str, RunControl] = dataclasses.field(default_factory=dict)
 
     @property
     def controls(self) -> tuple[str, ...]:
-        """The negative controls its claims can be evaluated on (the first is the one printed
-        beside the values); ``luckbook claims --control`` takes one of them."""
-        return self.result_cls.CONTROLS
+        """Every control its claims can be evaluated under: the evaluation controls of its
+        result (``frozen``, ...) and its control runs; ``luckbook claims --control`` takes
+        one of them."""
+        evals = tuple(self.result_cls.CONTROLS)
+        return evals + tuple(n for n in self.run_controls if n not in evals)
+
+    def control_description(self, name: str) -> str:
+        """What control ``name`` is, in one line."""
+        if name in self.run_controls:
+            return self.run_controls[name].description
+        return self.result_cls.CONTROL_NAMES.get(name, name)
 
     def plan(
         self,
@@ -119,7 +158,32 @@ class Experiment:
         """
         scale = default_scale() if scale is None else scale
         settings = self.settings(scale, **overrides)
-        seed_list = resolve_seeds(self.default_seeds[scale] if seeds is None else seeds)
+        seed_list = self.default_seeds[scale] if seeds is None else seeds
+        return self.run_settings(
+            settings,
+            seeds=seed_list,
+            device=device,
+            progress=progress,
+            cache=cache,
+            threads=threads,
+        )
+
+    def run_settings(
+        self,
+        settings: Any,
+        *,
+        seeds: int | Sequence[int],
+        device: str | torch.device | None = None,
+        progress: bool = False,
+        cache: bool = True,
+        threads: int | None = None,
+    ) -> Any:
+        """:meth:`run` for a settings object already made (a control run's, for example)."""
+        if not isinstance(settings, self.settings_cls):
+            raise ValueError(
+                f"settings={settings!r} is not allowed: expected {self.settings_cls.__name__}"
+            )
+        seed_list = resolve_seeds(seeds)
         dev = resolve_device(device)
 
         def compute() -> Any:  # the estimate is made only when there is something to compute
