@@ -31,6 +31,7 @@ from .claims import (
 )
 from .config import DEFAULT_TAUS, SCALES, default_scale, provenance, resolve_device, resolve_dtype
 from .costs import Estimate
+from .course import course_plan, course_table
 from .data import FixedSet, FreshGaussian, boundary_augmented, gaussian, unit_sphere
 from .digits import ImageData, load_cifar10, load_digits
 from .dynamics import (
@@ -196,6 +197,8 @@ __all__ = [  # noqa: PLE0604 - the lazy names are listed in _LAZY
     "CacheWarning",
     "cached",
     "CLAIMS",
+    "course_plan",
+    "course_table",
     "arrival_times",
     "fanout_decay",
     "gap_halving_times",

@@ -41,3 +41,15 @@ def test_figures_refuse_an_uncached_run_and_a_bad_format(tmp_path, capsys):
 @pytest.mark.parametrize("name", sorted(lb.REGISTRY))
 def test_every_chapter_has_figures_for_slides(name):
     assert chapter_figures(name), f"{name}: no plot function takes its result alone"
+
+
+def test_course_plan_reads_every_chapter():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    plans = lb.course_plan(root)
+    assert len(plans) == len(list((root / "notebooks").glob("*.ipynb")))
+    for p in plans:
+        assert p.words > 300 and p.exercises >= 1 and p.reading_min >= 1, p
+    html = lb.course_table(root)._repr_html_()
+    assert html.count("<tr>") == len(plans) + 1 and "compute (measured)" in html
