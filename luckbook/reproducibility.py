@@ -75,8 +75,27 @@ def _href(experiment: str, base: str) -> str:
     return f"{base}{doc}.html" if doc else "#"
 
 
+def chapter_title(experiment: str) -> str:
+    """The chapter's title as the sidebar shows it (its notebook's first heading), else the
+    title in :data:`CHAPTERS`."""
+    import json
+    import re
+    from pathlib import Path
+
+    doc, title = CHAPTERS.get(experiment, ("", experiment))
+    path = Path(__file__).resolve().parents[1] / f"{doc}.ipynb"
+    if doc and path.is_file():
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        for cell in cells:
+            if cell["cell_type"] == "markdown":
+                found = re.search(r"^# (.+)$", "".join(cell["source"]), re.M)
+                if found:
+                    return found.group(1).strip()
+    return title
+
+
 def _chapter_link(experiment: str, base: str) -> str:
-    _, title = CHAPTERS.get(experiment, ("", experiment))
+    title = chapter_title(experiment)
     return f'<a href="{_href(experiment, base)}">{html.escape(title)}</a>'
 
 
@@ -112,7 +131,7 @@ def _tally(entries: Sequence[Entry], kind: str) -> str:
     total = sum(tally.values())
     rows = [r for e in entries if e.report is not None for r in e.report.rows]
     predicted = sum(1 for r in rows if r.claim.kind == kind and r.as_predicted)
-    parts = ", ".join(f"{n} {v}" for v, n in sorted(tally.items()))
+    parts = ", ".join(f"{n} {v}" for v, n in sorted(tally.items())) or "none"
     label = (
         "evidence claims (about what training does)"
         if kind == "evidence"
