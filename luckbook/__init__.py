@@ -46,6 +46,7 @@ from .evaluate import Probe
 
 # ------------------------------------------------------------------ experiments and results
 from .experiments import REGISTRY, Experiment, claims, get_experiment, resolve_seeds, run
+from .glance import results_at_a_glance
 from .metrics import (
     activation_correlation,
     best_per_student,
@@ -249,6 +250,7 @@ __all__ = [  # noqa: PLE0604 - the lazy names are listed in _LAZY
     "observability",
     "square_loss",
     "claims_overview",
+    "results_at_a_glance",
     "reproducibility_report",
     "Result",
     "make_student",

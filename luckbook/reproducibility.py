@@ -54,9 +54,13 @@ def collect(
 
     A run that fails is reported as an entry with its error, never raised: the page shows it.
     """
+    from .config import default_scale
     from .experiments import get_experiment
 
     names = [n for n in CHAPTERS if claims_of(n)] if experiments is None else list(experiments)
+    key = (default_scale() if scale is None else scale, device, tuple(names))
+    if key in _COLLECTED:  # one page executes several views of the same reports
+        return list(_COLLECTED[key])
     out = []
     for name in names:
         start = time.perf_counter()
@@ -67,7 +71,12 @@ def collect(
             out.append(
                 Entry(name, None, time.perf_counter() - start, f"{type(err).__name__}: {err}")
             )
+    _COLLECTED[key] = list(out)
     return out
+
+
+_COLLECTED: dict[tuple, list[Entry]] = {}
+"""Reports already collected in this process, by (scale, device, experiments)."""
 
 
 def _href(experiment: str, base: str) -> str:
