@@ -101,6 +101,10 @@ class Tab:
         self.page.wait_for_selector("div.luck-live.luck-live-ready")
         return self
 
+    def wait_preview(self) -> None:
+        """The step-0 picture of a new panel (its lucky nodes before training) is drawn."""
+        self.page.wait_for_selector("div.luck-live[data-state='preview']", timeout=DONE_MS)
+
     def heat(self) -> str:
         return self.page.evaluate(
             "() => document.querySelector('canvas.luck-live-heat').toDataURL()"
@@ -139,6 +143,8 @@ def tab(request, browser, site, server):
 
 def test_train_and_reroll_change_the_figure(tab):
     page = tab.page
+    tab.wait_preview()
+    assert "before any training): t0: student" in page.text_content(".luck-live-lucky")
     blank = tab.heat()
     page.focus("button.luck-live-train")
     page.keyboard.press("Enter")  # keyboard operable
@@ -162,6 +168,7 @@ def test_train_and_reroll_change_the_figure(tab):
 def test_shared_url_restores_the_run(browser, site):
     a = Tab(browser).open((site / "index.html").as_uri())
     page = a.page
+    a.wait_preview()
     page.focus("input[data-name='multi']")
     page.keyboard.press("ArrowRight")  # multi 2 -> 3
     assert "3 (15 student nodes)" in page.text_content("output[for$='-multi']")
@@ -212,6 +219,7 @@ def test_screenshots_light_dark_narrow(browser, site, name, width):
         (site / f"{'dark' if name == 'dark' else 'index'}.html").as_uri()
     )
     page = t.page
+    t.wait_preview()
     before = t.heat()
     page.click("button.luck-live-train")
     t.wait_change(before)
@@ -240,6 +248,7 @@ def _lum(css: str) -> float:
 def test_playground_page_of_the_book(browser, book):
     """The built book's Playground page: the loader finds ``_static`` and Train works."""
     t = Tab(browser).open((book / "book" / "playground.html").as_uri())
+    t.wait_preview()
     before = t.heat()
     t.page.click("button.luck-live-train")
     t.wait_change(before)

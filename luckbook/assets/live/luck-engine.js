@@ -535,7 +535,7 @@ function luckEngineFactory() {
     sgdStep: sgdStep, activationCorrelation: activationCorrelation, bestPerTeacher: bestPerTeacher,
     bestPerStudent: bestPerStudent, covered: covered, fanoutNorms: fanoutNorms, squareLoss: squareLoss,
     makeProbe: makeProbe, evaluate: evaluate, makeSettings: makeSettings, build: build,
-    train: train, runSetting: runSetting, replay: replay, benchmark: benchmark,
+    snapshot: snapshot, train: train, runSetting: runSetting, replay: replay, benchmark: benchmark,
   };
 }
 

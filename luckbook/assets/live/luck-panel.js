@@ -63,20 +63,26 @@
   // ------------------------------------------------------------------ worker
   /* Runs in the Worker: trains and posts a frame every `every` steps. */
   function workerMain() {
+    function frame(r) {
+      return {
+        kind: "frame", step: r.step, corr: Array.from(r.corr.data), teacher_best: Array.from(r.teacher_best),
+        student_best: Array.from(r.student_best), student_match: Array.from(r.student_match),
+        fanout: Array.from(r.fanout), eval_loss: r.eval_loss, train_loss: r.train_loss,
+      };
+    }
     self.onmessage = function (msg) {
       var E = LuckEngine, job = msg.data;
       try {
         var settings = E.makeSettings(job.settings), run = E.build(settings, job.seed);
+        if (job.preview) {
+          self.postMessage(frame(E.snapshot(run, 0, run.student)));
+          self.postMessage({ kind: "preview" });
+          return;
+        }
         var snaps = [];
         for (var t = 0; t < settings.steps; t += job.every) snaps.push(t);
         snaps.push(settings.steps);
-        var out = E.train(settings, run, snaps, function (r) {
-          self.postMessage({
-            kind: "frame", step: r.step, corr: Array.from(r.corr.data), teacher_best: Array.from(r.teacher_best),
-            student_best: Array.from(r.student_best), student_match: Array.from(r.student_match),
-            fanout: Array.from(r.fanout), eval_loss: r.eval_loss, train_loss: r.train_loss,
-          });
-        });
+        var out = E.train(settings, run, snaps, function (r) { self.postMessage(frame(r)); });
         self.postMessage({ kind: "done", diverged_at: out.diverged_at, m: settings.m, n: settings.m * settings.multi, teacher_fanout: Array.from(E.fanoutNorms(run.teacher.w2)) });
       } catch (err) {
         self.postMessage({ kind: "error", message: String(err && err.message || err) });
@@ -195,7 +201,7 @@
     this.state = state; this.frames = []; this.worker = null;
     this.build();
     if (fromUrl) this.train();
-    else this.status.textContent = "Press Train to train seed " + state.seed + " in your browser.";
+    else this.preview();
   }
 
   Panel.prototype.build = function () {
@@ -221,7 +227,7 @@
       label.appendChild(out);
       controls.appendChild(el("div", { class: "luck-live-control" }, [label, input]));
       self.sliders[s.name] = { input: input, out: out, spec: s };
-      input.addEventListener("input", function () { self.fromSliders(true); });
+      input.addEventListener("input", function () { self.fromSliders(true); if (!self.worker || self.previewing) self.preview(); });
     });
     this.status = el("p", { class: "luck-live-status", role: "status", "aria-live": "polite" });
     this.heat = el("canvas", { class: "luck-live-heat", role: "img", "aria-label": "Heat-map of teacher by student correlations" });
@@ -243,7 +249,7 @@
     root.appendChild(title); root.appendChild(buttons); root.appendChild(controls); root.appendChild(this.status);
     root.appendChild(figs); root.appendChild(scrubber); root.appendChild(this.lucky); root.appendChild(note); root.appendChild(this.code);
     this.reroll.addEventListener("click", function () { self.state.seed = Math.floor(Math.random() * (MAX_SEED + 1)); self.train(); });
-    this.trainBtn.addEventListener("click", function () { if (self.worker) self.stop("Stopped."); else self.train(); });
+    this.trainBtn.addEventListener("click", function () { if (self.worker && !self.previewing) self.stop("Stopped."); else self.train(); });
     this.linkBtn.addEventListener("click", function () { self.copyLink(); });
     this.scrub.addEventListener("input", function () { self.show(+self.scrub.value); });
     var resize = null;
@@ -293,13 +299,41 @@
 
   Panel.prototype.stop = function (message) {
     if (this.worker) { this.worker.terminate(); this.worker = null; }
+    this.previewing = false;
+    this.root.setAttribute("data-state", "done");
     this.trainBtn.textContent = "Train";
     this.finish(message);
+  };
+
+  /* Step 0 only: the lucky nodes before any training. */
+  Panel.prototype.preview = function () {
+    var self = this;
+    if (this.worker) { this.worker.terminate(); this.worker = null; }
+    var settings = this.settings();
+    this.frames = []; this.steps = settings.steps; this.m = this.setting("m"); this.n = this.m * settings.multi;
+    this.scrub.disabled = true; this.previewing = true;
+    this.root.setAttribute("data-state", "loading");
+    try { this.worker = makeWorker(); } catch (e) { this.status.textContent = "This browser cannot start a Web Worker here: " + e.message; return; }
+    var worker = this.worker;
+    worker.onmessage = function (msg) {
+      if (worker !== self.worker) return;
+      var d = msg.data;
+      if (d.kind === "frame") { self.frames.push(d); self.show(0); }
+      else if (d.kind === "preview") {
+        self.worker = null; self.previewing = false; worker.terminate();
+        self.root.setAttribute("data-state", "preview");
+        self.status.textContent = "Seed " + self.state.seed + " before training (step 0). Press Train to train it in your browser.";
+      } else if (d.kind === "error") { self.stop("Error: " + d.message); }
+    };
+    worker.onerror = function (e) { e.preventDefault(); self.stop("Error in the training worker: " + e.message); };
+    worker.postMessage({ settings: settings, seed: this.state.seed, preview: true });
   };
 
   Panel.prototype.train = function () {
     var self = this;
     if (this.worker) { this.worker.terminate(); this.worker = null; }
+    this.previewing = false;
+    this.root.setAttribute("data-state", "training");
     this.fromSliders(true);
     var settings = this.settings(), steps = settings.steps;
     this.frames = []; this.meta = null; this.steps = steps;
@@ -320,6 +354,7 @@
         self.status.textContent = "Training seed " + self.state.seed + ": step " + d.step + " of " + steps + ", eval loss " + fmt(d.eval_loss) + ", " + self.coveredText(d) + ".";
       } else if (d.kind === "done") {
         self.meta = d; self.worker = null; worker.terminate(); self.trainBtn.textContent = "Train";
+        self.root.setAttribute("data-state", "done");
         self.finish(d.diverged_at !== null ? "Training diverged at step " + d.diverged_at + " (the loss became infinite): the learning rate is too large for this setting." : "Done: " + steps + " steps in " + ((Date.now() - started) / 1000).toFixed(1) + " s.");
       } else if (d.kind === "error") {
         self.stop("Error: " + d.message);
@@ -363,9 +398,11 @@
     for (var t = 0; t < m; t++) {
       var best = 0;
       for (var s = 1; s < n; s++) if (first.corr[t * n + s] > first.corr[t * n + best]) best = s;
-      parts.push("t" + t + ": student " + best + " (" + first.corr[t * n + best].toFixed(2) + " → " + fmt(+f.corr[t * n + best].toFixed(3)) + ")");
+      parts.push("t" + t + ": student " + best + " (" + first.corr[t * n + best].toFixed(2) + (f.step ? " → " + fmt(+f.corr[t * n + best].toFixed(3)) : "") + ")");
     }
-    this.lucky.textContent = "Luckiest student node per teacher node at step 0, its correlation then → at step " + f.step + ": " + parts.join("; ") + ".";
+    this.lucky.textContent = f.step
+      ? "Luckiest student node per teacher node at step 0, its correlation then → at step " + f.step + ": " + parts.join("; ") + "."
+      : "Luckiest student node per teacher node at step 0 (the best correlated before any training): " + parts.join("; ") + ".";
     this.heat.setAttribute("aria-label", "Heat-map of teacher by student correlations at step " + f.step + "; " + this.coveredText(f));
   };
 
