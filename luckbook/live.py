@@ -54,7 +54,8 @@ window.__luckLiveLoading = true;
 var root = document.documentElement.getAttribute("data-content_root");
 if (root === null) {
   var opt = document.querySelector('script[src*="_static/documentation_options.js"]');
-  root = opt ? opt.getAttribute("src").replace(/_static\\/documentation_options\\.js.*$/, "") : "";
+  if (!opt) { return; }  /* not a page of the built book (JupyterLab): see inline=True */
+  root = opt.getAttribute("src").replace(/_static\\/documentation_options\\.js.*$/, "");
 }
 var base = root + "_static/%(dir)s/";
 var css = document.createElement("link");
@@ -125,7 +126,8 @@ def live_panel(preset: str = "two-layer", *, inline: bool = False, **settings: A
     div = (
         f'<div class="luck-live" data-preset="{html.escape(preset)}" '
         f'data-settings="{html.escape(data)}">'
-        "<p>The live training panel needs JavaScript: open this page in the rendered book.</p>"
+        "<p>The live training panel runs in the rendered book (in a notebook: "
+        "<code>lb.live_panel(..., inline=True)</code>).</p>"
         "</div>"
     )
     if inline:

@@ -36,12 +36,22 @@ DARK_VARS = (
 )
 
 
+# Pages with ipywidgets load require.js, whose global `define` breaks UMD bundles; the dark
+# page carries a stand-in that fails loudly if the panel's scripts call it.
+AMD = (
+    "<script>window.define = function () { throw new Error('define() called'); };"
+    "window.define.amd = {};</script>"
+)
+
+
 def _page(theme: str) -> str:
     return (
-        f'<!doctype html><html lang="en" data-theme="{theme}"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="en" data-theme="{theme}" data-content_root="./">'
+        '<head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>live panel</title><style>{DARK_VARS}body{{margin:8px;font-family:sans-serif}}"
-        f"</style></head><body><main>{live_panel(steps=2000)}</main></body></html>"
+        f"</style>{AMD if theme == 'dark' else ''}</head><body><main>{live_panel(steps=2000)}"
+        "</main></body></html>"
     )
 
 
