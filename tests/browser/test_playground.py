@@ -50,7 +50,7 @@ def _page(theme: str) -> str:
         '<head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>live panel</title><style>{DARK_VARS}body{{margin:8px;font-family:sans-serif}}"
-        f"</style>{AMD if theme == 'dark' else ''}</head><body><main>{live_panel(steps=2000)}"
+        f"</style>{AMD if theme == 'dark' else ''}</head><body><main>{live_panel(steps=1000)}"
         "</main></body></html>"
     )
 

@@ -281,11 +281,12 @@ function luckEngineFactory() {
         w2[j4 * c + k3] += alpha * u;
       }
     }
-    // W1 += alpha · x1^T g1
+    // W1 += alpha · x1^T g1 (the last row of x1 is the constant 1)
     for (var i2 = 0; i2 <= d; i2++) {
       for (var j5 = 0; j5 < n; j5++) {
         var v = 0;
-        for (var b4 = 0; b4 < B; b4++) v += (i2 === d ? 1 : xs[idx[offset + b4] * d + i2]) * g1[b4 * n + j5];
+        if (i2 === d) for (var b5 = 0; b5 < B; b5++) v += g1[b5 * n + j5];
+        else for (var b4 = 0; b4 < B; b4++) v += xs[idx[offset + b4] * d + i2] * g1[b4 * n + j5];
         w1[i2 * n + j5] += alpha * v;
       }
     }
@@ -431,7 +432,8 @@ function luckEngineFactory() {
     return {
       step: step, corr: ev.corr, teacher_best: ev.teacher_best, student_best: ev.student_best,
       student_match: ev.student_match, fanout: ev.fanout, eval_loss: ev.loss,
-      train_loss: squareLoss(run.y_train, forward(student, run.x_train).out),
+      // run.skip_train_loss: the panel shows the eval loss only (a forward pass saved)
+      train_loss: run.skip_train_loss ? null : squareLoss(run.y_train, forward(student, run.x_train).out),
       w1: cloneMatrix(student.w1), w2: cloneMatrix(student.w2),
     };
   }

@@ -79,6 +79,7 @@
           self.postMessage({ kind: "preview" });
           return;
         }
+        run.skip_train_loss = true;
         var snaps = [];
         for (var t = 0; t < settings.steps; t += job.every) snaps.push(t);
         snaps.push(settings.steps);
