@@ -64,6 +64,11 @@ def site(tmp_path_factory) -> Path:
         (static / name).write_text(asset(name), encoding="utf-8")
     (root / "index.html").write_text(_page("light"), encoding="utf-8")
     (root / "dark.html").write_text(_page("dark"), encoding="utf-8")
+    # a notebook output outside the book (JupyterLab): no _static, everything inline
+    (root / "inline.html").write_text(
+        f"<!doctype html><html><body>{live_panel(inline=True, steps=500)}</body></html>"
+    )
+    (root / "elsewhere.html").write_text(f"<!doctype html><html><body>{live_panel()}</body></html>")
     settings = golden_settings("tiny", n_train=120, n_eval=60, p=1.0, multi=3, steps=200)
     (root / "golden.json").write_text(json.dumps(two_layer_golden(settings, [4])))
     return root
@@ -204,6 +209,22 @@ def test_golden_replays_in_chromium(browser, site):
     golden = json.loads((site / "golden.json").read_text())
     report = t.page.evaluate("g => LuckEngine.replay(g)", golden)
     assert report["ok"] and report["max"] <= 1e-9, report
+    t.check_clean()
+    t.close()
+
+
+def test_inline_panel_and_the_loader_outside_the_book(browser, site):
+    t = Tab(browser).open((site / "inline.html").as_uri())
+    t.wait_preview()
+    t.check_clean()
+    t.close()
+    # outside a page of the built book the loader requests nothing (no 404 in JupyterLab)
+    t = Tab(browser)
+    requested: list[str] = []
+    t.page.on("request", lambda r: requested.append(r.url))
+    t.page.goto((site / "elsewhere.html").as_uri(), wait_until="load")
+    assert requested == [(site / "elsewhere.html").as_uri()]
+    assert "inline=True" in t.page.text_content("div.luck-live")
     t.check_clean()
     t.close()
 
