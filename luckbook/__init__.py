@@ -31,6 +31,7 @@ from .claims import (
 )
 from .config import DEFAULT_TAUS, SCALES, default_scale, provenance, resolve_device, resolve_dtype
 from .costs import Estimate
+from .course import course_plan, course_table
 from .data import FixedSet, FreshGaussian, boundary_augmented, gaussian, unit_sphere
 from .digits import ImageData, load_cifar10, load_digits
 from .dynamics import (
@@ -45,6 +46,7 @@ from .evaluate import Probe
 
 # ------------------------------------------------------------------ experiments and results
 from .experiments import REGISTRY, Experiment, claims, get_experiment, resolve_seeds, run
+from .glance import results_at_a_glance
 from .metrics import (
     activation_correlation,
     best_per_student,
@@ -197,6 +199,8 @@ __all__ = [  # noqa: PLE0604 - the lazy names are listed in _LAZY
     "CacheWarning",
     "cached",
     "CLAIMS",
+    "course_plan",
+    "course_table",
     "arrival_times",
     "fanout_decay",
     "gap_halving_times",
@@ -247,6 +251,7 @@ __all__ = [  # noqa: PLE0604 - the lazy names are listed in _LAZY
     "observability",
     "square_loss",
     "claims_overview",
+    "results_at_a_glance",
     "reproducibility_report",
     "Result",
     "make_student",

@@ -182,6 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", default=None, metavar="PATH", help="write the report as JSON ('-' for stdout)"
     )
     _add_run_options(claims)
+    figures = sub.add_parser(
+        "figures",
+        help="write every figure of an experiment's chapter from the cached results "
+        "(SVG, PDF or PNG, for slides); nothing is trained",
+    )
+    _add_common(figures, seeds_help="seeds of the cached run (default: the held-out block)")
+    figures.add_argument("--format", default="svg", help="svg (default), pdf or png")
+    figures.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
     sweep = sub.add_parser(
         "sweep",
         help="run an experiment over a grid of settings × seed blocks on a Dask cluster "
@@ -384,6 +392,27 @@ def _claims(args: argparse.Namespace, scale: str, overrides: dict[str, Any]) -> 
     return code
 
 
+def _figures(args: argparse.Namespace, scale: str, overrides: dict[str, Any]) -> int:
+    """``luckbook figures``: one file per chapter figure from the cached result."""
+    from .figures import FORMATS, write_figures
+
+    if args.format not in FORMATS:
+        raise UsageError(
+            f"--format={args.format!r} is not allowed: expected one of {', '.join(FORMATS)}"
+        )
+    if overrides:
+        raise UsageError("--set is not allowed with figures: it draws the chapter's own run")
+    seeds = resolve_seeds(_parse_seeds(args.seeds)) if args.seeds is not None else None
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out={args.out!r} is not allowed: it is a file; give a folder")
+    for path in write_figures(
+        args.experiment, out, fmt=args.format, scale=scale, seeds=seeds, device=args.device
+    ):
+        print(path)
+    return 0
+
+
 def _summary(result: Any) -> str:
     summary = getattr(result, "summary", None)
     if callable(summary):
@@ -422,6 +451,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides = _parse_sets(args.experiment, args.set)
         if args.command == "claims":
             return _claims(args, scale, overrides)
+        if args.command == "figures":
+            return _figures(args, scale, overrides)
         seeds = _parse_seeds(args.seeds) if args.seeds is not None else None
         if args.json and args.json != "-":
             _check_writable(Path(args.json))

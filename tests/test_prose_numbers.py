@@ -76,3 +76,53 @@ def test_no_unglued_result_numbers(path):
         f"{path.name}: result-like numbers typed into prose {hits[:12]}; glue them from the "
         "computation, or write settings as `code`/$math$ and paper quotes as > quotes"
     )
+
+
+# --------------------------------------------------------------------------- verdict words
+VERDICT = re.compile(
+    r"\b(holds?|held(?!-)|does not hold|do not hold|did not hold|inconclusive|straddles?|"
+    r"sits at the threshold|fails?)\b",
+    re.I,
+)
+CLAIM_REF = re.compile(r"\bE\d\.[\w.-]+|\bclaims?\b", re.I)
+HEDGE = re.compile(
+    r"\b(when|if|whether|unless|would|should|must|could|can|might|may|predicts?|predicted|"
+    r"expected|registered|asserts?|checks?|test|means|meaning|each|every|any|a claim|"
+    r"verdicts?|definition|threshold is|whole interval)\b",
+    re.I,
+)
+
+
+def typed_verdicts(text: str) -> list[str]:
+    """Sentences that state a claim's verdict in words typed by hand: a verdict word ("holds",
+    "does not hold", "inconclusive", "straddles", ...) next to a claim (an id such as
+    ``E4.l-shape`` or the word "claim") with no glued value in the sentence and no
+    conditional or definitional wording (a sentence explaining *what* a verdict means is
+    not a verdict)."""
+    text = _unfence_directives(text)
+    for pattern in STRIP:
+        text = pattern.sub(" ", text)
+    hits = []
+    for sentence in re.split(r"(?<=[.!?])\s+|\n\s*\n", text):
+        if "{glue" in sentence or "glue:" in sentence:
+            continue
+        if VERDICT.search(sentence) and CLAIM_REF.search(sentence) and not HEDGE.search(sentence):
+            hits.append(" ".join(sentence.split())[:160])
+    return hits
+
+
+def test_verdict_rule_examples():
+    assert typed_verdicts("All three claims hold on the held-out seeds.")
+    assert typed_verdicts("The claim E4.l-shape is inconclusive here.")
+    assert not typed_verdicts("A claim holds when its whole interval lies above the threshold.")
+    assert not typed_verdicts("The claim {glue:text}`E4.x.verdict` on these seeds.")
+    assert not typed_verdicts("The student holds its weights fixed.")
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_typed_verdicts(path):
+    hits = typed_verdicts(markdown_of(path))
+    assert not hits, (
+        f"{path.name}: verdicts typed into prose {hits[:6]}; glue them "
+        "({glue:text}`ID.verdict`, `ID.outcome`) from the claim report"
+    )

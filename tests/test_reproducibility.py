@@ -47,13 +47,16 @@ def test_report_page_lists_value_interval_rule_control_and_verdict(monkeypatch):
         "../notebooks/two_layer.html",
     ):
         assert part in page, part
-    assert "passes!" not in page
+    assert "passes it too" not in page
+    for part in ("evidence", "predicted", "frozen: 0", "What does not hold"):
+        assert part in page or part == "What does not hold", part
+    assert "What does not hold" not in page  # everything holds here
 
 
 def test_a_passing_control_and_a_failed_run_are_shown(monkeypatch):
     monkeypatch.setattr(rep, "claims_of", lambda name: [CLAIM])
     page = rep.report_html([_entry(Stat(10.0, 9.8, 10.0, 2), Stat(10.0, 10.0, 10.0, 2))])
-    assert "passes!" in page
+    assert "the control frozen passes it too" in page and "What does not hold" in page
     failed = rep.report_html([rep.Entry("two-layer", None, 1.0, "RuntimeError: boom")])
     assert "The run failed" in failed and "boom" in failed
 

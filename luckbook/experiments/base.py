@@ -195,14 +195,34 @@ class Experiment:
 
         if not cache:
             return compute()
+        return cached(self.name, self._cache_key(settings, seed_list, dev), compute)
+
+    def _cache_key(self, settings: Any, seeds: list[int], dev: torch.device) -> dict[str, Any]:
         module = inspect.getmodule(self.compute)
-        key = {
+        return {
             "settings": settings,
-            "seeds": seed_list,
+            "seeds": seeds,
             "device": dev.type,
             "module": experiment_fingerprint(module) if module else None,
         }
-        return cached(self.name, key, compute)
+
+    def cached_result(
+        self,
+        *,
+        scale: str | None = None,
+        seeds: int | Sequence[int] | None = None,
+        device: str | torch.device | None = None,
+        **overrides: Any,
+    ) -> Any | None:
+        """The result :meth:`run` would return if it is in the results cache, else ``None``
+        (nothing is computed)."""
+        from ..cache import entry_path, read_entry
+
+        scale = default_scale() if scale is None else scale
+        settings = self.settings(scale, **overrides)
+        seed_list = resolve_seeds(self.default_seeds[scale] if seeds is None else seeds)
+        path = entry_path(self.name, self._cache_key(settings, seed_list, resolve_device(device)))
+        return read_entry(path) if path.exists() else None
 
     def claim_seeds(self, scale: str | None = None) -> list[int]:
         """The held-out seeds the book's claim cells use at ``scale``: the first
