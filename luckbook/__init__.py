@@ -90,6 +90,7 @@ _LAZY: dict[str, str] = {
     "static_explorer": "luckbook.static",
     "time_scrubber": "luckbook.static",
     "explorer": "luckbook.widgets",
+    "live_panel": "luckbook.live",
     # ---- E0 gradient-relation
     "GradientRelationSettings": "luckbook.experiments.gradient_relation",
     "GradientRelationResult": "luckbook.results.gradient_relation",

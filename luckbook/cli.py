@@ -1,4 +1,5 @@
-"""Command line: ``python -m luckbook list | run <experiment> ... | claims <experiment> ...``.
+"""Command line: ``python -m luckbook list | run <experiment> ... | claims <experiment> ... |
+golden two-layer ...``.
 
 Exit codes: 0 success (for ``claims``: every claim holds), 1 (``claims`` only) a claim does not
 hold or is inconclusive, 2 bad input (one line on stderr, no traceback), 3 training diverged.
@@ -225,7 +226,62 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", default=None, metavar="PATH", help="write the results as JSON ('-' for stdout)"
     )
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    golden = sub.add_parser(
+        "golden",
+        help="write a torch run that the book's JavaScript engine replays "
+        "(node luckbook/assets/live/luck-engine.js replay PATH)",
+    )
+    golden.add_argument("preset", help="what to run: two-layer")
+    golden.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    golden.add_argument("--scale", default="tiny", help="preset of the settings (default tiny)")
+    golden.add_argument(
+        "--seeds",
+        default="1",
+        help="a count like 2 (seeds 0, 1) or a list like 0,3 or 7, (default: seed 0)",
+    )
+    golden.add_argument("--steps", required=True, help="SGD steps")
+    golden.add_argument("--json", required=True, metavar="PATH", help="where to write the golden")
     return parser
+
+
+def _golden(args: argparse.Namespace) -> int:
+    """``luckbook golden``: write the golden JSON (see :mod:`luckbook.golden`)."""
+    from .golden import PRESETS, golden_settings, two_layer_golden
+
+    if args.preset not in PRESETS:
+        raise UsageError(
+            f"preset={args.preset!r} is not allowed: expected one of {', '.join(PRESETS)}"
+        )
+    if args.scale not in SCALES:
+        raise UsageError(
+            f"--scale={args.scale!r} is not allowed: expected one of {', '.join(SCALES)}"
+        )
+    try:
+        steps = int(args.steps)
+    except ValueError:
+        steps = 0
+    if steps < 1:
+        raise UsageError(f"--steps={args.steps!r} is not allowed: expected an integer >= 1")
+    overrides = _parse_sets(args.preset, args.set)
+    if "steps" in overrides:
+        raise UsageError("--set steps=... is not allowed here: give --steps N")
+    settings = golden_settings(args.scale, **overrides, steps=steps)
+    seeds = resolve_seeds(_parse_seeds(args.seeds))
+    path = Path(args.json)
+    _check_writable(path)
+    data = two_layer_golden(settings, seeds)
+    path.write_text(json.dumps(data, separators=(",", ":")))
+    runs = data["runs"]
+    diverged = [
+        f"seed {r['seed']} diverged at step {r['diverged_at']}"
+        for r in runs
+        if r["diverged_at"] is not None
+    ]
+    print(
+        f"wrote {path}: {len(runs)} run(s), {steps} steps"
+        + (f"; {', '.join(diverged)}" if diverged else "")
+    )
+    return 0
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -384,6 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "sweep":
             return _sweep(args)
+        if args.command == "golden":
+            return _golden(args)
         experiment = get_experiment(args.experiment)
         scale = args.scale if args.scale is not None else default_scale()
         if scale not in SCALES:

@@ -1,0 +1,1 @@
+../../../luckbook/assets/live/luck-engine.js

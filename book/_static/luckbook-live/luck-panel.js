@@ -1,0 +1,1 @@
+../../../luckbook/assets/live/luck-panel.js
