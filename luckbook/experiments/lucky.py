@@ -395,7 +395,8 @@ LUCKY = register(
         name="lucky",
         key="E2",
         summary=(
-            "lucky nodes converge faster: initial correlation vs time to reach tau (Spearman test)"
+            "lucky nodes converge faster: initial correlation vs gap halving time, within a "
+            "noise level (Spearman, per seed)"
         ),
         settings_cls=LuckySettings,
         presets=PRESETS,

@@ -13,7 +13,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from ..results.lucky import LuckyResult
+from ..results.lucky import LuckyResult, nanmean
 from .fanout import dynamics_name
 from .style import new_figure, styled, with_alt
 
@@ -51,9 +51,9 @@ def luck_scatter(result: LuckyResult, ax: Axes | None = None) -> Figure:
     ax.set_xlabel("initial best correlation with a teacher node")
     ax.set_ylabel(f"time to correlation {tau:g} (step + 1)")
     ax.axvline(tau, color="k", lw=0.8, ls=":")
-    within = [(float(v), result.seed_mean_rho(float(v))) for v in result.init_stds]
+    within = [(float(v), nanmean(result.arrival_rhos(float(v)))) for v in result.init_stds]
     ax.set_title(
-        "within-level ρ (seed mean): "
+        "ρ(initial corr, arrival), seed mean: "
         + ", ".join(f"{v:g}: {r:.2f}" for v, r in within if np.isfinite(r)),
         fontsize=9,
     )
@@ -69,8 +69,8 @@ def luck_scatter(result: LuckyResult, ax: Axes | None = None) -> Figure:
         f"{', '.join(f'{v:g}' for v in result.init_stds)}): initial best correlation with a "
         f"teacher node against the step at which the correlation first reached {tau:g}, log "
         f"scale; nodes right of the dotted line start at or above {tau:g}. Within each level, "
-        f"over the nodes that start below {tau:g}, the mean over seeds of Spearman's rho: "
-        f"{levels}; "
+        f"over the nodes that start below {tau:g}, the mean over seeds of Spearman's rho "
+        f"between initial correlation and arrival time (descriptive): {levels}; "
         f"{_count(censored, 'node')} never reached {tau:g} in {int(result.steps[-1])} steps "
         "(hollow triangles).",
     )
@@ -183,11 +183,15 @@ def luck_rates(result: LuckyResult, ax: Axes | None = None) -> Figure:
         below = result.init_corr[k] < tau
         x, y = result.init_corr[k][below], result.rate[k][below]
         ax.scatter(x, y, s=11, alpha=0.7, color=_level_color(k), label=f"init_std {v:g}")
-    ax.axhline(0.0, color="k", lw=0.6, alpha=0.5)
-    ax.set_yscale("symlog", linthresh=1e-4)
+    rates = result.rate[result.init_corr < tau]
+    if (rates > 0).all():
+        ax.set_yscale("log")
+    else:
+        ax.axhline(0.0, color="k", lw=0.6, alpha=0.5)
+        ax.set_yscale("symlog", linthresh=1e-4)
     ax.set_xlabel("initial best correlation with a teacher node")
-    ax.set_ylabel("convergence rate (per step)")
-    within = [(float(v), result.seed_mean_rho(float(v))) for v in result.init_stds]
+    ax.set_ylabel("log-gap rate (per step)")
+    within = [(float(v), nanmean(result.rate_rhos(float(v)))) for v in result.init_stds]
     ax.set_title(
         "ρ(initial corr, rate), seed mean: "
         + ", ".join(f"{v:g}: {r:.2f}" for v, r in within if np.isfinite(r)),
@@ -202,8 +206,8 @@ def luck_rates(result: LuckyResult, ax: Axes | None = None) -> Figure:
         fig,
         f"Scatter of the {n_nodes} student nodes that start below {tau:g} ({len(result.seeds)} "
         "seeds): initial best correlation with a teacher node against the convergence rate "
-        "(least-squares slope of minus the log gap per step, symmetric log axis; negative = "
-        "moving away). Within each level, the mean over seeds of Spearman's rho between the "
+        "(least-squares slope of minus the log gap per step; negative = moving away). Within "
+        "each level, the mean over seeds of Spearman's rho between the "
         f"two: {levels}.",
     )
 
@@ -240,8 +244,11 @@ def luck_gaps(
     ax.set_yscale("log")
     ax.set_xlabel("training step")
     ax.set_ylabel("gap 1 − best correlation")
-    rho = result.seed_mean_rho(init_std)
-    ax.set_title(f"init_std {init_std:g}, {which}: ρ(initial corr, rate) = {rho:.2f}", fontsize=9)
+    rhos, _ = result.seed_rhos(init_std)
+    rho = nanmean(rhos if seed is None else rhos[sel])
+    ax.set_title(
+        f"init_std {init_std:g}, {which}: ρ(initial corr, halving time) = {rho:.2f}", fontsize=9
+    )
     fig.colorbar(
         ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="initial correlation", shrink=0.9
     )
@@ -252,6 +259,6 @@ def luck_gaps(
         f"dark (initial correlation {float(init.min()):.2f}) to yellow "
         f"({float(init.max()):.2f}); dotted line at {1 - tau:.2g} (correlation {tau:g}), dashed "
         f"at the rate window's floor {floor:g}. A straight line is exponential convergence; "
-        f"its slope is the rate. Seed mean of Spearman's rho between initial correlation and "
-        f"rate: {rho:.3f}.",
+        f"its slope is the rate. Spearman's rho between initial correlation and gap halving "
+        f"time ({'mean over seeds' if seed is None else 'this seed'}): {rho:.3f}.",
     )
