@@ -27,8 +27,10 @@ original teacher but is trained on the outputs of an independent teacher of the 
 drawn from the seed's ``"different-teacher"`` stream, and every correlation is scored against
 the original teacher). Its rates are defined — nodes drift away at different speeds — and
 their rank correlation with the initial correlation could take either sign. A
-``shuffled-labels`` control is not offered: LM's projected matrix-gradient dynamics reads the
-teacher's activations on the batch, not its labels, so there are no labels to shuffle.
+``shuffled-labels`` run (``control="shuffled-labels"``) permutes the teacher's outputs within
+every fresh batch; under LM's matrix-gradient dynamics, which read the teacher's activations
+rather than its labels, those activations are permuted alike (:class:`ShuffledTeacher`). It was
+added after the claim's registration and is not one of its registered controls.
 
 Descriptive only (not claims): :attr:`LuckyResult.test`, Spearman's ρ pooled over every
 node, level and seed with a permutation p-value that treats nodes as independent, and
@@ -50,20 +52,43 @@ from .. import costs
 from ..config import check_choice, check_float, check_int, check_taus, resolve_dtype
 from ..data import FreshGaussian, gaussian
 from ..dynamics import arrival_times, gap_halving_times, log_gap_rates
-from ..ensemble import Net
+from ..ensemble import Forward, Net
 from ..evaluate import Probe
 from ..metrics import best_per_student
 from ..results.lucky import LuckyResult
-from ..rng import stream_seed
+from ..rng import generator, stream_seed
 from ..train import snapshot_steps, train
 from .base import Experiment, RunControl, register, replace_settings
 from .fanout import DYNAMICS, TOP_INITS, e1_student, e1_teacher, update_rule
 
 ALTERNATIVES = ("less", "greater", "two-sided")
-RUN_CONTROLS = ("none", "different-teacher")
+RUN_CONTROLS = ("none", "different-teacher", "shuffled-labels")
 """Values of :attr:`LuckySettings.control`: ``"different-teacher"`` trains the student on an
 independent teacher of the same kind (the seed's ``"different-teacher"`` stream) and scores it
-against the original one, which it started near."""
+against the original one, which it started near; ``"shuffled-labels"`` trains it on the
+original teacher with its outputs permuted within every fresh batch (:class:`ShuffledTeacher`)."""
+
+
+@dataclasses.dataclass
+class ShuffledTeacher(Net):
+    """The trainer of the ``shuffled-labels`` control: a teacher whose every forward pass sees
+    the batch in a fresh random order, one permutation per member drawn from its seed's
+    ``"shuffled-labels"`` stream (the levels of one seed share them, as they share batches).
+    Its outputs — the labels, and the teacher activations the matrix gradient pairs with the
+    student's — are thus unpaired with the inputs the student sees."""
+
+    seeds: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._gens = [generator(seed, "shuffled-labels") for seed in self.seeds]
+
+    def forward(self, x: torch.Tensor) -> Forward:
+        if x.ndim == 2:
+            x = x.unsqueeze(0).expand(self.n_seeds, -1, -1)
+        perm = torch.stack([torch.randperm(x.shape[1], generator=g) for g in self._gens])
+        idx = perm.to(x.device).unsqueeze(-1).expand(-1, -1, x.shape[-1])
+        return super().forward(torch.gather(x, 1, idx))
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -308,6 +333,8 @@ def compute(
     if s.control == "different-teacher":  # an independent teacher of the same kind
         other = [stream_seed(seed, "different-teacher") for seed in seeds]
         trainer = e1_teacher(s.d, s.m, s.c, other, bias=s.bias, dtype=s.dtype, device=device)
+    elif s.control != "none":  # shuffled-labels
+        trainer = None
     students = [
         e1_student(
             teacher,
@@ -321,7 +348,12 @@ def compute(
     ]
     student = Net.stack(students)  # member k·S + s: level k, seed s
     teachers = Net.stack([teacher] * L)  # scoring: always the original teacher
-    trainers = Net.stack([trainer] * L)
+    if trainer is None:
+        trainers: Net = ShuffledTeacher(
+            teachers.weights, teachers.activation, teachers.slope, seeds=tuple(seeds) * L
+        )
+    else:
+        trainers = Net.stack([trainer] * L)
     x_eval = gaussian(s.n_eval, s.d, seeds, data_std=s.data_std, stream="eval_data")
     probe = Probe(teachers, x_eval.repeat(L, 1, 1))
     method, step_fn = update_rule(
@@ -408,7 +440,12 @@ LUCKY = register(
                 "the student starts near the original teacher but is trained on an independent "
                 "teacher of the same kind, and is scored against the original",
                 replace_settings(control="different-teacher"),
-            )
+            ),
+            "shuffled-labels": RunControl(
+                "the student is trained on the original teacher's outputs permuted within every "
+                "fresh batch (inputs and outputs unpaired)",
+                replace_settings(control="shuffled-labels"),
+            ),
         },
     )
 )

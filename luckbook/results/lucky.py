@@ -36,6 +36,13 @@ def nanmean(values: Sequence[float] | np.ndarray) -> float:
     return float(vals.mean()) if vals.size else math.nan
 
 
+def _median(values: np.ndarray) -> float:
+    """Median of the finite values (NaN, without a warning, when there is none)."""
+    vals = np.asarray(values, dtype=float)
+    vals = vals[np.isfinite(vals)]
+    return float(np.median(vals)) if vals.size else math.nan
+
+
 def censored_last(times: np.ndarray, last: float) -> np.ndarray:
     """Event times with the censored ones (NaN: never happened in the run) set just after the
     run's ``last`` step, so that they rank, tied, after every observed event."""
@@ -306,7 +313,7 @@ class LuckyResult(Result["LuckySettings"]):
             above = int((self.init_corr[k] >= s.tau).sum())
             lines.append(
                 f"{v:>8g} {self.init_corr[k].mean():>10.3f} {above:>10d} "
-                f"{np.nanmedian(self.halving[k]):>11g} {np.nanmedian(self.arrival[k]):>11g} "
+                f"{_median(self.halving[k]):>11g} {_median(self.arrival[k]):>11g} "
                 f"{int(np.isnan(self.halving[k]).sum()):>8d} {desc[f'halving-{v:g}']:>11.3f} "
                 f"{desc[f'rate-{v:g}']:>9.3f} {desc[f'arrival-{v:g}']:>11.3f}"
             )
