@@ -121,6 +121,8 @@ _LAZY: dict[str, str] = {
     "luck_curves": "luckbook.plots.lucky",
     "luck_overview": "luckbook.plots.lucky",
     "luck_frame": "luckbook.plots.lucky",
+    "luck_rates": "luckbook.plots.lucky",
+    "luck_gaps": "luckbook.plots.lucky",
     # ---- (end E2)
     # ---- E3 deep-teacher
     "DeepTeacherSettings": "luckbook.experiments.deep_teacher",

@@ -107,8 +107,9 @@ def test_every_experiment_with_claims_has_a_chapter():
 
 
 def test_experiment_controls_match_the_result_class():
-    """`luckbook claims --control` accepts exactly the controls the result class computes,
-    and the registered result class is the one `compute` returns."""
+    """`luckbook claims --control` accepts exactly the controls the result class computes
+    plus the experiment's control runs, and the registered result class is the one
+    `compute` returns."""
     from luckbook.experiments import REGISTRY
     from luckbook.result import Result
 
@@ -116,4 +117,6 @@ def test_experiment_controls_match_the_result_class():
         exp = REGISTRY[name]
         assert issubclass(exp.result_cls, Result) and exp.result_cls is not Result, name
         assert exp.result_cls.EXPERIMENT == name
-        assert tuple(exp.controls) == tuple(exp.result_cls.CONTROLS), name
+        evals = tuple(exp.result_cls.CONTROLS)
+        runs = tuple(n for n in exp.run_controls if n not in evals)
+        assert tuple(exp.controls) == evals + runs, name

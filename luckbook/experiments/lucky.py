@@ -5,23 +5,37 @@ hidden node ``j`` starts at teacher node ``j`` plus ``init_std·N(0, 1)`` noise 
 then unit-normalised; the top layer as in E1, ``top_init``/``top_scale``, the same at every
 level), for several noise levels ``init_std ∈ init_stds`` trained side by side on one seed
 axis (each level has its own noise draw; the levels of one seed share the teacher and the
-minibatches). At log-spaced snapshots we record every student node's best correlation with
-any teacher node; a node's **time to τ** is the first snapshot step at which that
-correlation is ≥ τ (0 if it starts there). Nodes that never reach τ are *censored*: their
-time is set to ``steps``, i.e. they are ranked (tied) after every node that did reach τ.
+minibatches). At ``n_snapshots`` geometrically spaced snapshots (consecutive ones
+``steps ** (1 / n_snapshots) − 1`` apart, :attr:`LuckySettings.time_resolution`) we record
+every student node's best correlation ``ρ`` with any teacher node and its fan-out (the norm of
+its top-layer row). Per node (:mod:`luckbook.dynamics`): its **arrival** at τ (first snapshot
+with ``ρ ≥ τ``, NaN = censored), its **gap halving time** and its **convergence rate** — the
+least-squares slope of ``−ln(1 − ρ)`` per step over its converging window
+(:func:`~luckbook.dynamics.log_gap_rates`, window ending where the gap reaches
+``rate_floor``).
 
-The claims (registry :mod:`luckbook.claims`, section E2) are tested **within** a noise level
-and inferred at **seed** level: for each seed, Spearman's ρ between initial best
-correlation and time to τ over the nodes that start *below* τ (a node that starts at or
-above τ has time 0 by definition, and would make ρ negative even for a student that never
-moves); the claim statistic is the mean of the per-seed ρ over seeds, with a bootstrap
-interval over seeds. A frozen student has no arrivals: every per-seed ρ is undefined, and
-so is its statistic.
+The claims (registry :mod:`luckbook.claims.lucky`) are about the **rate**, within a noise
+level, inferred at **seed** level: per seed, Spearman's ρ between a node's initial best
+correlation and its rate over the nodes that start below τ; the mean over seeds with a
+bootstrap interval. An arrival time is not a rate: at one common rate a node that starts
+closer still arrives sooner, so ρ(initial correlation, arrival) is −1 with no luck effect on
+speed; it is kept as a descriptive number (:meth:`LuckyResult.arrival_rhos`).
+
+Controls: ``frozen`` (the step-0 student: every rate 0, the statistic undefined) and the run
+control ``different-teacher`` (``control="different-teacher"``: the student starts near the
+original teacher but is trained on the outputs of an independent teacher of the same kind,
+drawn from the seed's ``"different-teacher"`` stream, and every correlation is scored against
+the original teacher). Its rates are defined — nodes drift away at different speeds — and
+their rank correlation with the initial correlation could take either sign. A
+``shuffled-labels`` run (``control="shuffled-labels"``) permutes the teacher's outputs within
+every fresh batch; under LM's matrix-gradient dynamics, which read the teacher's activations
+rather than its labels, those activations are permuted alike (:class:`ShuffledTeacher`). It was
+added after the claim's registration and is not one of its registered controls.
 
 Descriptive only (not claims): :attr:`LuckyResult.test`, Spearman's ρ pooled over every
 node, level and seed with a permutation p-value that treats nodes as independent, and
-:attr:`LuckyResult.level_tests`, one pooled test per level over the nodes that start below
-τ. SciPy is not needed.
+:attr:`LuckyResult.level_tests`, one pooled arrival test per level over the nodes that start
+below τ. SciPy is not needed.
 """
 
 from __future__ import annotations
@@ -37,16 +51,44 @@ import torch
 from .. import costs
 from ..config import check_choice, check_float, check_int, check_taus, resolve_dtype
 from ..data import FreshGaussian, gaussian
-from ..ensemble import Net
+from ..dynamics import arrival_times, gap_halving_times, log_gap_rates
+from ..ensemble import Forward, Net
 from ..evaluate import Probe
 from ..metrics import best_per_student
 from ..results.lucky import LuckyResult
-from ..rng import stream_seed
+from ..rng import generator, stream_seed
 from ..train import snapshot_steps, train
-from .base import Experiment, register
+from .base import Experiment, RunControl, register, replace_settings
 from .fanout import DYNAMICS, TOP_INITS, e1_student, e1_teacher, update_rule
 
 ALTERNATIVES = ("less", "greater", "two-sided")
+RUN_CONTROLS = ("none", "different-teacher", "shuffled-labels")
+"""Values of :attr:`LuckySettings.control`: ``"different-teacher"`` trains the student on an
+independent teacher of the same kind (the seed's ``"different-teacher"`` stream) and scores it
+against the original one, which it started near; ``"shuffled-labels"`` trains it on the
+original teacher with its outputs permuted within every fresh batch (:class:`ShuffledTeacher`)."""
+
+
+@dataclasses.dataclass
+class ShuffledTeacher(Net):
+    """The trainer of the ``shuffled-labels`` control: a teacher whose every forward pass sees
+    the batch in a fresh random order, one permutation per member drawn from its seed's
+    ``"shuffled-labels"`` stream (the levels of one seed share them, as they share batches).
+    Its outputs — the labels, and the teacher activations the matrix gradient pairs with the
+    student's — are thus unpaired with the inputs the student sees."""
+
+    seeds: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._gens = [generator(seed, "shuffled-labels") for seed in self.seeds]
+
+    def forward(self, x: torch.Tensor) -> Forward:
+        if x.ndim == 2:
+            x = x.unsqueeze(0).expand(self.n_seeds, -1, -1)
+        perm = torch.stack([torch.randperm(x.shape[1], generator=g) for g in self._gens])
+        idx = perm.to(x.device).unsqueeze(-1).expand(-1, -1, x.shape[-1])
+        return super().forward(torch.gather(x, 1, idx))
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -193,7 +235,7 @@ class LuckySettings:
     c: int = 30  # output dimension
     multi: int = 1  # student hidden width n = multi·m; nodes m…n-1 start as pure noise
     bias: float = 0.0  # teacher bias row before unit-normalising each column
-    init_stds: tuple[float, ...] = (0.05, 0.1, 0.3, 1.0)  # hidden noise levels (one run)
+    init_stds: tuple[float, ...] = (0.1, 0.3, 1.0)  # hidden noise levels (one run)
     top_scale: float = 0.1  # top-layer noise N(0, top_scale²), the same for every level
     top_init: str = "teacher_noise"  # top-layer start as in E1 (released) or "noise"
     dynamics: str = "projected-matrix"  # "projected-matrix" (LM's released E1 dynamics) or "sgd"
@@ -203,9 +245,17 @@ class LuckySettings:
     data_std: float = 1.0  # input standard deviation
     tau: float = 0.95  # a node has converged when its best correlation reaches tau
     n_eval: int = 4096  # eval-set size for the correlations
-    n_snapshots: int = 200  # log-spaced snapshots after step 0 (the time resolution)
+    n_snapshots: int = 200  # geometric snapshots after step 0: ratio steps**(1/n) between them
+    rate_floor: float = 1e-4  # a node's rate window ends when its gap 1 - rho reaches this
     permutations: int = 9999  # permutation-test draws for the p-value
     dtype: str = "float64"  # "float64" or "float32"
+    control: str = "none"  # "none" or "different-teacher" (a control run, see RUN_CONTROLS)
+
+    @property
+    def time_resolution(self) -> float:
+        """Relative spacing of consecutive snapshots, ``steps ** (1 / n_snapshots) - 1``: an
+        event (arrival, halving) is timed to within this fraction of its step."""
+        return self.steps ** (1.0 / self.n_snapshots) - 1.0
 
     @property
     def n(self) -> int:
@@ -234,6 +284,8 @@ class LuckySettings:
         check_float("lr", self.lr, low=0.0, low_open=True)
         check_float("data_std", self.data_std, low=0.0, low_open=True)
         check_taus("tau", self.tau)
+        check_float("rate_floor", self.rate_floor, low=0.0, high=1.0, low_open=True, high_open=True)
+        check_choice("control", self.control, RUN_CONTROLS)
         resolve_dtype(self.dtype)
         if self.n_snapshots > self.steps:
             raise ValueError(
@@ -244,18 +296,20 @@ class LuckySettings:
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
-    # By 6000 steps all but ~1 of 320 nodes have reached 0.95 (4 seeds, measured).
-    "book": {"steps": 6000, "n_snapshots": 120, "n_eval": 2048},
+    # 75 geometric snapshots over 1000 steps: consecutive snapshots 9.6 % apart. Every node of
+    # levels 0.1 and 0.3 halves its gap within 200 steps and closes it to the rate floor within
+    # 1000 (development seeds); at level 1 a few percent have not halved by step 1000.
+    "book": {"steps": 1000, "n_snapshots": 75, "n_eval": 1024},
     "tiny": {
-        "steps": 1500,
-        "n_snapshots": 50,
-        "n_eval": 1024,
+        "steps": 600,
+        "n_snapshots": 40,
+        "n_eval": 512,
         "m": 8,
         "c": 12,
         "permutations": 1999,
     },
 }
-SEEDS = {"paper": 8, "book": 4, "tiny": 3}
+SEEDS = {"paper": 8, "book": 8, "tiny": 3}
 
 
 # ----------------------------------------------------------------------------- compute
@@ -275,6 +329,12 @@ def compute(
     levels = [float(v) for v in s.init_stds]
     L, S = len(levels), len(seeds)
     teacher = e1_teacher(s.d, s.m, s.c, seeds, bias=s.bias, dtype=s.dtype, device=device)
+    trainer = teacher  # the network whose outputs the student is trained on
+    if s.control == "different-teacher":  # an independent teacher of the same kind
+        other = [stream_seed(seed, "different-teacher") for seed in seeds]
+        trainer = e1_teacher(s.d, s.m, s.c, other, bias=s.bias, dtype=s.dtype, device=device)
+    elif s.control != "none":  # shuffled-labels
+        trainer = None
     students = [
         e1_student(
             teacher,
@@ -287,12 +347,19 @@ def compute(
         for v in levels
     ]
     student = Net.stack(students)  # member k·S + s: level k, seed s
-    teachers = Net.stack([teacher] * L)
+    teachers = Net.stack([teacher] * L)  # scoring: always the original teacher
+    if trainer is None:
+        trainers: Net = ShuffledTeacher(
+            teachers.weights, teachers.activation, teachers.slope, seeds=tuple(seeds) * L
+        )
+    else:
+        trainers = Net.stack([trainer] * L)
     x_eval = gaussian(s.n_eval, s.d, seeds, data_std=s.data_std, stream="eval_data")
     probe = Probe(teachers, x_eval.repeat(L, 1, 1))
     method, step_fn = update_rule(
-        s.dynamics, teachers, project_top_layer=s.top_init == "teacher_noise"
+        s.dynamics, trainers, project_top_layer=s.top_init == "teacher_noise"
     )
+    n = s.n
 
     def on_snapshot(step: int, net: Net) -> dict[str, torch.Tensor]:
         ev = probe.evaluate(net)
@@ -301,11 +368,12 @@ def compute(
             "corr": best.cpu().clone(),
             "match": match.cpu().clone(),
             "loss": ev["loss"].cpu().clone(),
+            "fanout": net.weights[-1][:, :n].norm(dim=-1).cpu().clone(),  # [members, n]
         }
 
     traj = train(
         student,
-        FreshGaussian(teachers, s.data_std),
+        FreshGaussian(trainers, s.data_std),
         list(seeds) * L,  # the levels of one seed share its minibatches
         lr=s.lr,
         steps=s.steps,
@@ -318,10 +386,11 @@ def compute(
     )
     steps = np.asarray(traj.steps)
     T = len(steps)
-    rec = traj.stacked("corr", "match", "loss")
+    rec = traj.stacked("corr", "match", "loss", "fanout")
     corr = rec["corr"].numpy().reshape(T, L, S, -1)
     match = rec["match"].numpy().reshape(T, L, S, -1)
     loss = rec["loss"].numpy().reshape(T, L, S)
+    fanout = rec["fanout"].numpy().reshape(T, L, S, -1)
     time, reached = first_reach(corr, steps, s.tau)
     kw = {"permutations": s.permutations, "alternative": "less"}
     test = spearman(corr[0].ravel(), time.ravel(), **kw)
@@ -345,6 +414,10 @@ def compute(
         reached=reached,
         test=test,
         level_tests=level_tests,
+        fanout=fanout,
+        arrival=arrival_times(steps, corr, s.tau),
+        rate=log_gap_rates(steps, corr, floor=s.rate_floor),
+        halving=gap_halving_times(steps, corr),
     )
 
 
@@ -354,12 +427,25 @@ LUCKY = register(
         name="lucky",
         key="E2",
         summary=(
-            "lucky nodes converge faster: initial correlation vs time to reach tau (Spearman test)"
+            "lucky nodes converge faster: initial correlation vs gap halving time, within a "
+            "noise level (Spearman, per seed)"
         ),
         settings_cls=LuckySettings,
         presets=PRESETS,
         default_seeds=SEEDS,
         compute=compute,
         estimate=costs.lucky,
+        run_controls={
+            "different-teacher": RunControl(
+                "the student starts near the original teacher but is trained on an independent "
+                "teacher of the same kind, and is scored against the original",
+                replace_settings(control="different-teacher"),
+            ),
+            "shuffled-labels": RunControl(
+                "the student is trained on the original teacher's outputs permuted within every "
+                "fresh batch (inputs and outputs unpaired)",
+                replace_settings(control="shuffled-labels"),
+            ),
+        },
     )
 )

@@ -13,7 +13,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from ..results.lucky import LuckyResult
+from ..results.lucky import LuckyResult, nanmean
 from .fanout import dynamics_name
 from .style import new_figure, styled, with_alt
 
@@ -51,9 +51,9 @@ def luck_scatter(result: LuckyResult, ax: Axes | None = None) -> Figure:
     ax.set_xlabel("initial best correlation with a teacher node")
     ax.set_ylabel(f"time to correlation {tau:g} (step + 1)")
     ax.axvline(tau, color="k", lw=0.8, ls=":")
-    within = [(float(v), result.seed_mean_rho(float(v))) for v in result.init_stds]
+    within = [(float(v), nanmean(result.arrival_rhos(float(v)))) for v in result.init_stds]
     ax.set_title(
-        "within-level ρ (seed mean): "
+        "ρ(initial corr, arrival), seed mean: "
         + ", ".join(f"{v:g}: {r:.2f}" for v, r in within if np.isfinite(r)),
         fontsize=9,
     )
@@ -69,8 +69,8 @@ def luck_scatter(result: LuckyResult, ax: Axes | None = None) -> Figure:
         f"{', '.join(f'{v:g}' for v in result.init_stds)}): initial best correlation with a "
         f"teacher node against the step at which the correlation first reached {tau:g}, log "
         f"scale; nodes right of the dotted line start at or above {tau:g}. Within each level, "
-        f"over the nodes that start below {tau:g}, the mean over seeds of Spearman's rho: "
-        f"{levels}; "
+        f"over the nodes that start below {tau:g}, the mean over seeds of Spearman's rho "
+        f"between initial correlation and arrival time (descriptive): {levels}; "
         f"{_count(censored, 'node')} never reached {tau:g} in {int(result.steps[-1])} steps "
         "(hollow triangles).",
     )
@@ -168,4 +168,97 @@ def luck_frame(result: LuckyResult, step: int | None = None) -> Figure:
         f"Scatter of {done.size} student nodes: initial best correlation against best "
         f"correlation at step {int(result.steps[t])}; {int(done.sum())} have reached {tau:g} by "
         "then, coloured by noise level.",
+    )
+
+
+@styled
+def luck_rates(result: LuckyResult, ax: Axes | None = None) -> Figure:
+    """The claim's scatter (E2): initial best correlation against convergence rate (the
+    slope of ``−ln(1 − ρ)`` per step, :func:`luckbook.dynamics.log_gap_rates`), every node
+    that starts below τ, one colour per noise level; the title gives each level's statistic."""
+    fig = ax.figure if ax is not None else new_figure(5.2, 3.5)
+    ax = ax if ax is not None else fig.add_subplot()
+    tau = result.settings.tau
+    for k, v in enumerate(result.init_stds):
+        below = result.init_corr[k] < tau
+        x, y = result.init_corr[k][below], result.rate[k][below]
+        ax.scatter(x, y, s=11, alpha=0.7, color=_level_color(k), label=f"init_std {v:g}")
+    rates = result.rate[result.init_corr < tau]
+    if (rates > 0).all():
+        ax.set_yscale("log")
+    else:
+        ax.axhline(0.0, color="k", lw=0.6, alpha=0.5)
+        ax.set_yscale("symlog", linthresh=1e-4)
+    ax.set_xlabel("initial best correlation with a teacher node")
+    ax.set_ylabel("log-gap rate (per step)")
+    within = [(float(v), nanmean(result.rate_rhos(float(v)))) for v in result.init_stds]
+    ax.set_title(
+        "ρ(initial corr, rate), seed mean: "
+        + ", ".join(f"{v:g}: {r:.2f}" for v, r in within if np.isfinite(r)),
+        fontsize=9,
+    )
+    ax.legend(loc="best", markerscale=1.5, fontsize=8)
+    levels = "; ".join(
+        f"init_std {v:g}: " + ("undefined" if not np.isfinite(r) else f"{r:.3f}") for v, r in within
+    )
+    n_nodes = int((result.init_corr < tau).sum())
+    return with_alt(
+        fig,
+        f"Scatter of the {n_nodes} student nodes that start below {tau:g} ({len(result.seeds)} "
+        "seeds): initial best correlation with a teacher node against the convergence rate "
+        "(least-squares slope of minus the log gap per step; negative = moving away). Within "
+        "each level, the mean over seeds of Spearman's rho between the "
+        f"two: {levels}.",
+    )
+
+
+@styled
+def luck_gaps(
+    result: LuckyResult, init_std: float, seed: int | None = None, ax: Axes | None = None
+) -> Figure:
+    """Gap ``1 − ρ`` against step on a log axis for every node of one noise level, coloured by
+    initial correlation (E2). Exponential convergence is a straight line whose slope is the
+    rate: nodes with one rate are parallel lines, the lower (closer) ones cross the dotted
+    ``1 − τ`` line first — they arrive sooner without converging faster."""
+    k = result.level_index(init_std)
+    fig = ax.figure if ax is not None else new_figure(5.6, 3.5)
+    ax = ax if ax is not None else fig.add_subplot()
+    if seed is None:
+        sel, which = slice(None), f"{len(result.seeds)} seeds"
+    else:
+        if seed not in result.seeds:
+            raise ValueError(f"seed={seed!r} is not allowed: this result has seeds {result.seeds}")
+        s = result.seeds.index(seed)
+        sel, which = slice(s, s + 1), f"seed {seed}"
+    floor = result.settings.rate_floor
+    gap = np.clip(1.0 - result.corr[:, k, sel], floor / 10, None)  # [T, S', n]
+    lines = gap.reshape(len(result.steps), -1)
+    init = result.corr[0, k, sel].ravel()
+    norm = Normalize(vmin=float(init.min()), vmax=float(init.max()))
+    cmap = colormaps[CORR_CMAP]
+    for j in np.argsort(init):
+        ax.plot(result.steps, lines[:, j], color=cmap(norm(init[j])), lw=0.7, alpha=0.6)
+    tau = result.settings.tau
+    ax.axhline(1.0 - tau, color="k", lw=0.8, ls=":")
+    ax.axhline(floor, color="k", lw=0.6, ls="--", alpha=0.5)
+    ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("gap 1 − best correlation")
+    rhos, _ = result.seed_rhos(init_std)
+    rho = nanmean(rhos if seed is None else rhos[sel])
+    ax.set_title(
+        f"init_std {init_std:g}, {which}: ρ(initial corr, halving time) = {rho:.2f}", fontsize=9
+    )
+    fig.colorbar(
+        ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="initial correlation", shrink=0.9
+    )
+    return with_alt(
+        fig,
+        f"Curves of the gap one minus best correlation (log axis) against training step for the "
+        f"{lines.shape[1]} student nodes of noise level {init_std:g}, {which}, coloured from "
+        f"dark (initial correlation {float(init.min()):.2f}) to yellow "
+        f"({float(init.max()):.2f}); dotted line at {1 - tau:.2g} (correlation {tau:g}), dashed "
+        f"at the rate window's floor {floor:g}. A straight line is exponential convergence; "
+        f"its slope is the rate. Spearman's rho between initial correlation and gap halving "
+        f"time ({'mean over seeds' if seed is None else 'this seed'}): {rho:.3f}.",
     )
