@@ -5,6 +5,22 @@
   var data = JSON.parse(root.querySelector("script.lb-data").textContent);
   var sliders = Array.prototype.slice.call(root.querySelectorAll("input.lb-slider"));
   var img = root.querySelector("img.lb-image");
+  // A wide multi-panel figure scaled down to the column would shrink its text below
+  // legibility: never show it at less than MIN_SCALE of its natural size (the book's base
+  // font, 10 pt at 110 dpi = 15.3 px, stays >= 9 px); wider images scroll in their box.
+  var MIN_SCALE = 0.6;
+  if (img && !img.parentNode.classList.contains("lb-image-box")) {
+    var box = document.createElement("div");
+    box.className = "lb-image-box";
+    img.parentNode.insertBefore(box, img);
+    box.appendChild(img);
+  }
+  function fit() {
+    if (img && img.naturalWidth) {
+      img.style.minWidth = Math.round(img.naturalWidth * MIN_SCALE) + "px";
+    }
+  }
+  if (img) { img.addEventListener("load", fit); fit(); }
   var numbers = root.querySelector("pre.lb-numbers");
   var code = root.querySelector("pre.lb-code");
   function show() {

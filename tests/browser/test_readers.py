@@ -127,3 +127,23 @@ def test_nothing_overflows_a_phone(browser, book, rel):
         assert overflow <= 1, f"{rel}: the page is {overflow} px wider than a 400 px screen"
     finally:
         visit.page.context.close()
+
+
+@pytest.mark.parametrize(
+    "rel", ["notebooks/lucky.html", "notebooks/two_layer_sweep.html", "notebooks/fanout.html"]
+)
+def test_explorer_figure_text_stays_legible(browser, book, rel):
+    """At 1280 px no slider panel shows its figure at less than 0.59 of its natural size: the
+    book's base font (10 pt at 110 dpi, 15.3 px) then renders at >= 9 px; wider figures
+    scroll sideways in their box."""
+    visit = _visit(browser, rel)
+    try:
+        scales = visit.page.evaluate(
+            "() => [...document.querySelectorAll('.luckbook-static img.lb-image')]"
+            ".filter(i => i.naturalWidth).map(i => i.getBoundingClientRect().width / i.naturalWidth)"
+        )
+        assert scales, f"{rel}: no slider panel image"
+        small = [round(s, 2) for s in scales if s < 0.59]
+        assert not small, f"{rel}: panel figures shown at {small} of their size (text < 9 px)"
+    finally:
+        visit.page.context.close()
