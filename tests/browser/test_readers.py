@@ -140,7 +140,8 @@ def test_explorer_figure_text_stays_legible(browser, book, rel):
     try:
         scales = visit.page.evaluate(
             "() => [...document.querySelectorAll('.luckbook-static img.lb-image')]"
-            ".filter(i => i.naturalWidth).map(i => i.getBoundingClientRect().width / i.naturalWidth)"
+            ".filter(i => i.naturalWidth)"
+            ".map(i => i.getBoundingClientRect().width / i.naturalWidth)"
         )
         assert scales, f"{rel}: no slider panel image"
         small = [round(s, 2) for s in scales if s < 0.59]
