@@ -92,8 +92,9 @@ def test_every_experiment_with_claims_has_a_chapter():
 
 
 def test_experiment_controls_match_the_result_class():
-    """`luckbook claims --control` accepts exactly the controls the result class computes,
-    and the registered result class is the one `compute` returns."""
+    """`luckbook claims --control` accepts exactly the controls the result class computes and
+    the experiment's control runs, and the registered result class is the one `compute`
+    returns."""
     from luckbook.experiments import REGISTRY
     from luckbook.result import Result
 
@@ -101,4 +102,5 @@ def test_experiment_controls_match_the_result_class():
         exp = REGISTRY[name]
         assert issubclass(exp.result_cls, Result) and exp.result_cls is not Result, name
         assert exp.result_cls.EXPERIMENT == name
-        assert tuple(exp.controls) == tuple(exp.result_cls.CONTROLS), name
+        evals = tuple(exp.result_cls.CONTROLS)  # then the control runs, by name
+        assert tuple(exp.controls) == evals + tuple(exp.run_controls), name

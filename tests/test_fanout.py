@@ -351,11 +351,10 @@ def test_flat_names():
 def test_registered_panels_render_at_tiny_scale():
     """The chapter's live panel opens by name; the scrubber panel renders with its prompt."""
     r = _fanout("projected-matrix")
-    scrubber = lb.time_scrubber(r)
-    assert scrubber.predict and len(scrubber.frames) == len(r.steps[::2]) + 1
     question, answer = panels.get(panels.Frames, "fanout").predict
     assert question.endswith("?") and len(answer) > 80
-    assert isinstance(static.time_scrubber(r, plots.fanout_frame, every=6), static.StaticPanel)
+    scrubber = static.time_scrubber(r, plots.fanout_frame, every=16)  # a few frames: fast
+    assert isinstance(scrubber, static.StaticPanel) and len(scrubber.frames) >= 3
     pytest.importorskip("ipywidgets")
     tiny = {"steps": 300, "n_snapshots": 3, "retrain_steps": 20}
     live = lb.explorer("fanout", scale="tiny", seeds=1, autorun=False, **tiny)

@@ -156,9 +156,8 @@ def dynamics_comparison(projected: FanoutResult, sgd: FanoutResult) -> Figure:
     fanout_traces(projected, ax=left)
     fanout_traces(sgd, ax=right)
     right.set_ylabel("")
-    lo = min(left.get_ylim()[0], right.get_ylim()[0])
-    hi = max(left.get_ylim()[1], right.get_ylim()[1])
-    left.set_ylim(lo, hi)
+    limits = [_fanout_limits(projected), _fanout_limits(sgd)]  # shared y: the union of both
+    left.set_ylim(min(lo for lo, _ in limits), max(hi for _, hi in limits))
     fig.alt = (
         "Two log-log panels of fan-out norm against training step, same teachers and "
         "initialisations. Projected matrix gradient: lucky median "
@@ -252,9 +251,8 @@ def fanout_controls(result: FanoutResult) -> Figure:
     for ax in axes[1:]:
         ax.set_ylabel("")
         ax.get_legend().remove()
-    lo = min(ax.get_ylim()[0] for ax in axes)
-    hi = max(ax.get_ylim()[1] for ax in axes)
-    axes[0].set_ylim(lo, hi)
+    limits = [_fanout_limits(run) for _, run in runs]  # shared y: the union of all panels
+    axes[0].set_ylim(min(lo for lo, _ in limits), max(hi for _, hi in limits))
     fig.alt = (
         f"{len(runs)} log-log panels of fan-out norm against training step, the trained run "
         "and its control runs, median decay at the last step (end over start): "

@@ -149,6 +149,13 @@ class FanoutResult(Result["FanoutSettings"]):
         detail = f"{self._where(step)}; {shrunk} of {sum(len(g) for g in groups)} nodes"
         return bootstrap(groups, fraction, detail=detail)
 
+    def shrunk_fractions(self, step: int | None = None) -> np.ndarray:
+        """``[S]``: per seed, the fraction of the never-specialized unlucky nodes whose fan-out
+        shrank at least tenfold by ``step`` (NaN for a seed without such nodes)."""
+        return np.array(
+            [(g < self.SHRUNK).mean() if len(g) else np.nan for g, _ in self._decay_groups(step)]
+        )
+
     def contrast_stat(self, step: int | None = None) -> Stat:
         """Median :meth:`decay` of the lucky nodes over that of the never-specialized unlucky
         nodes (each pooled over seeds), bootstrap over seeds: how much more the unlucky
