@@ -102,6 +102,7 @@ _LAZY: dict[str, str] = {
     # ---- (end E0)
     # ---- E1 fanout
     "FanoutSettings": "luckbook.experiments.fanout",
+    "fanout_start_ratio": "luckbook.experiments.fanout",
     "FanoutResult": "luckbook.results.fanout",
     "fanout_traces": "luckbook.plots.fanout",
     "fanout_strip": "luckbook.plots.fanout",
@@ -109,6 +110,7 @@ _LAZY: dict[str, str] = {
     "fanout_panel": "luckbook.plots.fanout",
     "dynamics_comparison": "luckbook.plots.fanout",
     "lottery_figure": "luckbook.plots.fanout",
+    "fanout_controls": "luckbook.plots.fanout",
     # ---- (end E1)
     # ---- E2 lucky
     "LuckySettings": "luckbook.experiments.lucky",

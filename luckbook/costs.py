@@ -560,7 +560,8 @@ def _dynamics_factor(dynamics: str) -> float:
 
 
 def fanout(settings: FanoutSettings, n_seeds: int, device: torch.device) -> Estimate:
-    """Training, then the lottery ticket's retraining of ticket and random subnetwork."""
+    """Training, then (not in a control run) the lottery ticket's retraining of ticket and
+    random subnetwork."""
     s = settings
     widths = [s.d, s.multi * s.m, s.c]
     main = _sgd_estimate(
@@ -586,6 +587,12 @@ def fanout(settings: FanoutSettings, n_seeds: int, device: torch.device) -> Esti
         "retraining",
     )
     factor = _dynamics_factor(s.dynamics)
+    if s.control != "none":  # a control run has no lottery ticket to retrain
+        return Estimate(
+            factor * main.seconds,
+            main.bytes,
+            f"{main.basis}, × {factor:g} for {s.dynamics} steps ({s.control} control run)",
+        )
     return Estimate(
         factor * main.seconds + retrain.seconds,
         max(main.bytes, retrain.bytes),

@@ -15,6 +15,7 @@ from conftest import assert_one_line_error
 
 import luckbook as lb
 from luckbook import cli, panels, static
+from luckbook.claims import claims_of
 from luckbook.experiments import fanout
 from luckbook.plots import fanout as plots
 from luckbook.results.fanout import FanoutResult, geometric_mean
@@ -33,65 +34,166 @@ def _geo(x: np.ndarray) -> float:
 
 # ----------------------------------------------------------------------------- claims
 
+IDS = [
+    "E1.unlucky-decay",
+    "E1.unlucky-shrunk",
+    "E1.decay-contrast",
+    "E1.unlucky-decay-sgd",
+    "E1.unlucky-shrunk-sgd",
+    "E1.decay-contrast-sgd",
+]
+
 
 def _fanout_report(control=None):
     return _fanout("projected-matrix").claims(control, other=_fanout("sgd"))
 
 
 @pytest.mark.claim
-@pytest.mark.parametrize("claim_id", ["E1.fanout-ratio", "E1.fanout-ratio-sgd"])
-def test_unlucky_nodes_lose_their_fanout(claim_id):
-    """E1 (LM): median lucky fan-out / median unlucky fan-out > 100, interval over seeds.
-
-    Measured at tiny scale over seeds 0–11 (groups of 3 seeds, released start): projected
-    1.2e4, 7.2e3, 1.8e3, 6.1e3 and SGD 6.4e4, 7.3e3, 1.1e4 (seeds 3–11), every interval's
-    lower end above 700; the frozen control 3.4–4.2.
-    """
+def test_unlucky_nodes_lose_their_fanout():
+    """E1 (LM): the never-specialized unlucky nodes' fan-out shrinks relative to its own start
+    (median end/start < 0.1, most shrink tenfold) while the lucky nodes keep theirs, under both
+    dynamics, at tiny scale."""
     report = _fanout_report()
-    assert report.ids == ["E1.fanout-ratio", "E1.fanout-ratio-sgd"]
-    report.assert_holds([claim_id])
-    result = _fanout("projected-matrix" if claim_id == "E1.fanout-ratio" else "sgd")
-    assert result.unlucky.tolist() == [False] * 8 + [True] * 8
-    assert report[claim_id].stat.value == pytest.approx(result.ratio())
-    # the lucky nodes carry the output: fan-out of order one
-    assert np.median(result.fanout[-1][:, ~result.unlucky]) > 0.5
+    assert report.ids == IDS
+    report.assert_holds(IDS)
+    r = _fanout("projected-matrix")
+    assert r.unlucky.tolist() == [False] * 8 + [True] * 8
+    assert len(r.steps) >= 40 and r.steps[0] == 0 and r.steps[1] == 1
+    never = r.never_specialized()
+    assert never.sum() > 0 and not never[:, ~r.unlucky].any()
+    ratio = r.fanout[-1] / r.fanout[0]
+    assert report["E1.unlucky-decay"].stat.value == pytest.approx(np.median(ratio[never]))
+    assert report["E1.unlucky-shrunk"].stat.value == pytest.approx((ratio[never] < 0.1).mean())
+    assert np.median(r.fanout[-1][:, ~r.unlucky]) > 0.5  # the lucky nodes carry the output
 
 
 @pytest.mark.claim
-def test_fanout_frozen_control_fails():
-    """The frozen student (step-0 weights): the ratio is of order one, far below 100."""
+def test_fanout_controls_fail():
+    """The frozen student (end = start: decay 1 by construction) and both control runs
+    (different teacher, shuffled labels) fail every claim; the report shows them beside."""
     frozen = _fanout_report("frozen")
     frozen.assert_fails()
     for row in frozen.rows:
-        assert 0.5 < row.stat.value < 5, frozen
-    # the trained report shows the same control values beside
+        expected = 0.0 if "shrunk" in row.claim.id else 1.0
+        assert row.stat.value == pytest.approx(expected), frozen
+    for name in ("different-teacher", "shuffled-labels"):
+        control = _fanout_report(name)
+        assert control.control == name
+        control.assert_fails()
     trained = _fanout_report()
     for row in trained.rows:
-        assert row.control.value == pytest.approx(frozen[row.claim.id].stat.value)
-        assert row.control_fails
+        assert row.control_names == ["frozen", "different-teacher", "shuffled-labels"]
+        assert row.control_fails, trained
+
+
+@pytest.mark.claim
+def test_untrained_released_top_layer_fails_the_decay_claims():
+    """The review's case: an untrained student whose top layer starts near the teacher's
+    (``top_scale=0.001``) already has an end-point ratio of medians in the hundreds, which
+    passed the old claim; the decay claims see end = start and fail (decay 1, nothing
+    shrank, contrast 1)."""
+    assert lb.fanout_start_ratio("tiny", 3, top_scale=0.001) > 100
+    r = lb.run("fanout", scale="tiny", seeds=3, top_scale=0.001, steps=60, retrain_steps=5)
+    untrained = dataclasses.replace(r, fanout=np.repeat(r.fanout[:1], len(r.steps), axis=0))
+    assert untrained.ratio() > 100  # the old statistic would pass
+    report = untrained.claims(other=_untrained_sgd())
+    for cid in IDS:
+        assert report[cid].verdict == "does not hold", report
+    assert report["E1.unlucky-decay"].stat.value == pytest.approx(1.0)
+    assert report["E1.unlucky-shrunk"].stat.value == 0.0
+    assert report["E1.decay-contrast"].stat.value == pytest.approx(1.0)
+
+
+def _untrained_sgd() -> FanoutResult:
+    r = lb.run(
+        "fanout", scale="tiny", seeds=3, top_scale=0.001, steps=60, retrain_steps=5, dynamics="sgd"
+    )
+    return dataclasses.replace(r, fanout=np.repeat(r.fanout[:1], len(r.steps), axis=0))
+
+
+def test_decay_statistics_on_synthetic_series():
+    """Synthetic fan-out series: unlucky nodes that do not decay (flat, or shrinking only
+    twofold) fail the decay claims; a decay shared by lucky and unlucky nodes alike passes the
+    decay claim but fails the contrast; only an unlucky-specific tenfold decay passes all."""
+    r = _fanout("projected-matrix")
+    t = np.asarray(r.steps, dtype=float)[:, None, None]
+    start = r.fanout[:1]
+    frac = np.log1p(t) / np.log1p(t[-1])  # 0 at the start, 1 at the end
+
+    def with_decay(lucky_end: float, unlucky_end: float) -> FanoutResult:
+        end = np.where(r.unlucky, unlucky_end, lucky_end)[None, None, :]
+        return dataclasses.replace(r, fanout=start * end**frac)
+
+    def verdicts(res: FanoutResult) -> dict[str, str]:
+        stats = res.claim_stats()
+        claims = {c.id: c for c in claims_of("fanout")}
+        return {cid: claims[cid].verdict(stats[cid]) for cid in IDS[:3]}
+
+    flat = verdicts(with_decay(1.0, 1.0))
+    assert set(flat.values()) == {"does not hold"}, flat
+    twofold = verdicts(with_decay(1.0, 0.5))
+    assert set(twofold.values()) == {"does not hold"}, twofold
+    shared = verdicts(with_decay(0.01, 0.01))
+    assert shared["E1.unlucky-decay"] == "holds"
+    assert shared["E1.decay-contrast"] == "does not hold"
+    specific = verdicts(with_decay(1.0, 0.01))
+    assert set(specific.values()) == {"holds"}, specific
+    series = with_decay(1.0, 0.01)
+    np.testing.assert_allclose(series.decay()[:, r.unlucky], 0.01)
+    np.testing.assert_allclose(series.decay(0), 1.0)
 
 
 def test_fanout_report_without_partner_is_undefined():
     report = _fanout("projected-matrix").claims()
-    assert report["E1.fanout-ratio-sgd"].verdict == "undefined"
+    assert report["E1.unlucky-decay-sgd"].verdict == "undefined"
+    assert report["E1.unlucky-decay"].verdict != "undefined"
     with pytest.raises(ValueError, match="like this run"):
         _fanout("sgd").claims(other=_fanout("sgd"))
 
 
 def test_fanout_claims_via_experiment():
-    """``lb.claims("fanout")`` runs both dynamics on the given seeds and reports both claims."""
-    report = lb.claims(
-        "fanout",
-        scale="tiny",
-        seeds=[5, 6],
-        steps=300,
-        n_snapshots=3,
-        retrain_steps=20,
-        cache=False,
+    """``lb.claims("fanout")`` runs both dynamics on the given seeds and reports every claim;
+    ``--control`` evaluates a control run alone."""
+    small = {"steps": 300, "n_snapshots": 3, "retrain_steps": 20, "cache": False}
+    report = lb.claims("fanout", scale="tiny", seeds=[5, 6], **small)
+    assert report.ids == IDS and report.seeds == [5, 6]
+    assert all(r.stat.defined and len(r.controls) == 3 for r in report.rows)
+    control = lb.claims("fanout", scale="tiny", seeds=[5, 6], control="shuffled-labels", **small)
+    assert control.control == "shuffled-labels" and all(r.stat.defined for r in control.rows)
+
+
+def test_every_evidence_claim_names_a_control_that_could_pass():
+    for claim in claims_of("fanout"):
+        assert claim.kind == "evidence"
+        assert set(claim.controls) - {"frozen"}, claim.id
+
+
+def test_control_sources():
+    """different-teacher trains on an independent teacher; shuffled-labels permutes each
+    batch's targets (a permutation of the true targets), and the matrix gradient's teacher
+    follows the same permutation (identity permutation = the teacher)."""
+    seeds = [0, 1]
+    cpu = torch.device("cpu")
+    settings = fanout.FanoutSettings(m=4, c=5)
+    teacher = fanout.e1_teacher(10, 4, 5, seeds, bias=0.0, dtype="float64", device=cpu)
+    other = fanout.training_source(
+        dataclasses.replace(settings, control="different-teacher"), teacher, seeds
+    ).teacher
+    assert not torch.allclose(other.weights[0], teacher.weights[0])
+    shuffled = fanout.training_source(
+        dataclasses.replace(settings, control="shuffled-labels"), teacher, seeds
     )
-    assert report.ids == ["E1.fanout-ratio", "E1.fanout-ratio-sgd"]
-    assert report.seeds == [5, 6]
-    assert all(r.stat.defined and r.control.defined for r in report.rows)
+    plain = fanout.training_source(settings, teacher, seeds)
+    for (x1, y), (x1p, yp) in zip(
+        shuffled.batches(seeds, 3, 16), plain.batches(seeds, 3, 16), strict=True
+    ):
+        torch.testing.assert_close(x1, x1p)
+        assert not torch.allclose(y, yp)
+        torch.testing.assert_close(y.sort(dim=1).values, yp.sort(dim=1).values)
+        torch.testing.assert_close(shuffled.teacher.forward(x1).out, y)
+    ident = fanout.BatchPermuted(teacher.weights, perm=torch.arange(16).expand(2, 16))
+    x1 = next(iter(plain.batches(seeds, 1, 16)))[0]
+    torch.testing.assert_close(ident.forward(x1).out, teacher(x1))
 
 
 @pytest.mark.claim
@@ -204,11 +306,14 @@ def test_figures_render_with_alt_text():
         plots.fanout_panel(f),
         plots.dynamics_comparison(f, g),
         plots.lottery_figure(f),
+        plots.fanout_controls(f),
     ]
     for fig in figures:
         assert fig._repr_png_().startswith(PNG)
         assert len(fig.alt) > 60
-    assert f"ratio of {f.ratio():.3g}" in figures[0].alt
+    never = f.never_specialized()
+    assert f"median {np.median(f.decay()[never]):.2g} times" in figures[0].alt
+    assert "different-teacher" in figures[-1].alt and "shuffled-labels" in figures[-1].alt
 
 
 # ----------------------------------------------------------------------------- result analysis
@@ -244,18 +349,14 @@ def test_flat_names():
 
 
 def test_registered_panels_render_at_tiny_scale():
-    """Every panel of the chapter opens by name, with a prediction prompt on the static ones."""
+    """The chapter's live panel opens by name; the scrubber panel renders with its prompt."""
     r = _fanout("projected-matrix")
-    scrubber = lb.time_scrubber(r)
-    assert scrubber.predict and len(scrubber.frames) == len(r.steps[::2]) + 1
-    tiny = {"steps": 300, "n_snapshots": 3, "retrain_steps": 20}
-    grid = lb.static_explorer("fanout", scale="tiny", seeds=2, **tiny)
-    assert len(grid.frames) == 4 and grid.predict
-    assert "lucky" in grid._repr_html_()
-    for kind in (panels.Grid, panels.Frames):
-        question, answer = panels.get(kind, "fanout").predict
-        assert question.endswith("?") and len(answer) > 80
+    question, answer = panels.get(panels.Frames, "fanout").predict
+    assert question.endswith("?") and len(answer) > 80
+    scrubber = static.time_scrubber(r, plots.fanout_frame, every=16)  # a few frames: fast
+    assert isinstance(scrubber, static.StaticPanel) and len(scrubber.frames) >= 3
     pytest.importorskip("ipywidgets")
+    tiny = {"steps": 300, "n_snapshots": 3, "retrain_steps": 20}
     live = lb.explorer("fanout", scale="tiny", seeds=1, autorun=False, **tiny)
     assert {s.description for s in live.children[0].children} == {
         "init_scale",
@@ -263,7 +364,6 @@ def test_registered_panels_render_at_tiny_scale():
         "multi",
         "lr",
     }
-    assert isinstance(static.time_scrubber(r, plots.fanout_frame, every=6), static.StaticPanel)
 
 
 # ----------------------------------------------------------------------------- CLI and validation
@@ -310,7 +410,8 @@ BAD = [
     (["run", "fanout", "--scale", "tiny", "--set", "prune_below=1"], "prune_below=1"),
     (["run", "fanout", "--scale", "tiny", "--set", "retrain_steps=0"], "retrain_steps=0"),
     (["run", "fanout", "--scale", "tiny", "--set", "lr=nan"], "lr=nan"),
-    (["run", "fanout", "--scale", "tiny", "--set", "steps=5"], "n_snapshots=12"),
+    (["run", "fanout", "--scale", "tiny", "--set", "steps=5"], "n_snapshots=48"),
+    (["run", "fanout", "--scale", "tiny", "--set", "control=none2"], "control='none2'"),
 ]
 
 

@@ -13,15 +13,18 @@ bias included, is scaled to unit norm (released: ``top_scale = init_scale = 0.1`
 the update is the batch-averaged *matrix gradient* of E0 followed by re-normalising every
 column of every layer (``dynamics="projected-matrix"``; with ``top_init="noise"`` only the
 hidden columns, as before), or plain SGD with exact back-propagation and no projection
-(``dynamics="sgd"``). We record every student node's fan-out norm at log-spaced
-snapshots: the unlucky nodes' fan-out decays towards zero while the lucky nodes carry the
-output.
+(``dynamics="sgd"``). We record every student node's fan-out norm and best correlation with
+a teacher node at snapshots spaced geometrically from step 1 (at least 40).
 
-Claims (registry :mod:`luckbook.claims`, section E1): the ratio of the median fan-out of
-the lucky nodes to that of the unlucky nodes at the last snapshot, pooled over seeds with a
-bootstrap over seeds, for the projected dynamics (``E1.fanout-ratio``) and for plain SGD
-(``E1.fanout-ratio-sgd``, computed from a second run: :meth:`FanoutResult.claims` with
-``sgd=``); the frozen control is the same statistic at step 0.
+Claims (registry :mod:`luckbook.claims.fanout`): a **decay**, not a level — for the unlucky
+nodes that never specialize, each node's fan-out at the end over its own at the start
+(median below 0.1, most shrinking tenfold), and the contrast with the lucky nodes, which keep
+theirs; for the projected dynamics and (``-sgd``) for plain SGD, computed from a second run
+(:meth:`FanoutResult.claims` with ``other=``). Controls: the frozen student, and two control
+runs (``settings.control``): ``different-teacher`` (trained on an independent teacher, every
+group scored against the original) and ``shuffled-labels`` (targets permuted within each
+batch). The ratio of the lucky to the unlucky median fan-out at the end is descriptive only:
+the start alone can make it large.
 
 Lottery-ticket demo (LM §5): prune the nodes whose final fan-out is small (``Net.prune``)
 and compare the loss before and after; then retrain the surviving subnetwork from its
@@ -36,7 +39,7 @@ The helpers :func:`e1_teacher`, :func:`e1_student` and :func:`update_rule` are s
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -44,18 +47,24 @@ import torch
 
 from .. import costs
 from ..claims import ClaimReport
-from ..config import check_choice, check_float, check_int, resolve_dtype
+from ..config import check_choice, check_float, check_int, default_scale, resolve_dtype
 from ..data import FreshGaussian, gaussian
-from ..ensemble import Net
+from ..ensemble import Forward, Net
 from ..evaluate import Probe
 from ..gradients import matrix_step
 from ..metrics import best_per_student, best_per_teacher, fanout_norms
 from ..results.fanout import FanoutResult
-from ..rng import generator
+from ..rng import generator, stream_seed
 from ..student import make_student
 from ..teacher import make_teacher
 from ..train import StepFn, snapshot_steps, train
-from .base import Experiment, register
+from .base import Experiment, RunControl, register, replace_settings, resolve_seeds
+
+CONTROLS = ("none", "different-teacher", "shuffled-labels")
+"""``settings.control``: ``"none"`` (the experiment); ``"different-teacher"`` (the student is
+trained on an independent teacher of the same kind, every correlation and the eval loss still
+scored against the original teacher); ``"shuffled-labels"`` (the targets of every fresh batch
+are permuted across its samples, so inputs and outputs are unpaired)."""
 
 DYNAMICS = ("projected-matrix", "sgd")
 """``"projected-matrix"``: matrix gradient (E0) then unit hidden columns (LM's released E1
@@ -179,10 +188,11 @@ class FanoutSettings:
     steps: int = 20_000  # training steps (released: 20 000)
     data_std: float = 1.0  # input standard deviation
     n_eval: int = 4096  # eval-set size (loss, correlations)
-    n_snapshots: int = 40  # log-spaced snapshots after step 0
+    n_snapshots: int = 48  # log-spaced snapshots requested after step 0 (>= 40 distinct)
     prune_below: float = 0.01  # lottery: prune fan-out < prune_below × the seed's largest
     retrain_steps: int = 20_000  # lottery: steps to retrain ticket and random subnetwork
     dtype: str = "float64"  # "float64" or "float32"
+    control: str = "none"  # "none", "different-teacher" or "shuffled-labels" (control runs)
 
     @property
     def n(self) -> int:
@@ -198,6 +208,7 @@ class FanoutSettings:
         check_float("top_scale", self.top_scale, low=0.0, low_open=True)
         check_choice("dynamics", self.dynamics, DYNAMICS)
         check_choice("top_init", self.top_init, TOP_INITS)
+        check_choice("control", self.control, CONTROLS)
         check_float("lr", self.lr, low=0.0, low_open=True)
         check_float("data_std", self.data_std, low=0.0, low_open=True)
         check_float(
@@ -213,16 +224,13 @@ class FanoutSettings:
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
-    # 12 000 steps, released start (development seeds 0–7, measured): ratio of medians 2.5e3
-    # (bootstrap interval 1.7e3–3.1e3; per seed 945–5550), plain SGD 1.1e3; the earlier
-    # pure-noise top layer gave 250 and 130. The retrained lottery arms are orders of
-    # magnitude apart after 4000 steps.
-    "book": {"steps": 12_000, "n_snapshots": 30, "n_eval": 2048, "retrain_steps": 4000},
+    # 4000 steps at the released start, chosen on development seeds 0-7 (the claims' note in
+    # luckbook.claims.fanout gives the numbers); 48 requested snapshots give >= 40 distinct.
+    "book": {"steps": 4000, "n_eval": 1024, "retrain_steps": 3000},
     "tiny": {
-        "steps": 6000,
-        "n_snapshots": 12,
-        "n_eval": 1024,
-        "retrain_steps": 1500,
+        "steps": 2000,
+        "n_eval": 512,
+        "retrain_steps": 1000,
         "m": 8,
         "c": 12,
     },
@@ -255,14 +263,89 @@ def random_subsets(keep: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
     return out
 
 
+@dataclasses.dataclass
+class BatchPermuted(Net):
+    """A teacher whose forward pass on a batch is its forward pass on the same batch permuted
+    by :attr:`perm` (``[S, N]``, set before each step): what the matrix gradient needs to
+    train on targets permuted within the batch (sample ``i`` is labelled by the teacher at
+    sample ``perm[i]``; per sample the gradient relation is exact for that pairing)."""
+
+    perm: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> Forward:
+        fwd = super().forward(x)
+        if self.perm is None:
+            return fwd
+        idx = self.perm.to(fwd.out.device)
+
+        def take(t: torch.Tensor) -> torch.Tensor:
+            return torch.gather(t, 1, idx[..., None].expand_as(t))
+
+        return Forward(
+            inputs=[take(t) for t in fwd.inputs],
+            pre=[take(t) for t in fwd.pre],
+            hidden=[take(t) for t in fwd.hidden],
+            out=take(fwd.out),
+        )
+
+
+class ShuffledFresh(FreshGaussian):
+    """Fresh Gaussian batches whose targets are permuted within every batch (per seed, from
+    its ``"extra"`` stream), so inputs and outputs are unpaired (control ``shuffled-labels``).
+    :attr:`teacher` is a :class:`BatchPermuted` copy of the teacher holding the current
+    batch's permutation, for the matrix gradient."""
+
+    def __init__(self, teacher: Net, data_std: float = 1.0) -> None:
+        super().__init__(
+            BatchPermuted(teacher.weights, activation=teacher.activation, slope=teacher.slope),
+            data_std,
+        )
+
+    def batches(
+        self, seeds: Sequence[int], steps: int, batch: int | None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        gens = [generator(s, "extra") for s in seeds]
+        plain = FreshGaussian(Net(self.teacher.weights), self.data_std)
+        for x1, y in plain.batches(seeds, steps, batch):
+            perm = torch.stack([torch.randperm(y.shape[1], generator=g) for g in gens])
+            self.teacher.perm = perm
+            yield x1, torch.gather(y, 1, perm.to(y.device)[..., None].expand_as(y))
+
+
+def training_source(settings: FanoutSettings, teacher: Net, seeds: Sequence[int]) -> FreshGaussian:
+    """Where the training batches come from under ``settings.control``: the teacher
+    (``"none"``), an independent teacher of the same kind drawn from each seed's
+    ``"different-teacher"`` stream (``"different-teacher"``), or the teacher with targets
+    permuted within each batch (``"shuffled-labels"``). Its ``teacher`` is the one the matrix
+    gradient uses."""
+    s = settings
+    if s.control == "different-teacher":
+        other = e1_teacher(
+            s.d,
+            s.m,
+            s.c,
+            [stream_seed(seed, "different-teacher") for seed in seeds],
+            bias=s.bias,
+            dtype=s.dtype,
+            device=teacher.device,
+        )
+        return FreshGaussian(other, s.data_std)
+    if s.control == "shuffled-labels":
+        return ShuffledFresh(teacher, s.data_std)
+    return FreshGaussian(teacher, s.data_std)
+
+
 def compute(
     settings: FanoutSettings, seeds: list[int], device: torch.device, progress: bool = False
 ) -> FanoutResult:
-    """Run E1 for every seed at once, then the lottery-ticket demo; see :class:`FanoutResult`."""
+    """Run E1 for every seed at once, then (not in a control run) the lottery-ticket demo; see
+    :class:`FanoutResult`. Correlations and losses are always scored against the original
+    teacher."""
     teacher, student, probe = build(settings, seeds, device)
     init = student.clone()
     project = settings.top_init == "teacher_noise"
-    method, step_fn = update_rule(settings.dynamics, teacher, project_top_layer=project)
+    source = training_source(settings, teacher, seeds)
+    method, step_fn = update_rule(settings.dynamics, source.teacher, project_top_layer=project)
 
     def on_snapshot(step: int, net: Net) -> dict[str, torch.Tensor]:
         ev = probe.evaluate(net)
@@ -279,7 +362,7 @@ def compute(
 
     traj = train(
         student,
-        FreshGaussian(teacher, settings.data_std),
+        source,
         seeds,
         lr=settings.lr,
         steps=settings.steps,
@@ -291,8 +374,56 @@ def compute(
         progress=progress,
     )
     rec = {k: v.numpy() for k, v in traj.stacked().items()}
+    s = len(seeds)
+    cpu = lambda ws: [w.detach().cpu().numpy() for w in ws]  # noqa: E731
+    if settings.control == "none":
+        lottery = lottery_ticket(settings, seeds, teacher, init, student, probe, progress)
+    else:  # a control run tests the claims only: no lottery
+        nan = np.full(s, np.nan)
+        lottery = {
+            "keep": np.zeros((s, settings.n), bool),
+            "random_keep": np.zeros((s, settings.n), bool),
+            "loss_before_prune": nan,
+            "loss_after_prune": nan,
+            "retrain_steps": np.zeros(0, int),
+            "ticket_loss": np.zeros((0, s)),
+            "random_loss": np.zeros((0, s)),
+            "wall_time_s": 0.0,
+        }
+    wall = lottery.pop("wall_time_s")
+    return FanoutResult(
+        settings=settings,
+        seeds=list(seeds),
+        device=str(device),
+        wall_time_s=traj.wall_time_s + wall,
+        steps=np.asarray(traj.steps),
+        fanout=rec["fanout"],
+        student_best=rec["student_best"],
+        student_match=rec["student_match"],
+        teacher_best=rec["teacher_best"],
+        eval_loss=rec["eval_loss"],
+        unlucky=unlucky_mask(settings.n, settings.m),
+        teacher=cpu(teacher.weights),
+        student_init=cpu(init.weights),
+        student=cpu(student.weights),
+        **lottery,
+    )
 
-    # Lottery ticket: prune small fan-out, then retrain ticket and random subnetwork together.
+
+def lottery_ticket(
+    settings: FanoutSettings,
+    seeds: Sequence[int],
+    teacher: Net,
+    init: Net,
+    student: Net,
+    probe: Probe,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """The lottery-ticket demo (LM §5): prune the trained student's small fan-out, then retrain
+    the ticket and a random subnetwork of the same size from the initial weights, side by
+    side on the same minibatches. Returns :class:`FanoutResult`'s lottery fields and the
+    retraining's ``wall_time_s``."""
+    project = settings.top_init == "teacher_noise"
     fan = fanout_norms(student.weights[1])  # [S, n]
     keep = fan >= settings.prune_below * fan.amax(dim=1, keepdim=True)
     rand = random_subsets(keep.cpu(), seeds).to(keep.device)
@@ -317,30 +448,33 @@ def compute(
     )
     pair_loss = torch.stack(pair_traj.records).numpy()  # [R, 2S]
     s = len(seeds)
-    cpu = lambda ws: [w.detach().cpu().numpy() for w in ws]  # noqa: E731
-    return FanoutResult(
-        settings=settings,
-        seeds=list(seeds),
-        device=str(device),
-        wall_time_s=traj.wall_time_s + pair_traj.wall_time_s,
-        steps=np.asarray(traj.steps),
-        fanout=rec["fanout"],
-        student_best=rec["student_best"],
-        student_match=rec["student_match"],
-        teacher_best=rec["teacher_best"],
-        eval_loss=rec["eval_loss"],
-        unlucky=unlucky_mask(settings.n, settings.m),
-        keep=keep.cpu().numpy(),
-        random_keep=rand.cpu().numpy(),
-        loss_before_prune=loss_before.cpu().numpy(),
-        loss_after_prune=loss_after.cpu().numpy(),
-        retrain_steps=np.asarray(pair_traj.steps),
-        ticket_loss=pair_loss[:, :s],
-        random_loss=pair_loss[:, s:],
-        teacher=cpu(teacher.weights),
-        student_init=cpu(init.weights),
-        student=cpu(student.weights),
+    return {
+        "keep": keep.cpu().numpy(),
+        "random_keep": rand.cpu().numpy(),
+        "loss_before_prune": loss_before.cpu().numpy(),
+        "loss_after_prune": loss_after.cpu().numpy(),
+        "retrain_steps": np.asarray(pair_traj.steps),
+        "ticket_loss": pair_loss[:, :s],
+        "random_loss": pair_loss[:, s:],
+        "wall_time_s": pair_traj.wall_time_s,
+    }
+
+
+def fanout_start_ratio(
+    scale: str | None = None, seeds: Sequence[int] | int | None = None, **overrides: Any
+) -> float:
+    """The descriptive ratio of medians (lucky over unlucky fan-out, pooled over seeds) of the
+    *untrained* student at ``scale`` with ``overrides`` (e.g. ``top_scale=0.001``): no step is
+    taken. It shows what the start alone gives the end-point ratio."""
+    exp = FANOUT
+    settings = exp.settings(scale, **overrides)
+    seed_list = resolve_seeds(
+        exp.default_seeds[scale or default_scale()] if seeds is None else seeds
     )
+    _, student, _ = build(settings, seed_list, torch.device("cpu"))
+    fan = fanout_norms(student.weights[1]).numpy()  # [S, n]
+    unlucky = unlucky_mask(settings.n, settings.m)
+    return float(np.median(fan[:, ~unlucky]) / np.median(fan[:, unlucky]))
 
 
 def claim_report(
@@ -387,5 +521,16 @@ FANOUT = register(
         compute=compute,
         estimate=costs.fanout,
         report=claim_report,
+        run_controls={
+            "different-teacher": RunControl(
+                "the student trained on an independent teacher of the same kind; lucky, "
+                "unlucky and specialized still scored against the original teacher",
+                replace_settings(control="different-teacher"),
+            ),
+            "shuffled-labels": RunControl(
+                "targets permuted within each fresh batch (inputs and outputs unpaired)",
+                replace_settings(control="shuffled-labels"),
+            ),
+        },
     )
 )

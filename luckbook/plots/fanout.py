@@ -17,6 +17,7 @@ from .style import SPECIALIZED, TEACHER, UNSPECIALIZED, new_figure, styled, with
 LUCKY = SPECIALIZED  # nodes that started at a teacher node plus noise
 UNLUCKY = UNSPECIALIZED  # nodes that started as pure noise
 RANDOM = "#0ea5e9"
+OTHER = "#9ca3af"  # unlucky nodes that specialized later (copies of a teacher node)
 
 
 def dynamics_name(dynamics: str) -> str:
@@ -38,8 +39,9 @@ def fanout_traces(
 ) -> Figure:
     """Fan-out norm of every student node (all seeds) against the step, log-log (E1).
 
-    Lucky nodes (started at a teacher node plus noise) and unlucky nodes (pure noise) are
-    coloured apart; the bold lines are the medians. ``upto``: draw only up to that snapshot.
+    Lucky nodes (started at a teacher node plus noise), unlucky nodes (pure noise) that never
+    specialize and unlucky nodes that specialized later are coloured apart; the bold lines are
+    the medians. ``upto``: draw only up to that snapshot.
     """
     t_end = result.snapshot_index(upto)
     fig = ax.figure if ax is not None else new_figure(5.4, 3.4)
@@ -48,12 +50,20 @@ def fanout_traces(
     idx = np.flatnonzero(mask & (np.arange(len(result.steps)) <= t_end))
     steps = result.steps[idx]
     fan = result.fanout[idx]  # [T', S, n]
-    for group, color in ((result.unlucky, UNLUCKY), (~result.unlucky, LUCKY)):
-        if not len(idx):  # step 0 only: nothing to draw on a log axis yet
-            break
-        lines = fan[:, :, group].reshape(len(idx), -1)
+    never = result.never_specialized()  # [S, n]
+    copies = result.unlucky[None, :] & ~never
+    groups = (
+        (copies, OTHER, 0.8),
+        (never, UNLUCKY, 2.4),
+        (np.broadcast_to(~result.unlucky, never.shape), LUCKY, 2.4),
+    )
+    for group, color, width in groups:
+        if not len(idx) or not group.any():  # step 0 only: nothing to draw on a log axis yet
+            continue
+        lines = fan[:, group]  # [T', nodes of every seed]
         ax.plot(steps, lines, color=color, lw=0.6, alpha=0.3)
-        ax.plot(steps, np.median(lines, axis=1), color=color, lw=2.4)
+        if width > 1:
+            ax.plot(steps, np.median(lines, axis=1), color=color, lw=width)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(1, max(float(result.steps[-1]), 2) * 1.1)
@@ -61,30 +71,31 @@ def fanout_traces(
     ax.set_xlabel("training step")
     ax.set_ylabel("fan-out norm")
     ax.set_title(title or dynamics_name(result.settings.dynamics))
-    ax.legend(
-        [Line2D([], [], color=LUCKY, lw=2.4), Line2D([], [], color=UNLUCKY, lw=2.4)],
-        [
-            f"lucky (nodes 0–{result.settings.m - 1})",
-            f"unlucky (nodes {result.settings.m}–{result.settings.n - 1})",
-        ],
-        loc="lower left",
-    )
+    handles = [Line2D([], [], color=LUCKY, lw=2.4), Line2D([], [], color=UNLUCKY, lw=2.4)]
+    labels = [
+        f"lucky (nodes 0–{result.settings.m - 1})",
+        f"unlucky, never specialized (ρ < {result.TAU:g})",
+    ]
+    if copies.any():
+        handles.append(Line2D([], [], color=OTHER, lw=0.8))
+        labels.append("unlucky, specialized later")
+    ax.legend(handles, labels, loc="lower left")
     t = result.snapshot_index(upto)
-    lucky, unlucky = result.medians(int(result.steps[t]))
+    step = int(result.steps[t])
     head = (
         f"Log-log plot of the fan-out norm of all "
         f"{result.fanout.shape[1] * result.fanout.shape[2]} student nodes "
         f"({len(result.seeds)} seeds, {dynamics_name(result.settings.dynamics)}) "
-        f"against training step up to step {int(result.steps[t])}"
+        f"against training step up to step {step}"
     )
-    if not len(idx):
-        return with_alt(fig, f"{head}: empty at step 0, before any update.")
-    first_unlucky = float(np.median(result.fanout[idx[0]][:, result.unlucky]))
+    if not len(idx) or not never.any():
+        return with_alt(fig, f"{head}: nothing to summarise at step 0 or without unlucky nodes.")
+    decay = result.decay(step)
     return with_alt(
         fig,
-        f"{head}: the lucky nodes' median fan-out is {lucky:.3g}; the unlucky nodes' median "
-        f"falls from {first_unlucky:.3g} at step 1 to {unlucky:.2g}, a ratio of "
-        f"{result.ratio(int(result.steps[t])):.3g}.",
+        f"{head}: the {int(never.sum())} never-specialized unlucky nodes end at a median "
+        f"{np.median(decay[never]):.2g} times their own starting fan-out, the lucky nodes at "
+        f"{np.median(decay[:, ~result.unlucky]):.3g} times theirs.",
     )
 
 
@@ -145,9 +156,8 @@ def dynamics_comparison(projected: FanoutResult, sgd: FanoutResult) -> Figure:
     fanout_traces(projected, ax=left)
     fanout_traces(sgd, ax=right)
     right.set_ylabel("")
-    lo = min(left.get_ylim()[0], right.get_ylim()[0])
-    hi = max(left.get_ylim()[1], right.get_ylim()[1])
-    left.set_ylim(lo, hi)
+    limits = [_fanout_limits(projected), _fanout_limits(sgd)]  # shared y: the union of both
+    left.set_ylim(min(lo for lo, _ in limits), max(hi for _, hi in limits))
     fig.alt = (
         "Two log-log panels of fan-out norm against training step, same teachers and "
         "initialisations. Projected matrix gradient: lucky median "
@@ -218,3 +228,35 @@ def lottery_figure(result: FanoutResult) -> Figure:
         f"{geometric_mean(result.random_loss[-1]):.2g}. Right, the two retraining loss curves "
         "on log-log axes.",
     )
+
+
+@styled
+def fanout_controls(result: FanoutResult) -> Figure:
+    """:func:`fanout_traces` for the trained run and for each control run of E1 (the same
+    seeds and start; lucky, unlucky and specialized always scored against the original
+    teacher), side by side with a shared fan-out axis."""
+    names = [n for n in result.control_names() if n not in result.CONTROLS]
+    runs = [("trained", result)] + [(n, result.control_result(n)) for n in names]
+    fig = new_figure(4.0 * len(runs), 3.4)
+    axes = fig.subplots(1, len(runs), sharey=True)
+    parts = []
+    for ax, (name, run) in zip(axes, runs, strict=True):
+        fanout_traces(run, ax=ax, title=f"{name} ({dynamics_name(run.settings.dynamics)})")
+        never = run.never_specialized()
+        decay = run.decay()
+        parts.append(
+            f"{name}: never-specialized unlucky nodes at {np.median(decay[never]):.2g} of their "
+            f"start, lucky nodes at {np.median(decay[:, ~run.unlucky]):.3g}"
+        )
+    for ax in axes[1:]:
+        ax.set_ylabel("")
+        ax.get_legend().remove()
+    limits = [_fanout_limits(run) for _, run in runs]  # shared y: the union of all panels
+    axes[0].set_ylim(min(lo for lo, _ in limits), max(hi for _, hi in limits))
+    fig.alt = (
+        f"{len(runs)} log-log panels of fan-out norm against training step, the trained run "
+        "and its control runs, median decay at the last step (end over start): "
+        + "; ".join(parts)
+        + "."
+    )
+    return fig

@@ -1,6 +1,7 @@
-"""The result of E1 (``fanout``) and the analysis of its stored arrays: the claim statistic
-(ratio of the lucky nodes' median fan-out to the unlucky nodes'), the lottery-ticket numbers,
-summaries and the CLI's JSON.
+"""The result of E1 (``fanout``) and the analysis of its stored arrays: the claim statistics
+(the decay of each never-specialized unlucky node's fan-out relative to its own start, and
+its contrast with the lucky nodes'), the descriptive ratio of medians, the lottery-ticket
+numbers, summaries and the CLI's JSON.
 
 Nothing here runs during :func:`~luckbook.experiments.fanout.compute`.
 """
@@ -14,6 +15,7 @@ import numpy as np
 import torch
 
 from ..claims import ClaimReport, Stat, bootstrap, fmt_interval, pooled_median
+from ..dynamics import fanout_decay
 from ..ensemble import Net
 from ..result import Result
 
@@ -85,57 +87,136 @@ class FanoutResult(Result["FanoutSettings"]):
     student_init: list[np.ndarray]
     student: list[np.ndarray]
 
-    CLAIM_IDS = {"projected-matrix": "E1.fanout-ratio", "sgd": "E1.fanout-ratio-sgd"}
-    """The claim each dynamics' run computes (registry :mod:`luckbook.claims`, E1)."""
+    CLAIM_IDS: ClassVar[dict[str, dict[str, str]]] = {
+        "projected-matrix": {
+            "decay": "E1.unlucky-decay",
+            "shrunk": "E1.unlucky-shrunk",
+            "contrast": "E1.decay-contrast",
+        },
+        "sgd": {
+            "decay": "E1.unlucky-decay-sgd",
+            "shrunk": "E1.unlucky-shrunk-sgd",
+            "contrast": "E1.decay-contrast-sgd",
+        },
+    }
+    """The claims each dynamics' run computes (registry :mod:`luckbook.claims`, E1)."""
 
-    # ------------------------------------------------------------------ the claim statistic
-    def ratio_stat(self, step: int | None = None) -> Stat:
-        """The claim statistic at ``step`` (default: the last snapshot): median fan-out of the
-        lucky nodes / median fan-out of the unlucky nodes, each pooled over seeds, with a 90 %
-        bootstrap interval over seeds."""
-        fan = self.fanout[self.snapshot_index(step)]
-        per_seed = [(f[~self.unlucky], f[self.unlucky]) for f in fan]
+    TAU: ClassVar[float] = 0.95
+    """Specialization level: a node is *specialized* once its best correlation with a teacher
+    node (the original teacher, also in control runs) reaches ``TAU``."""
+
+    SHRUNK: ClassVar[float] = 0.1
+    """A node *shrank tenfold* when its fan-out at the end is below ``SHRUNK`` times its own
+    fan-out at the start."""
+
+    # ------------------------------------------------------------------ decay over time
+    def never_specialized(self) -> np.ndarray:
+        """``[S, n]`` bool: the unlucky nodes (started as pure noise) whose best correlation
+        with any teacher node stays below :attr:`TAU` at every snapshot."""
+        return self.unlucky[None, :] & (self.student_best.max(axis=0) < self.TAU)
+
+    def decay(self, step: int | None = None) -> np.ndarray:
+        """``[S, n]``: every node's fan-out at ``step`` (default: the last snapshot) over its own
+        fan-out at step 0 (:func:`luckbook.dynamics.fanout_decay`)."""
+        return fanout_decay(self.fanout[0], self.fanout[self.snapshot_index(step)])
+
+    def _decay_groups(self, step: int | None) -> list[tuple[np.ndarray, np.ndarray]]:
+        ratio, never = self.decay(step), self.never_specialized()
+        return [(ratio[i][never[i]], ratio[i][~self.unlucky]) for i in range(len(self.seeds))]
+
+    def _where(self, step: int | None) -> str:
+        return f"{self.settings.dynamics}, step {int(self.steps[self.snapshot_index(step)])}"
+
+    def decay_stat(self, step: int | None = None) -> Stat:
+        """Median of :meth:`decay` over the never-specialized unlucky nodes (pooled over seeds),
+        with a 90 % bootstrap interval over seeds."""
+        groups = self._decay_groups(step)
+        per_seed = ", ".join(f"{np.median(g):.3g}" if len(g) else "—" for g, _ in groups)
+        count = sum(len(g) for g, _ in groups)
+        detail = f"{self._where(step)}; {count} nodes; median per seed {per_seed}"
+        return bootstrap([g for g, _ in groups], lambda items: pooled_median(items), detail=detail)
+
+    def shrunk_stat(self, step: int | None = None) -> Stat:
+        """Fraction of the never-specialized unlucky nodes (pooled over seeds) whose fan-out
+        shrank at least tenfold (:meth:`decay` below :attr:`SHRUNK`), bootstrap over seeds."""
+        groups = [g for g, _ in self._decay_groups(step)]
+
+        def fraction(items: list[np.ndarray]) -> float:
+            total = sum(len(g) for g in items)
+            return sum(int((g < self.SHRUNK).sum()) for g in items) / total if total else np.nan
+
+        shrunk = sum(int((g < self.SHRUNK).sum()) for g in groups)
+        detail = f"{self._where(step)}; {shrunk} of {sum(len(g) for g in groups)} nodes"
+        return bootstrap(groups, fraction, detail=detail)
+
+    def shrunk_fractions(self, step: int | None = None) -> np.ndarray:
+        """``[S]``: per seed, the fraction of the never-specialized unlucky nodes whose fan-out
+        shrank at least tenfold by ``step`` (NaN for a seed without such nodes)."""
+        return np.array(
+            [(g < self.SHRUNK).mean() if len(g) else np.nan for g, _ in self._decay_groups(step)]
+        )
+
+    def contrast_stat(self, step: int | None = None) -> Stat:
+        """Median :meth:`decay` of the lucky nodes over that of the never-specialized unlucky
+        nodes (each pooled over seeds), bootstrap over seeds: how much more the unlucky
+        nodes' fan-out shrank than the lucky nodes'."""
+        groups = self._decay_groups(step)
 
         def stat(items: list[tuple[np.ndarray, np.ndarray]]) -> float:
-            lucky = pooled_median([a for a, _ in items])
-            unlucky = pooled_median([b for _, b in items])
-            return _ratio(lucky, unlucky)
+            never = pooled_median([g for g, _ in items])
+            lucky = pooled_median([h for _, h in items])
+            return _ratio(lucky, never)
 
-        ratios = self.seed_ratios(step)
-        detail = (
-            f"{self.settings.dynamics}, step {int(self.steps[self.snapshot_index(step)])}; "
-            f"per seed {', '.join(f'{r:.3g}' for r in ratios)}"
-        )
-        return bootstrap(per_seed, stat, detail=detail)
-
-    def ratio_interval(self, step: int | None = None) -> str:
-        """The 90 % bootstrap interval of :meth:`ratio_stat` as text, e.g. ``[120, 340]``."""
-        return fmt_interval(self.ratio_stat(step))
+        lucky = pooled_median([h for _, h in groups])
+        detail = f"{self._where(step)}; lucky nodes' median decay {lucky:.3g}"
+        return bootstrap(groups, stat, detail=detail)
 
     def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
-        """The E1 claims on this run (``control="frozen"``: the same statistic at step 0).
+        """The E1 claims on this run (``control="frozen"``: the same statistics with the end
+        at step 0, where every node's fan-out equals its start).
 
-        A run computes the claim of its own dynamics; the other claim comes from the partner
-        run passed to :meth:`claims` (undefined without one)."""
+        A run computes the claims of its own dynamics; the other dynamics' claims come from
+        the partner run passed to :meth:`claims` (undefined without one)."""
         step = 0 if control == "frozen" else None
-        own = self.CLAIM_IDS[self.settings.dynamics]
-        stats = {own: self.ratio_stat(step)}
+        stats: dict[str, Stat] = {}
         partner = getattr(self, "_partner", None)
-        for dyn, cid in self.CLAIM_IDS.items():
-            if cid == own:
-                continue
-            if partner is not None and partner.settings.dynamics == dyn:
-                stats[cid] = partner.ratio_stat(step)
+        for dyn, ids in self.CLAIM_IDS.items():
+            if dyn == self.settings.dynamics:
+                run = self
+            elif partner is not None and partner.settings.dynamics == dyn:
+                run = partner
             else:
                 nan = float("nan")
-                stats[cid] = Stat(nan, nan, nan, 0, f"needs the dynamics={dyn!r} run")
+                stats.update(
+                    {
+                        cid: Stat(nan, nan, nan, 0, f"needs the dynamics={dyn!r} run")
+                        for cid in ids.values()
+                    }
+                )
+                continue
+            stats[ids["decay"]] = run.decay_stat(step)
+            stats[ids["shrunk"]] = run.shrunk_stat(step)
+            stats[ids["contrast"]] = run.contrast_stat(step)
         return stats
+
+    def control_stats(self, name: str) -> dict[str, Stat]:
+        """The claims under control ``name``; for a control run, the partner run's control
+        run supplies the other dynamics' claims."""
+        if name in self.CONTROLS:
+            return self.claim_stats(name)
+        run = self.control_result(name)
+        partner = getattr(self, "_partner", None)
+        run._partner = None if partner is None else partner.control_result(name)
+        try:
+            return run.claim_stats(None)
+        finally:
+            del run._partner
 
     def claims(
         self, control: str | None = None, *, other: FanoutResult | None = None
     ) -> ClaimReport:
         """The E1 claim report. ``other``: the same run with the other ``dynamics`` (same
-        seeds), for the claim of that dynamics; without it that row is *undefined*."""
+        seeds), for the claims of that dynamics; without it those rows are *undefined*."""
         if other is not None:
             if other.settings.dynamics == self.settings.dynamics:
                 raise ValueError(
@@ -151,6 +232,26 @@ class FanoutResult(Result["FanoutSettings"]):
             return super().claims(control)
         finally:
             del self._partner
+
+    # ------------------------------------------------------------------ the L-shape ratio
+    def ratio_stat(self, step: int | None = None) -> Stat:
+        """Descriptive, not a claim: median fan-out of the lucky nodes / median fan-out of the
+        unlucky nodes at ``step`` (each pooled over seeds), 90 % bootstrap interval over
+        seeds. The start alone can make it large (a top layer started near the teacher's), so
+        it is no evidence of decay."""
+        fan = self.fanout[self.snapshot_index(step)]
+        per_seed = [(f[~self.unlucky], f[self.unlucky]) for f in fan]
+
+        def stat(items: list[tuple[np.ndarray, np.ndarray]]) -> float:
+            lucky = pooled_median([a for a, _ in items])
+            unlucky = pooled_median([b for _, b in items])
+            return _ratio(lucky, unlucky)
+
+        return bootstrap(per_seed, stat, detail=self._where(step))
+
+    def ratio_interval(self, step: int | None = None) -> str:
+        """The 90 % bootstrap interval of :meth:`ratio_stat` as text, e.g. ``[120, 340]``."""
+        return fmt_interval(self.ratio_stat(step))
 
     # ------------------------------------------------------------------ medians and ratios
     def medians(self, step: int | None = None) -> tuple[float, float]:
@@ -190,7 +291,7 @@ class FanoutResult(Result["FanoutSettings"]):
             f"random subnetwork of the same size {_fmt(self.random_loss[-1])}"
         )
 
-    def check_lottery(self, tolerance: float = 1e-4) -> str:
+    def check_lottery(self, tolerance: float = 1e-3) -> str:
         """Check the lottery-ticket demo and return the numbers checked (four lines): pruning
         keeps every lucky node; it changes the loss by at most ``tolerance`` times the initial
         loss in every seed; the retrained ticket beats the random subnetwork (geometric means
@@ -230,7 +331,7 @@ class FanoutResult(Result["FanoutSettings"]):
         )
 
     def summary(self) -> str:
-        """A per-seed table: lucky/unlucky fan-out medians, ratio, loss, lottery."""
+        """A per-seed table: lucky/unlucky fan-out medians, ratio, loss, lottery, decay."""
         s = self.settings
         lines = [
             f"fanout (E1): d={s.d}, m={s.m}, n={s.n}, c={s.c}, init_scale={s.init_scale:g}, "
@@ -238,8 +339,12 @@ class FanoutResult(Result["FanoutSettings"]):
             f"{s.dynamics}, lr={s.lr:g}, {s.steps} steps",
             self.made(),
             f"{'seed':>5} {'lucky med':>10} {'unlucky med':>12} {'ratio':>9} {'eval loss':>10} "
-            f"{'pruned loss':>12} {'ticket':>9} {'random':>9}",
+            f"{'pruned loss':>12} {'ticket':>9} {'random':>9} {'decay':>8}",
         ]
+        decay, never = self.decay(), self.never_specialized()
+        nan = np.full((1, len(self.seeds)), np.nan)
+        ticket = self.ticket_loss if len(self.ticket_loss) else nan  # none in a control run
+        random = self.random_loss if len(self.random_loss) else nan
         fan = self.fanout[-1]
         ratios = self.seed_ratios()
         for i, seed in enumerate(self.seeds):
@@ -247,9 +352,13 @@ class FanoutResult(Result["FanoutSettings"]):
                 f"{seed:>5} {np.median(fan[i, ~self.unlucky]):>10.3g} "
                 f"{np.median(fan[i, self.unlucky]):>12.3g} {ratios[i]:>9.3g} "
                 f"{self.eval_loss[-1, i]:>10.2e} {self.loss_after_prune[i]:>12.2e} "
-                f"{self.ticket_loss[-1, i]:>9.2e} {self.random_loss[-1, i]:>9.2e}"
+                f"{ticket[-1, i]:>9.2e} {random[-1, i]:>9.2e} "
+                f"{np.median(decay[i][never[i]]) if never[i].any() else np.nan:>8.3g}"
             )
-        lines.append(f"pooled ratio of medians: {self.ratio():.3g}")
+        lines.append(
+            f"pooled ratio of medians (descriptive): {self.ratio():.3g}; decay = median end/start "
+            f"fan-out of the never-specialized unlucky nodes"
+        )
         return "\n".join(lines)
 
     def networks(self) -> tuple[Net, Net, Net]:
@@ -260,8 +369,13 @@ class FanoutResult(Result["FanoutSettings"]):
         """The CLI's JSON: settings, timing, pooled claim numbers and per-seed final numbers."""
         lucky, unlucky = self.medians()
         ratios = self.seed_ratios()
+        decay, never = self.decay(), self.never_specialized()
         return {
             **self.json_header(),
+            "median_decay_never_specialized": float(np.median(decay[never]))
+            if never.any()
+            else None,
+            "median_decay_lucky": float(np.median(decay[:, ~self.unlucky])),
             "median_fanout_lucky": lucky,
             "median_fanout_unlucky": unlucky,
             "ratio": self.ratio(),
@@ -271,6 +385,8 @@ class FanoutResult(Result["FanoutSettings"]):
                     "fanout": self.fanout[-1, s].tolist(),
                     "unlucky": self.unlucky.tolist(),
                     "ratio": float(ratios[s]),
+                    "decay": decay[s].tolist(),
+                    "never_specialized": never[s].tolist(),
                     "student_best_corr": self.student_best[-1, s].tolist(),
                     "teacher_best_corr": self.teacher_best[-1, s].tolist(),
                     "covered": {"0.95": int((self.teacher_best[-1, s] > 0.95).sum())},
