@@ -129,12 +129,12 @@ _register(
         "bias_min = −1.5)",
         threshold=0.5,
         direction="<",
-        controls=("null",),
-        control="a random network of the same widths (i.i.d. N(0, 1) weights, biases set the "
-        "same way)",
+        controls=(),
+        control="",
         note="An identity: a property of any thresholded layer, not of the teacher's codes or "
-        "of training: the random network passes it too (development seeds 0-7: 0.17, "
-        "per seed 0.14-0.19). Development seeds (teacher): 0.17.",
+        "of training: a random network of the same widths (the null of E0.overlap-deep) "
+        "passes it too (development seeds 0-7: 0.17, per seed 0.14-0.19), so it has no control: "
+        "the chapter shows that number beside it. Development seeds (teacher): 0.17.",
     ),
     Claim(
         id="E0.overlap-deep",
