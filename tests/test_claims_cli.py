@@ -101,4 +101,5 @@ def test_experiment_controls_match_the_result_class():
         exp = REGISTRY[name]
         assert issubclass(exp.result_cls, Result) and exp.result_cls is not Result, name
         assert exp.result_cls.EXPERIMENT == name
-        assert tuple(exp.controls) == tuple(exp.result_cls.CONTROLS), name
+        runs = tuple(n for n in exp.run_controls if n not in exp.result_cls.CONTROLS)
+        assert tuple(exp.controls) == tuple(exp.result_cls.CONTROLS) + runs, name
