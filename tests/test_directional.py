@@ -369,3 +369,21 @@ def test_cli_json_estimate_and_bad_input(tmp_path, capsys):
         assert cli.main(["run", "directional", "--scale", "tiny", *bad]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "not allowed" in err[0]
+
+
+@pytest.mark.claim
+def test_different_teacher_control_scores_the_same_neurons_against_other_kkt_directions():
+    """E9.direction-first's different-teacher control: the same neurons at the same record,
+    scored against the KKT directions of an independent teacher's correlation function. It
+    fails at tiny scale, and it could pass: where those directions were the run's own, it
+    would equal the claim's value."""
+    import copy
+
+    r = _run(1e-4)
+    own = r.claim_stats()["E9.direction-first"]
+    other = r.claim_stats("different-teacher")
+    assert other["E9.direction-first"].value < own.value
+    assert not other["E9.low-rank"].defined
+    same = copy.copy(r)
+    same.neuron_cos_alt = r.neuron_cos
+    assert same.claim_stats("different-teacher")["E9.direction-first"].value == own.value

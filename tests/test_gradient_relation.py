@@ -122,16 +122,32 @@ def test_null_variants_fail_their_claims():
     """Gates dropped, batch of one, random student: each fails the claim it is the control of;
     the identities and teacher properties have no control (undefined, never 'holds')."""
     report = _tiny().claims(control="null")
-    report.assert_fails()
+    report.assert_fails([i for i in report.ids if i != "E0.overlap-first"])
+    assert report["E0.overlap-first"].verdict == "holds"  # the random network: an identity
     for cid in CONTROLLED:
         assert report[cid].verdict == "does not hold", report
     assert report["E0.relation-exact"].stat.value > 0.1
 
 
 def test_deep_overlap_claim_is_registered_and_reported():
-    """E0.overlap-deep is expected not to hold (the chapter's finding); its value is defined."""
+    """E0.overlap-deep is expected not to hold (the chapter's finding); its value is defined,
+    and so is its null (a random network of the same widths)."""
     row = _tiny().claims()["E0.overlap-deep"]
-    assert row.stat.defined and row.control is None
+    assert row.stat.defined and row.control is not None and row.control.defined
+
+
+@pytest.mark.claim
+def test_first_layer_overlap_is_an_identity_a_random_network_passes_too():
+    """E0.overlap-first is registered as an identity: the random network's first layer (the
+    null) shows the same fall of the overlap with a negative bias."""
+    from luckbook.claims.core import _REGISTRY
+
+    claim = next(c for c in _REGISTRY if c.id == "E0.overlap-first")
+    assert claim.kind == "identity"
+    r = _tiny()
+    null = r.overlap_random[:, 0, 0] / r.overlap_random[:, 1, 0]
+    assert np.all(null < 0.5)
+    assert r.overlap_random.shape == (len(r.seeds), 2, r.overlap.shape[-1])
 
 
 # ----------------------------------------------------------------------------- engine pieces

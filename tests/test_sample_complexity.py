@@ -38,9 +38,40 @@ def test_claims_hold_on_tiny_and_the_frozen_control_fails():
     result = _tiny()
     report = result.claims()
     print(report)
-    assert report.ids == ["E5.aug-gain", "E5.aug-coverage"]
-    assert "registered for scale tiny" in report["E5.aug-gain"].stat.detail
-    report.assert_holds()
+    assert report.ids == ["E5.aug-gain", "E5.aug-coverage", "E5.gain-reverses"]
+    assert "smallest of the grid" in report["E5.aug-gain"].stat.detail
+    report.assert_holds(["E5.aug-gain", "E5.aug-coverage"])
+    assert np.isfinite(report["E5.gain-reverses"].stat.value)
+
+
+def test_gain_reverses_is_the_minimum_over_the_grid_and_fails_without_a_reversal():
+    """E5.gain-reverses: the minimum over N of the seed-mean gain. On a synthetic copy where
+    the augmented runs never cover fewer teacher nodes than the Gaussian ones (the situation
+    the claim denies), it fails."""
+    import copy
+
+    r = copy.copy(_tiny())
+    stats = r.claim_stats()
+    frac = (r.teacher_best[-1] > 0.95).mean(-1)
+    gains = (frac[:, 1] - frac[:, 0]).mean(-1)
+    assert stats["E5.gain-reverses"].value == pytest.approx(gains.min())
+    best = r.teacher_best.copy()
+    best[:, :, 1] = np.maximum(best[:, :, 1], best[:, :, 0])  # augmented >= Gaussian
+    r.teacher_best = best
+    row = r.claims()["E5.gain-reverses"]
+    assert row.stat.value >= 0.0 and row.verdict == "does not hold"
+
+
+def test_different_teacher_control_trains_on_an_independent_teacher():
+    from luckbook.experiments.sample_complexity import independent_teacher
+
+    exp = lb.get_experiment("sample-complexity")
+    settings = exp.settings("tiny", control="different-teacher")
+    alt = independent_teacher(settings, [0, 1], torch.device("cpu"))
+    result = lb.run("sample-complexity", scale="tiny", seeds=[0, 1], steps=50, cache=False)
+    assert not np.allclose(alt.weights[0].numpy(), result.teacher[0])
+    with pytest.raises(ValueError, match="control='x' is not allowed"):
+        exp.settings("tiny", control="x")
 
 
 def test_frozen_control_fails_every_claim():
@@ -57,7 +88,7 @@ def test_claims_need_both_kinds_and_fall_back_to_the_smallest_n():
     assert not stats["E5.aug-gain"].defined and "data='both'" in stats["E5.aug-gain"].detail
     both = _tiny(n_trains=(40, 80), steps=200)
     n, where = both.claim_n()
-    assert n == 40 and "smallest of this run" in where
+    assert n == 40 and "smallest of the grid" in where
 
 
 def test_registered_grids_are_the_presets():

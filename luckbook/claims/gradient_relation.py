@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from .core import Claim, _register
 
-# E0 trains nothing: its claims are identities checked in float64 and measurements of an
-# approximation and of an assumption. Identities have no control; a claim about a mechanism
-# has a null variant that removes it (the result's control "null"). Thresholds: 1e-10 for
+# E0 trains nothing: most of its claims are identities (numerical checks in float64, or
+# properties of the matrix-gradient approximation and of thresholded layers that hold for any
+# network, random ones included: kind="identity"). The two evidence claims have a null variant
+# that could pass them (the result's control "null": the random student's β*; a random
+# Gaussian network's overlap). Thresholds: 1e-10 for
 # identities (float64 rounding is ~1e-15; 1e-10 leaves room for sums of thousands of terms
 # and still catches any real discrepancy); the others from the chapter's own words, set before
 # the held-out seeds (development seeds 0–7 in the comments of each note).
@@ -20,6 +22,7 @@ _register(
     Claim(
         id="E0.relation-exact",
         experiment="gradient-relation",
+        kind="identity",
         source="LM (arXiv:1905.13405), §3, Lemma 1 (recursive gradient rule)",
         statement="Per sample, the gradient a hidden student layer receives is D_l (A_l f*_l − "
         "B_l f_l): teacher activations minus student activations with back-propagated "
@@ -34,6 +37,7 @@ _register(
     Claim(
         id="E0.matrix-batch1",
         experiment="gradient-relation",
+        kind="identity",
         source="LM (arXiv:1905.13405), §3 (the batch-averaged 'matrix gradient' of the released "
         "code)",
         statement="On a batch of one sample the matrix gradient is the exact gradient (every "
@@ -48,6 +52,7 @@ _register(
     Claim(
         id="E0.matrix-output",
         experiment="gradient-relation",
+        kind="identity",
         source="LM (arXiv:1905.13405), §3 (matrix gradient with H_L = I)",
         statement="In the output layer (no gates) the matrix gradient is exact at every batch "
         "size.",
@@ -61,6 +66,7 @@ _register(
     Claim(
         id="E0.matrix-drift",
         experiment="gradient-relation",
+        kind="identity",
         source="LM (arXiv:1905.13405), §3; the released code's matrix_gradient (our measurement)",
         statement="In hidden layers the batch-averaged matrix gradient is only an approximation: "
         "averaging inputs and gates separately decouples the gates from the inputs that switch "
@@ -70,11 +76,15 @@ _register(
         threshold=0.1,
         direction=">",
         control="the same statistic on batches of one sample (where the approximation is exact)",
-        note="'Order one' in the chapter; 0.1 is a tenth of that. Development seeds: 0.68–0.85.",
+        note="An identity in the sense of the book: a property of the approximation, true for "
+        "the random student as for the aligned one (no training is involved), and its control "
+        "is 0 by construction. 'Order one' in the chapter; 0.1 is a tenth of that. Development "
+        "seeds: 0.68–0.85.",
     ),
     Claim(
         id="E0.matrix-no-shrink",
         experiment="gradient-relation",
+        kind="identity",
         source="LM (arXiv:1905.13405), §3; our measurement of the matrix gradient",
         statement="The matrix gradient's error is a population error: more data per batch does "
         "not remove it.",
@@ -84,7 +94,8 @@ _register(
         direction=">",
         control="",
         note="A sampling error would shrink like 1/√B: a ratio 1/16 at book scale. 0.5 is "
-        "between; development seeds: 0.81–0.94. No control: a property of the approximation.",
+        "between; development seeds: 0.81–0.94. An identity in the sense of the book (a "
+        "property of the approximation, for any network); no control.",
     ),
     Claim(
         id="E0.beta-concentration",
@@ -99,6 +110,7 @@ _register(
         "multi + 0.05·N(0,1) noise), teacher bias 0",
         threshold=0.6,
         direction=">",
+        controls=("null",),
         control="the random student (PyTorch's default init)",
         note="0.6: between the random student (development: 0.33–0.36) and the aligned one "
         "(0.79–0.87); the paper states no number.",
@@ -106,6 +118,7 @@ _register(
     Claim(
         id="E0.overlap-first",
         experiment="gradient-relation",
+        kind="identity",
         source="LM (arXiv:1905.13405), §4 (assumption: teacher activation regions overlap "
         "little; evidence: negative BatchNorm biases)",
         statement="A negative bias makes the teacher's activation regions overlap little: in "
@@ -116,8 +129,12 @@ _register(
         "bias_min = −1.5)",
         threshold=0.5,
         direction="<",
+        controls=(),
         control="",
-        note="No control: a property of the teacher, not of training. Development seeds: 0.17.",
+        note="An identity: a property of any thresholded layer, not of the teacher's codes or "
+        "of training: a random network of the same widths (the null of E0.overlap-deep) "
+        "passes it too (development seeds 0-7: 0.17, per seed 0.14-0.19), so it has no control: "
+        "the chapter shows that number beside it. Development seeds (teacher): 0.17.",
     ),
     Claim(
         id="E0.overlap-deep",
@@ -128,8 +145,12 @@ _register(
         statistic="as E0.overlap-first, in the deepest hidden layer (book: layer 2)",
         threshold=0.5,
         direction="<",
-        control="",
+        controls=("null",),
+        control="a random network of the same widths (i.i.d. N(0, 1) weights, biases set the "
+        "same way)",
         note="Registered because LM's analysis assumes it at every layer; the chapter saw the "
-        "deep overlap bottom out on development seeds (ratio 0.50–0.69): expected not to hold.",
+        "deep overlap bottom out on development seeds (ratio 0.50–0.69): expected not to hold. "
+        "Null (a random network of the same widths), development seeds 0-7: 0.55 (per seed "
+        "0.52-0.58).",
     ),
 )

@@ -41,7 +41,7 @@ from ..homogeneous_net import (
 )
 from ..metrics import effective_rank
 from ..results.directional import DirectionalResult, PhaseLengths, fit_phase_lengths
-from ..rng import generator
+from ..rng import generator, stream_seed
 from .base import Experiment, register
 
 
@@ -143,10 +143,13 @@ def kkt_sets(
     y: torch.Tensor,
     weights: list[torch.Tensor],
     device: torch.device,
+    targets: str = "teacher",
 ) -> list[KKTSet]:
     """The KKT sets of every seed, cached: they depend on the data, the init *direction* and the
-    architecture, not on ``δ``, so a sweep over ``δ`` searches once."""
+    architecture, not on ``δ``, so a sweep over ``δ`` searches once. ``targets`` names the
+    targets ``y`` are (``"teacher"`` or ``"different-teacher"``; part of the cache key)."""
     key = {
+        "targets": targets,
         "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k in KKT_FIELDS},
         "seeds": list(seeds),
         "device": device.type,
@@ -191,16 +194,32 @@ def compute(
     start = time.perf_counter()
     x, y, weights = build(settings, seeds, device)
     kkt = kkt_sets(settings, seeds, x, y, weights, device)
+    # the evaluation control "different-teacher": the KKT directions of the correlation
+    # function of an independent teacher's targets on the same inputs
+    alt_seeds = [stream_seed(s, "different-teacher") % 2**31 for s in seeds]
+    y_alt = teacher_targets(x, alt_seeds, settings.m)
+    kkt_alt = kkt_sets(settings, seeds, x, y_alt, weights, device, targets="different-teacher")
     w0 = weights[0].transpose(1, 2).norm(dim=-1).clone()  # [S, n]
     n0 = total_norm(weights)
     loss0 = square_loss_sum(forward(weights, x, settings.activation, settings.slope)[0], y)
-    rec: dict[str, list[torch.Tensor]] = {"ratio": [], "cos": [], "svals": [], "erank": []}
+    rec: dict[str, list[torch.Tensor]] = {
+        "ratio": [],
+        "cos": [],
+        "cos_alt": [],
+        "svals": [],
+        "erank": [],
+    }
 
     def on_record(step: int, t: torch.Tensor, w: list[torch.Tensor]) -> None:
         rows = w[0].transpose(1, 2)  # [S, n, d]
         rec["ratio"].append((rows.norm(dim=-1) / w0).float().cpu())
         rec["cos"].append(
             torch.stack([nearest_cosine(rows[i], kkt[i].directions) for i in range(len(seeds))])
+            .float()
+            .cpu()
+        )
+        rec["cos_alt"].append(
+            torch.stack([nearest_cosine(rows[i], kkt_alt[i].directions) for i in range(len(seeds))])
             .float()
             .cpu()
         )
@@ -233,6 +252,7 @@ def compute(
         loss=(torch.stack(traj.loss) / loss0).cpu().numpy(),
         neuron_ratio=torch.stack(rec["ratio"]).numpy(),
         neuron_cos=torch.stack(rec["cos"]).numpy(),
+        neuron_cos_alt=torch.stack(rec["cos_alt"]).numpy(),
         svals=torch.stack(rec["svals"]).numpy(),
         erank=torch.stack(rec["erank"]).numpy(),
         n_kkt=np.array([k.directions.shape[0] for k in kkt]),

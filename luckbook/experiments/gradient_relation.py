@@ -50,6 +50,7 @@ from ..gradient_checks import (
 )
 from ..metrics import square_loss
 from ..results.gradient_relation import GradientRelationResult
+from ..rng import generator
 from ..student import make_student
 from ..teacher import make_teacher
 from .base import Experiment, register
@@ -220,6 +221,32 @@ def build(
     return teacher, students
 
 
+def random_overlap(
+    settings: GradientRelationSettings,
+    seeds: Sequence[int],
+    device: torch.device,
+    x_calibrate: torch.Tensor,
+    x_overlap: torch.Tensor,
+) -> np.ndarray:
+    """``[S, 2, L-1]``: the overlap (d) of a random network of the teacher's widths (i.i.d.
+    ``N(0, 1)`` weights from each seed's ``"e0_random"`` stream, hidden biases set by
+    :func:`standardise_biases`) at the most negative bias of ``settings.biases`` and at 0."""
+    dtype = resolve_dtype(settings.dtype)
+    w = settings.widths
+    per_seed = []
+    for seed in seeds:
+        gen = generator(seed, "e0_random")
+        shapes = [(w[l] + 1, w[l + 1]) for l in range(len(w) - 1)]
+        per_seed.append([torch.randn(*sh, generator=gen, dtype=torch.float64) for sh in shapes])
+    weights = [torch.stack([p[l] for p in per_seed]).to(device, dtype) for l in range(len(w) - 1)]
+    net = Net(weights, activation=settings.activation, slope=settings.slope)
+    out = []
+    for b in (min(settings.biases), 0.0):
+        o, _, _ = activation_overlap(standardise_biases(net, x_calibrate, b), x_overlap)
+        out.append(torch.stack(o, -1))
+    return torch.stack(out, 1).cpu().numpy()
+
+
 # ----------------------------------------------------------------------------- compute
 
 
@@ -294,6 +321,7 @@ def compute(
         mats = mean_relation_matrices(t_b, s_b, x_matrix)
         aligned_conc.append(torch.stack([structure(*m)[0] for m in zip(*mats, strict=True)], -1))
         tick()
+    overlap_random = random_overlap(s, seeds, device, x_calibrate, x_overlap)
     if bar is not None:
         bar.close()
 
@@ -318,6 +346,7 @@ def compute(
         aligned_concentration=torch.stack(aligned_conc, 1).cpu().numpy(),
         loss=loss,
         ungated_error=ungated,
+        overlap_random=overlap_random,
     )
 
 

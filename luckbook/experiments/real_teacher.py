@@ -52,10 +52,10 @@ from ..ensemble import Net
 from ..evaluate import Probe
 from ..metrics import best_per_student, best_per_teacher
 from ..results.real_teacher import Cell, RealTeacherResult
-from ..rng import generator
+from ..rng import generator, stream_seed
 from ..student import make_student
 from ..train import snapshot_steps, train
-from .base import Experiment, register
+from .base import Experiment, RunControl, register, replace_settings
 
 DATASETS = ("digits", "cifar10")
 
@@ -83,6 +83,7 @@ class RealTeacherSettings:
     taus: tuple[float, ...] = DEFAULT_TAUS  # thresholds at which teacher nodes count as covered
     split_seed: int = 0  # digits train/test split seed
     dtype: str = "float32"  # "float32" or "float64"
+    control: str = "none"  # "none" or "different-teacher" (a control run, see CONTROLS)
 
     def __post_init__(self) -> None:
         for name in ("m", "multis", "taus"):
@@ -132,6 +133,7 @@ class RealTeacherSettings:
         check_float("init_scale", self.init_scale, low=0.0, low_open=True)
         check_float("lr", self.lr, low=0.0, low_open=True)
         check_taus("taus", self.taus)
+        check_choice("control", self.control, CONTROLS)
         resolve_dtype(self.dtype)
         if self.n_snapshots > self.steps:
             raise ValueError(
@@ -143,6 +145,12 @@ class RealTeacherSettings:
                 "dataset='cifar10' is not allowed without a copy: set cifar10= or LUCKBOOK_CIFAR10 "
                 "to a folder with the CIFAR-10 python batches (data_batch_1..5, test_batch)"
             )
+
+
+CONTROLS = ("none", "different-teacher")
+"""Values of :attr:`RealTeacherSettings.control`. ``"different-teacher"``: the students learn
+from an independent teacher (initialised and batched from each seed's ``"different-teacher"``
+stream, trained the same way on the same data) and are scored against the *original* one."""
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -222,6 +230,10 @@ def compute(
     teacher = train_teacher(settings, data, seeds, device)
     x_test = data.x_test.to(device, dtype)
     probe = Probe(teacher, x_test)
+    source = teacher  # the network whose outputs the students regress
+    if settings.control == "different-teacher":
+        alt = [stream_seed(s, "different-teacher") % 2**31 for s in seeds]
+        source = train_teacher(settings, data, alt, device)
     with torch.no_grad():
         acc = (probe.t.out.argmax(-1) == data.y_test.to(device)).double().mean(-1).cpu().numpy()
         logit_std = probe.t.out.std(dim=(1, 2)).double().cpu().numpy()
@@ -231,7 +243,7 @@ def compute(
     steps_done: list[int] = []
     for kind in settings.kinds:
         x = student_inputs(kind, data, settings.n_train, settings.noise, seeds).to(device, dtype)
-        train_set = FixedSet(x, teacher(x).detach())
+        train_set = FixedSet(x, source(x).detach())
         for multi in settings.multis:
             student = make_student(
                 teacher, multi, seeds, init="torch_default", init_scale=settings.init_scale
@@ -293,6 +305,13 @@ REAL_TEACHER = register(
         default_seeds=SEEDS,
         compute=compute,
         estimate=costs.real_teacher,
+        run_controls={
+            "different-teacher": RunControl(
+                "the same students trained on the outputs of an independently initialised "
+                "teacher trained the same way on the same data, scored against the original",
+                replace_settings(control="different-teacher"),
+            ),
+        },
     )
 )
 

@@ -76,27 +76,67 @@ class BNBiasResult(Result["BNBiasSettings"]):
     epochs: np.ndarray
     archs: dict[str, ArchRecord]
 
+    def reference(self, kind: str) -> BNBiasResult:
+        """The run E7's paired statistics compare this one with: the same settings and seeds
+        with ``kind`` = ``"shuffled-labels"`` (labels permuted; a run that is itself shuffled
+        is compared with an independent permutation, ``shuffle_stream + 1``) or
+        ``"frozen-bias"`` (every BatchNorm bias fixed at 0; a frozen-bias run is its own
+        reference). Cached like any run."""
+        from ..experiments.base import get_experiment
+
+        s = self.settings
+        if kind == "shuffled-labels":
+            again = s.control == "shuffled-labels"
+            ref = dataclasses.replace(
+                s, control="shuffled-labels", shuffle_stream=s.shuffle_stream + int(again)
+            )
+        elif kind == "frozen-bias":
+            ref = dataclasses.replace(s, freeze_bias=True)
+        else:
+            raise ValueError(
+                f"kind={kind!r} is not allowed: expected 'shuffled-labels' or 'frozen-bias'"
+            )
+        if ref == s:
+            return self
+        exp = get_experiment(self.EXPERIMENT)
+        return exp.run_settings(ref, seeds=self.seeds, device=self.device)
+
+    def coact_change(self, arch: str) -> np.ndarray:
+        """``[S]`` change of the mean co-activation from step 0 to the end of training."""
+        rec = self.archs[arch]
+        return rec.mean_coact() - rec.mean_coact(control=True)
+
     def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
+        """E7's paired statistics, per architecture (``control="frozen"``: at step 0, where
+        every bias is 0 and nothing has moved, so both differences are 0).
+
+        ``E7.<arch>-learned-negative``: fraction of negative biases (pooled over the
+        ReLU-followed BatchNorm layers) after training on the digit labels minus the same
+        after training on permuted labels, paired by seed (same initial network and
+        minibatch order); mean over seeds. ``E7.<arch>-bias-overlap``: change of the mean
+        co-activation (trained − step 0) minus the same change with every BatchNorm bias fixed
+        at 0, paired by seed; mean over seeds.
+        """
         frozen = control == "frozen"
+        shuffled = self.reference("shuffled-labels")
+        fixed = self.reference("frozen-bias")
         t = 0 if frozen else -1
         out = {}
         for arch, rec in self.archs.items():
-            per_layer = rec.frac_negative[t].mean(0)
-            out[f"E7.{arch}-negative"] = seed_mean(
-                rec.pooled_negative(t),
-                detail="per layer (mean over seeds): "
-                + ", ".join(f"{v:.2f}" for v in per_layer)
-                + f"; ReLU-followed layers: {sum(rec.relu)} of {len(rec.relu)}",
+            neg, neg_ref = rec.pooled_negative(t), shuffled.archs[arch].pooled_negative(t)
+            out[f"E7.{arch}-learned-negative"] = seed_mean(
+                neg - neg_ref,
+                detail=f"negative fraction {neg.mean():.2f} here (test accuracy "
+                f"{rec.test_acc[t].mean():.2f}), {neg_ref.mean():.2f} with permuted labels "
+                f"(test accuracy {shuffled.archs[arch].test_acc[t].mean():.2f})",
             )
-            # the change of co-activation from step 0; the frozen network has not moved
-            delta = rec.mean_coact() - rec.mean_coact(control=True)
-            delta = np.zeros_like(delta) if frozen else delta
-            act = np.mean([p.mean() for p in (rec.p_active0 if frozen else rec.p_active)])
-            here = rec.mean_coact(True) if frozen else rec.mean_coact()
-            out[f"E7.{arch}-overlap"] = seed_mean(
-                delta,
-                detail=f"co-activation {rec.mean_coact(True).mean():.3f} at step 0, "
-                f"{here.mean():.3f} here; mean activation probability of a unit {act:.3f}",
+            here, ref = self.coact_change(arch), fixed.coact_change(arch)
+            if frozen:
+                here, ref = np.zeros_like(here), np.zeros_like(ref)
+            out[f"E7.{arch}-bias-overlap"] = seed_mean(
+                here - ref,
+                detail=f"co-activation change {here.mean():+.4f} here, {ref.mean():+.4f} with "
+                f"biases fixed at 0 (co-activation at step 0 {rec.mean_coact(True).mean():.3f})",
             )
         return out
 
@@ -119,17 +159,31 @@ class BNBiasResult(Result["BNBiasSettings"]):
         return "\n".join(lines)
 
     def glue_numbers(self) -> dict[str, float]:
-        """Glue (and return) the numbers the Real-data chapter quotes beside the claims:
-        ``E7.<arch>.acc`` (final test accuracy), ``E7.<arch>.coact0`` / ``.coact``
-        (co-activation at step 0 / trained) and ``E7.<arch>.layer<l>`` (fraction of negative
-        biases of BatchNorm layer ``l``), each a mean over seeds."""
+        """Glue (and return) the numbers the Real-data chapter quotes beside the claims, each a
+        mean over seeds: ``E7.<arch>.acc`` (final test accuracy), ``E7.<arch>.coact0`` /
+        ``.coact`` (co-activation at step 0 / trained), ``E7.<arch>.layer<l>`` (fraction of
+        negative biases of BatchNorm layer ``l``), ``E7.<arch>.negative`` (pooled over the
+        ReLU-followed layers) and ``E7.<arch>.dco`` (co-activation change from step 0); the
+        same ``negative``/``acc``/``dco`` for the reference runs, prefixed ``shuffled.``
+        (permuted labels), ``frozen-bias.`` and ``shuffled-frozen-bias.``."""
         out: dict[str, float] = {}
+        shuffled = self.reference("shuffled-labels")
+        runs = {
+            "": self,
+            "shuffled.": shuffled,
+            "frozen-bias.": self.reference("frozen-bias"),
+            "shuffled-frozen-bias.": shuffled.reference("frozen-bias"),
+        }
         for arch, rec in self.archs.items():
-            out[f"E7.{arch}.acc"] = float(rec.test_acc[-1].mean())
             out[f"E7.{arch}.coact0"] = float(rec.mean_coact(control=True).mean())
             out[f"E7.{arch}.coact"] = float(rec.mean_coact().mean())
             for l, frac in enumerate(rec.frac_negative[-1].mean(0)):
                 out[f"E7.{arch}.layer{l}"] = float(frac)
+            for prefix, run in runs.items():
+                r = run.archs[arch]
+                out[f"E7.{arch}.{prefix}acc"] = float(r.test_acc[-1].mean())
+                out[f"E7.{arch}.{prefix}negative"] = float(r.pooled_negative().mean())
+                out[f"E7.{arch}.{prefix}dco"] = float(run.coact_change(arch).mean())
         for key, value in out.items():
             glue(key, value)
         return out

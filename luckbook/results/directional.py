@@ -45,6 +45,9 @@ class DirectionalResult(Result["DirectionalSettings"]):
         norm_ratio: ``[T, S]`` ``‖θ(t)‖/‖θ(0)‖``; loss: ``[T, S]`` ``ℒ(θ(t))/ℒ(θ(0))``.
         neuron_ratio: ``[T, S, n]`` first-layer neuron norms ``‖w_j(t)‖/‖w_j(0)‖``.
         neuron_cos: ``[T, S, n]`` cosine of ``w_j(t)`` with its nearest KKT direction.
+        neuron_cos_alt: ``[T, S, n]`` the same for the KKT directions of an *independent*
+            teacher's correlation function on the same inputs (the ``different-teacher``
+            evaluation control of E9.direction-first).
         svals: ``[T, S, min(d, n)]`` singular values of the first layer; erank: ``[T, S]`` its
             effective rank (:func:`luckbook.metrics.effective_rank`).
         n_kkt: ``[S]`` distinct KKT neuron directions found; n_star: ``[S]`` the largest ``N`` on
@@ -58,13 +61,18 @@ class DirectionalResult(Result["DirectionalSettings"]):
 
     EXPERIMENT: ClassVar[str] = "directional"
 
-    CONTROLS: ClassVar[tuple[str, ...]] = ("large-init",)
+    CONTROLS: ClassVar[tuple[str, ...]] = ("large-init", "different-teacher")
     CONTROL_NAMES: ClassVar[Mapping[str, str]] = {
         "large-init": (
             "large initialisation: the same seeds and settings at δ = 0.1, where the loss moves "
             "before the norm doubles (time-scale laws: the fit over δ ∈ {0.1, 0.01}); no extra "
             "compute — these runs are part of the δ sweep"
-        )
+        ),
+        "different-teacher": (
+            "the same run scored against the KKT directions of an independent teacher's "
+            "correlation function on the same inputs (E9.direction-first; undefined for the "
+            "other claims)"
+        ),
     }
 
     steps: np.ndarray
@@ -73,6 +81,7 @@ class DirectionalResult(Result["DirectionalSettings"]):
     loss: np.ndarray
     neuron_ratio: np.ndarray
     neuron_cos: np.ndarray
+    neuron_cos_alt: np.ndarray
     svals: np.ndarray
     erank: np.ndarray
     n_kkt: np.ndarray
@@ -84,10 +93,12 @@ class DirectionalResult(Result["DirectionalSettings"]):
         """``[T, S, n]``: neurons that have grown at least as much as the whole network."""
         return self.neuron_ratio >= np.maximum(self.norm_ratio, 1.0)[..., None]
 
-    def growing_cos(self) -> np.ndarray:
-        """``[T, S]`` mean cosine of the growing neurons with their nearest KKT direction."""
+    def growing_cos(self, other: bool = False) -> np.ndarray:
+        """``[T, S]`` mean cosine of the growing neurons with their nearest KKT direction (with
+        ``other``: of the independent teacher's correlation function)."""
         g = self.growing()
-        return (self.neuron_cos * g).sum(-1) / np.maximum(g.sum(-1), 1)
+        cos = self.neuron_cos_alt if other else self.neuron_cos
+        return (cos * g).sum(-1) / np.maximum(g.sum(-1), 1)
 
     def crossing(self, values: np.ndarray, level: float | np.ndarray) -> np.ndarray:
         """``[S]`` first flow time at which ``values [T, S]`` reaches ``level``, interpolated
@@ -175,9 +186,34 @@ class DirectionalResult(Result["DirectionalSettings"]):
         return fit_phase_lengths([self.sibling(delta=d, depth=depth) for d in SWEEP], FIT_BELOW)
 
     def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
-        """Every E9 claim on this run (``control=None``) or on the large initialisation."""
-        if control not in (None, "large-init"):
-            raise ValueError(f"control={control!r} is not allowed: expected None or 'large-init'")
+        """Every E9 claim on this run (``control=None``), on the large initialisation, or
+        (``"different-teacher"``) E9.direction-first scored against an independent teacher's
+        KKT directions at the same record (the other claims are undefined there)."""
+        if control not in (None, *self.CONTROLS):
+            raise ValueError(
+                f"control={control!r} is not allowed: expected None or one of "
+                f"{', '.join(self.CONTROLS)}"
+            )
+        if control == "different-teacher":
+            c = self.seed_numbers()
+            flat = self.at(self.flat_index(), self.growing_cos(other=True))
+            out = {
+                cid: Stat(np.nan, np.nan, np.nan, len(self.seeds), "undefined: no such control")
+                for cid in (
+                    "E9.loss-flat",
+                    "E9.direction-first",
+                    "E9.low-rank",
+                    "E9.norm-scale",
+                    "E9.time-L2",
+                    "E9.time-L3",
+                )
+            }
+            out["E9.direction-first"] = seed_mean(
+                flat,
+                detail=f"independent teacher's KKT directions; per seed {_short(flat)} (own: "
+                f"{_short(c['cos_flat'])})",
+            )
+            return out
         large = control is not None
         run = self.sibling(delta=LARGE_DELTA) if large else self
         c = run.seed_numbers()

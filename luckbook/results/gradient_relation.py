@@ -68,6 +68,11 @@ class GradientRelationResult(Result["GradientRelationSettings"]):
         loss: per kind ``[S]``, ½·mean‖y* − y‖² on the check samples.
         ungated_error: per kind ``[S, L]``, as ``relation_error`` with the gates dropped from
             the relation (the negative control of E0.relation-exact).
+        overlap_random: ``[S, 2, L-1]`` the overlap (d) of a *random* network of the same
+            widths (i.i.d. N(0, 1) weights, seed stream ``"e0_random"``; biases set the same
+            way) at the most negative bias of ``biases`` and at bias 0: the null of the
+            overlap claims (is the overlap's fall a property of the teacher's codes or of any
+            thresholded layer?).
 
     :meth:`claims` evaluates the pre-registered claims (registry section E0). E0 trains
     nothing, so there is no frozen student: each claim about a mechanism has its own *null
@@ -101,6 +106,7 @@ class GradientRelationResult(Result["GradientRelationSettings"]):
     aligned_concentration: np.ndarray
     loss: dict[str, np.ndarray]
     ungated_error: dict[str, np.ndarray]
+    overlap_random: np.ndarray
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -205,7 +211,11 @@ class GradientRelationResult(Result["GradientRelationSettings"]):
         hidden = self.overlap.shape[-1]
         for cid, layer in (("E0.overlap-first", 0), ("E0.overlap-deep", hidden - 1)):
             if null:
-                out[cid] = none("no control (a property of the teacher)")
+                ratio = self.overlap_random[:, 0, layer] / self.overlap_random[:, 1, layer]
+                out[cid] = seed_mean(
+                    ratio,
+                    detail=f"random network, hidden layer {layer + 1}: per seed {_short(ratio)}",
+                )
                 continue
             ratio = self._overlap_ratio(layer)
             out[cid] = seed_mean(
