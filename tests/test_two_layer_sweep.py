@@ -40,6 +40,7 @@ def _tiny(activation: str = "relu") -> TwoLayerSweepResult:
 def test_cell_seed_matches_single_two_layer_run():
     """Stacking p-values × seeds along the seed axis changes no seed's numbers."""
     small = {"d": 12, "c": 6, "steps": 300, "n_train": 300, "n_eval": 300, "n_snapshots": 3}
+    small["spacing"] = "log"
     sweep = lb.run(
         "two-layer-sweep",
         scale="tiny",

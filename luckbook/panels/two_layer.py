@@ -32,6 +32,7 @@ register(
         figure=plots.setting_panel,
         initial={"multi": 5, "p": 0.0, "init_scale": 0.005},
         seeds=4,
+        fixed={"n_snapshots": 2, "spacing": "linear"},  # its frames read the end only
         predict=(
             "Set multi = 1 (a student exactly as wide as its teacher) and move p from 0 to 2, "
             "so the teacher's later nodes get weaker fan-out. Before you move it: which teacher "
