@@ -147,6 +147,8 @@ _LAZY: dict[str, str] = {
     "l_shape_grid": "luckbook.plots.two_layer_sweep",
     "sweep_success_rate": "luckbook.plots.two_layer_sweep",
     "sweep_loss_curves": "luckbook.plots.two_layer_sweep",
+    "arrival_order": "luckbook.plots.two_layer_sweep",
+    "fanout_trajectories": "luckbook.plots.two_layer_sweep",
     "sweep_cell_explorer": "luckbook.panels.two_layer_sweep",
     "sweep_init_scale_explorer": "luckbook.panels.two_layer_sweep",
     "SampleComplexitySettings": "luckbook.experiments.sample_complexity",

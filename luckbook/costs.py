@@ -157,7 +157,7 @@ def two_layer_sweep(
             cost = two_layer_cost(cell, n_seeds * n_p, device, train_loss=False, draw_data=False)
             seconds += cost.seconds
             peak = max(peak, cost.bytes)
-            t = settings.n_snapshots + 1
+            t = len(snapshot_steps(settings.steps, settings.n_snapshots, settings.spacing))
             results += n_p * n_seeds * t * (m * 4 + multi * m * 10 + 8)
     seconds += n_seeds * (settings.n_train + settings.n_eval) * settings.d * RANDN_S
     n_programs = len(settings.ms) * len(settings.multis)

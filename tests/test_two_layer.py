@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 import luckbook as lb
 from luckbook import panels
@@ -110,3 +111,58 @@ def test_registered_panels_have_predictions_and_render(result):
     assert panel.labels == [[str(step) for step in shown]]
     live = panels.get(panels.Live, "two-layer")
     assert set(live.sliders) <= set(lb.TwoLayerSettings.__dataclass_fields__)
+
+
+# ----------------------------------------------------------------------------- time and claims
+
+
+def test_arrivals_are_first_snapshots_at_tau(result):
+    arr = result.arrivals()
+    assert arr.shape == (len(result.seeds), result.settings.m)
+    for s in range(len(result.seeds)):
+        for i in range(result.settings.m):
+            hit = np.flatnonzero(result.teacher_best[:, s, i] >= 0.95)
+            assert (np.isnan(arr[s, i]) and not hit.size) or arr[s, i] == result.steps[hit[0]]
+
+
+def test_control_targets():
+    """different-teacher: the targets of an independent teacher (the probes keep the original);
+    shuffled-labels: the original targets permuted within each seed's training set."""
+    from luckbook.experiments.two_layer import build, make_inputs
+
+    settings = lb.get_experiment("two-layer").settings("tiny")
+    seeds = [3, 4]
+    _, _, plain, probe, _ = build(settings, seeds, torch.device("cpu"))
+    import dataclasses
+
+    for control in ("different-teacher", "shuffled-labels"):
+        changed = dataclasses.replace(settings, control=control)
+        teacher, _, data, probe_c, _ = build(changed, seeds, torch.device("cpu"))
+        torch.testing.assert_close(probe_c.t.pre[0], probe.t.pre[0])  # scored on the original
+        assert not torch.allclose(data.y, plain.y)
+        if control == "shuffled-labels":
+            for s in range(len(seeds)):
+                a = plain.y[s].sum(1).sort().values
+                torch.testing.assert_close(data.y[s].sum(1).sort().values, a)
+    x_train, _ = make_inputs(settings, seeds)
+    assert x_train.shape[1] == settings.n_train
+    with pytest.raises(ValueError, match="control='other'"):
+        lb.run("two-layer", scale="tiny", seeds=1, control="other")
+
+
+@pytest.mark.claim
+def test_setting_claim_and_its_controls():
+    """At tiny scale (development seeds 0-3) every teacher is covered; shuffled labels and a
+    different teacher cover none, so both run controls fail the claim. The scrubber shows at
+    least five snapshots while teacher nodes arrive."""
+    r = lb.run("two-layer", scale="tiny", seeds=[0, 1, 2, 3], spacing="log", n_snapshots=40)
+    report = r.claims()
+    row = report["E4.setting-covers-all"]
+    assert row.verdict == "holds", row.stat
+    assert row.control_names == ["shuffled-labels", "different-teacher", "frozen"]
+    assert row.control_fails is True, row.controls
+    for name in ("shuffled-labels", "different-teacher"):
+        assert r.control_result(name).settings.n_eval == 2_000
+    assert panels.get(panels.Frames, "two-layer").every == 1
+    first, last, inside = r.covering_window()
+    assert first < last and inside >= 5, (first, last, inside)

@@ -40,10 +40,11 @@ from ..ensemble import ACTIVATIONS, Net
 from ..evaluate import Probe
 from ..metrics import best_per_student, best_per_teacher, observability
 from ..results.two_layer import TwoLayerResult
+from ..rng import generator
 from ..student import make_student
 from ..teacher import DEFAULT_CHOICES, NINE_CHOICES, make_teacher
 from ..train import SPACINGS, snapshot_steps, train
-from .base import Experiment, register
+from .base import Experiment, RunControl, register, replace_settings
 
 
 def check_samples(name: str, value: int) -> None:
@@ -53,6 +54,12 @@ def check_samples(name: str, value: int) -> None:
             f"{name}={value!r} is not allowed: expected an integer >= 2 "
             "(a correlation over fewer than two samples is undefined)"
         )
+
+
+CONTROL_RUNS = ("none", "different-teacher", "shuffled-labels")
+"""The values of the ``control`` setting: the run itself, or a run control — the student
+trained on an independent teacher of the same kind (scored against the original one), or on
+the training targets permuted within each seed's training set (inputs and outputs unpaired)."""
 
 
 CODE_SETS = {9: NINE_CHOICES, 5: DEFAULT_CHOICES}
@@ -124,6 +131,7 @@ class TwoLayerSettings(E4Common):
     p: float = 0.0  # teacher strength decay: fan-out of teacher node i divided by (i+1)^p
     n_train: int = 10_000  # training-set size
     taus: tuple[float, ...] = DEFAULT_TAUS  # thresholds at which teachers count as covered
+    control: str = "none"  # "none", or a run control: "different-teacher", "shuffled-labels"
 
     @property
     def n(self) -> int:
@@ -136,14 +144,17 @@ class TwoLayerSettings(E4Common):
         check_samples("n_train", self.n_train)
         check_float("p", self.p, low=0.0)
         check_taus("taus", self.taus)
+        check_choice("control", self.control, CONTROL_RUNS)
         self.validate_common()
 
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
-    # 20 epochs: a NumPy re-run of the released code at m = 10 covered every teacher at p = 0
-    # by then.
-    "book": {"steps": 20_000, "n_snapshots": 40},
+    # 10 epochs: on development seeds 0-7 every teacher node at p = 0, multi = 5 was covered
+    # by then. Snapshots spaced geometrically from step 1 (65 distinct steps, about 16 per
+    # decade), so that the teacher nodes can be watched arriving one after another: at p = 0
+    # they all arrive within half a decade of steps.
+    "book": {"steps": 10_000, "n_snapshots": 72, "spacing": "log"},
     "tiny": {
         "d": 20,
         "m": 5,
@@ -158,11 +169,12 @@ PRESETS: dict[str, dict[str, Any]] = {
 SEEDS = {"paper": 32, "book": 8, "tiny": 4}
 
 
-def make_nets(
-    settings: TwoLayerSettings, seeds: Sequence[int], device: torch.device
-) -> tuple[Net, Net]:
-    """E4's teacher and initial student for every seed (on ``device``, in ``settings.dtype``)."""
-    teacher = make_teacher(
+def make_teacher_of(
+    settings: Any, seeds: Sequence[int], device: torch.device, stream: str = "teacher"
+) -> Net:
+    """E4's teacher of ``settings`` (any settings with E4's fields, ``m`` and ``p``) for every
+    seed, drawn from each seed's ``stream``."""
+    return make_teacher(
         [settings.d, settings.m, settings.c],
         seeds,
         choices=CODE_SETS[settings.n_codes],
@@ -174,7 +186,15 @@ def make_nets(
         slope=settings.slope,
         dtype=resolve_dtype(settings.dtype),
         device=device,
+        stream=stream,
     )
+
+
+def make_nets(
+    settings: TwoLayerSettings, seeds: Sequence[int], device: torch.device
+) -> tuple[Net, Net]:
+    """E4's teacher and initial student for every seed (on ``device``, in ``settings.dtype``)."""
+    teacher = make_teacher_of(settings, seeds, device)
     student = make_student(
         teacher, settings.multi, seeds, init="gaussian", init_scale=settings.init_scale
     )
@@ -193,15 +213,37 @@ def make_inputs(
     return x_train, x_eval
 
 
+def training_targets(
+    settings: Any, seeds: Sequence[int], teacher: Net, x_train: torch.Tensor
+) -> torch.Tensor:
+    """The targets ``[S, N, c]`` the student is trained on, by ``settings.control``: the
+    teacher's outputs (``"none"``); an independent teacher's of the same kind, drawn from each
+    seed's ``"control_teacher"`` stream (``"different-teacher"``); or the teacher's outputs
+    permuted within each seed's training set (``"shuffled-labels"``). ``seeds`` may repeat
+    (the sweep stacks one copy per ``p``; ``teacher`` is then that stack)."""
+    control = getattr(settings, "control", "none")
+    if control == "different-teacher":
+        other = make_teacher_of(settings, seeds, x_train.device, stream="control_teacher")
+        return other(x_train)
+    y = teacher(x_train)
+    if control == "shuffled-labels":
+        perms = [
+            torch.randperm(y.shape[1], generator=generator(s, "shuffle_labels")) for s in seeds
+        ]
+        y = torch.stack([y[i, perm.to(y.device)] for i, perm in enumerate(perms)])
+    return y
+
+
 def build(
     settings: TwoLayerSettings, seeds: Sequence[int], device: torch.device
 ) -> tuple[Net, Net, FixedSet, Probe, Probe]:
     """Teacher, student, training set, eval probe and train probe for E4 (:func:`make_nets`
-    and :func:`make_inputs`; the training set on ``device``)."""
+    and :func:`make_inputs`; the training set on ``device``, its targets by
+    :func:`training_targets`). Probes always score against the original teacher."""
     teacher, student = make_nets(settings, seeds, device)
     x_train, x_eval = make_inputs(settings, seeds)
     x_train = x_train.to(device, teacher.dtype)
-    train_set = FixedSet(x_train, teacher(x_train))
+    train_set = FixedSet(x_train, training_targets(settings, seeds, teacher, x_train))
     return teacher, student, train_set, Probe(teacher, x_eval), Probe(teacher, x_train)
 
 
@@ -275,6 +317,18 @@ def compute(
     )
 
 
+CONTROL_DESCRIPTIONS = {
+    "different-teacher": "the student trained on an independent teacher of the same kind "
+    "(another random stream of each seed), scored against the original teacher",
+    "shuffled-labels": "the student trained on the teacher's outputs permuted within each "
+    "seed's training set (inputs and targets unpaired)",
+}
+CONTROL_EVAL = 2_000
+"""Eval-set size of a control run (its claims read only the final coverage)."""
+CONTROL_SNAPSHOTS = 8
+"""Snapshots of a control run (geometric; only the last is read)."""
+
+
 TWO_LAYER = register(
     Experiment(
         result_cls=TwoLayerResult,
@@ -286,5 +340,12 @@ TWO_LAYER = register(
         default_seeds=SEEDS,
         compute=compute,
         estimate=costs.two_layer,
+        run_controls={
+            name: RunControl(
+                desc,
+                replace_settings(control=name, n_eval=CONTROL_EVAL, n_snapshots=CONTROL_SNAPSHOTS),
+            )
+            for name, desc in CONTROL_DESCRIPTIONS.items()
+        },
     )
 )

@@ -26,20 +26,30 @@ import torch
 
 from .. import costs
 from ..claims import ClaimReport
-from ..config import check_float, check_int
+from ..config import check_choice, check_float, check_int
 from ..data import FixedSet
 from ..ensemble import Net
 from ..evaluate import Probe
 from ..metrics import best_per_student, best_per_teacher
-from ..results.two_layer_sweep import Cell, SweepCell, TwoLayerSweepResult
+from ..results.two_layer_sweep import (
+    DECAY_INIT_SCALE,
+    ORDER_MULTI,
+    ORDER_P,
+    Cell,
+    SweepCell,
+    TwoLayerSweepResult,
+)
 from ..train import DivergenceError, snapshot_steps, train
-from .base import Experiment, register
+from .base import Experiment, RunControl, register
 from .two_layer import (
+    CONTROL_DESCRIPTIONS,
+    CONTROL_RUNS,
     E4Common,
     TwoLayerSettings,
     check_samples,
     make_inputs,
     make_nets,
+    training_targets,
 )
 
 
@@ -55,6 +65,7 @@ class TwoLayerSweepSettings(E4Common):
     tau: float = 0.95  # a teacher node counts as covered when its best correlation exceeds tau
     claim_m: int = 10  # the teacher width the claims and the L-shape use (released figure: 10)
     lshape_steps: int = 100_000  # steps of the L-shape run (the sweep itself when equal to steps)
+    control: str = "none"  # "none", or a run control: "different-teacher", "shuffled-labels"
 
     def validate(self) -> None:
         for name, values, kind in (
@@ -77,6 +88,7 @@ class TwoLayerSweepSettings(E4Common):
         check_int("lshape_steps", self.lshape_steps, minimum=1)
         check_float("early", self.early, low=0.0, high=1.0, low_open=True)
         check_float("tau", self.tau, low=0.0, high=1.0, low_open=True, high_open=True)
+        check_choice("control", self.control, CONTROL_RUNS)
         self.validate_common()
 
     @property
@@ -88,23 +100,30 @@ class TwoLayerSweepSettings(E4Common):
         """The :class:`TwoLayerSettings` of one cell (``lb.run("two-layer", **that)`` is the
         same run)."""
         return TwoLayerSettings(
-            **self.common(), m=m, multi=multi, p=float(p), n_train=self.n_train, taus=(self.tau,)
+            **self.common(),
+            m=m,
+            multi=multi,
+            p=float(p),
+            n_train=self.n_train,
+            taus=(self.tau,),
+            control=self.control,
         )
 
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
-    # About a minute on a quiet 2-core CPU: m = 5 and 10 (the claims and the L-shape use
-    # m = 10), p ∈ {0, 1, 2}, 10 000 steps (10 released "epochs"), a 5 000-sample eval set,
-    # 8 seeds; a snapshot every 500 steps, so "early" (5 %) is step 500.
-    # The L-shape run (claim (iii)): the m = 10 cells again, 40 000 steps.
+    # About a minute on a quiet 2-core CPU: m = 5 and 10 (the claims use m = 10),
+    # p ∈ {0, 1, 2}, 10 000 steps (10 released "epochs"), a 2 500-sample eval set, 8 seeds;
+    # 43 snapshots spaced geometrically from step 1 (arrival times), "early" (5 %) is the
+    # snapshot nearest step 500. The L-shape is read from the sweep's own end.
     "book": {
         "ms": (5, 10),
         "ps": (0.0, 1.0, 2.0),
         "steps": 10_000,
-        "n_eval": 5_000,
-        "n_snapshots": 20,
-        "lshape_steps": 40_000,
+        "n_eval": 2_500,
+        "n_snapshots": 45,
+        "spacing": "log",
+        "lshape_steps": 10_000,
     },
     "tiny": {
         "ms": (5,),
@@ -115,7 +134,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "steps": 4_000,
         "n_train": 1_000,
         "n_eval": 1_000,
-        "n_snapshots": 20,
+        "n_snapshots": 30,
+        "spacing": "log",
         "claim_m": 5,
         "lshape_steps": 4_000,
     },
@@ -155,8 +175,15 @@ def build_group(
     student = Net.stack([s for _, s in nets])
     x_train, x_eval = sweep_data(settings, seeds) if data is None else data
     n_p = len(settings.ps)
-    x = x_train.to(device, teacher.dtype).repeat(n_p, 1, 1)
-    return teacher, student, FixedSet(x, teacher(x)), Probe(teacher, x_eval.repeat(n_p, 1, 1))
+    x = x_train.to(device, teacher.dtype)
+    y = torch.cat(
+        [
+            training_targets(settings.cell_settings(m, multi, p), seeds, t, x)
+            for p, (t, _) in zip(settings.ps, nets, strict=True)
+        ]
+    )
+    x = x.repeat(n_p, 1, 1)
+    return teacher, student, FixedSet(x, y), Probe(teacher, x_eval.repeat(n_p, 1, 1))
 
 
 def compute(
@@ -252,13 +279,37 @@ def claims_report(
     cache: bool = True,
     **overrides: Any,
 ) -> ClaimReport:
-    """``lb.claims("two-layer-sweep")``: the sweep and its L-shape run (the runs the chapter
-    uses, both cached), then the sweep's ``claims()``."""
+    """``lb.claims("two-layer-sweep")``: the sweep (the run the chapter uses, cached), then
+    its ``claims()`` — rows with every control beside each claim (the decay run and the
+    control runs come from the cache or are made)."""
     result = experiment.run(
         scale=scale, seeds=seeds, device=device, progress=progress, cache=cache, **overrides
     )
-    result.l_shape_run(progress=progress, cache=cache)
     return result.claims(control=control)
+
+
+CONTROL_CELLS = (
+    f"; only the cells the claims read (m = claim_m, multi 1 and {ORDER_MULTI}, p = {ORDER_P:g}, "
+    f"and the decay run at init_scale {DECAY_INIT_SCALE:g})"
+)
+
+
+def control_settings(name: str) -> Any:
+    """A control run's settings: the sweep's, with ``control=name``, restricted to the cells
+    the claims read (the whole grid would cost as much again)."""
+
+    def apply(settings: TwoLayerSweepSettings) -> TwoLayerSweepSettings:
+        new = dataclasses.replace(
+            settings,
+            control=name,
+            ms=(settings.claim_m,),
+            multis=tuple(sorted({1, ORDER_MULTI})),
+            ps=(ORDER_P,),
+        )
+        new.validate()
+        return new
+
+    return apply
 
 
 TWO_LAYER_SWEEP = register(
@@ -274,5 +325,9 @@ TWO_LAYER_SWEEP = register(
         compute=compute,
         estimate=costs.two_layer_sweep,
         report=claims_report,
+        run_controls={
+            name: RunControl(desc + CONTROL_CELLS, control_settings(name))
+            for name, desc in CONTROL_DESCRIPTIONS.items()
+        },
     )
 )

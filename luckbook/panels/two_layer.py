@@ -9,16 +9,17 @@ register(
     "two-layer",
     Frames(
         figure=plots.specialization_frame,
-        every=2,
+        every=1,  # every geometric snapshot: nodes arrive one after another
         predict=(
             "At step 0 every student node is weakly correlated with every teacher node and has "
             "a tiny fan-out. Before you press Play: what happens first, and what takes the rest "
             "of training?",
             "First the teacher nodes acquire students: the best correlations jump to almost 1 "
             "and those students' fan-outs grow, within the first frames when all teacher nodes "
-            "are equally strong (p = 0). The slow part comes after: the student nodes that "
-            "match no teacher node lose their fan-out gradually, which is what turns the "
-            "scatter into an L.",
+            "are equally strong (p = 0). The slow part comes after, and the time axis is "
+            "geometric: each frame is a fixed factor later than the last. The student nodes that "
+            "match no teacher node stay low, near the small fan-out they started with, which "
+            "is what makes the scatter an L.",
         ),
     ),
 )
@@ -31,6 +32,7 @@ register(
         figure=plots.setting_panel,
         initial={"multi": 5, "p": 0.0, "init_scale": 0.005},
         seeds=4,
+        fixed={"n_snapshots": 2, "spacing": "linear"},  # its frames read the end only
         predict=(
             "Set multi = 1 (a student exactly as wide as its teacher) and move p from 0 to 2, "
             "so the teacher's later nodes get weaker fan-out. Before you move it: which teacher "

@@ -28,7 +28,7 @@ register(
     Frames(
         figure=plots.l_shape_frame,  # every multi at p = 1, m = claim_m
         numbers=_frame_numbers,
-        every=4,
+        every=1,  # every geometric snapshot: nodes arrive one after another
         predict=(
             "At step 0 every student node sits near the origin: small best correlation, small "
             "fan-out. Before you press Play: which nodes move first, and where do the student "
@@ -37,8 +37,9 @@ register(
             "reach correlation close to 1 and their fan-out grows, forming the vertical arm of "
             "the L; weaker teacher nodes are picked up one after another. From this small start "
             "most student nodes end on some teacher node, several sharing one, so the vertical "
-            "arm is lower for the wide students; the few that match nothing keep a small "
-            "fan-out (the horizontal arm), except at multi = 1, where every node is needed and "
+            "arm is lower for the wide students; the few that match nothing stay low (the "
+            "horizontal arm) — near the level they started at, from this small start — "
+            "except at multi = 1, where every node is needed and "
             "the unmatched ones keep large fan-outs.",
         ),
     ),

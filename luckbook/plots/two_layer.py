@@ -121,6 +121,10 @@ def training_curves(
     steps = result.steps
     log_loss = np.log10(np.maximum(released_loss(result.eval_loss, result.settings.c), 1e-300))
     mean, std = log_loss.mean(1), log_loss.std(1)
+    if result.settings.spacing == "log":  # geometric snapshots: a log time axis from step 1
+        steps, mean, std = steps[1:], mean[1:], std[1:]
+        ax_loss.set_xscale("log")
+        ax_cov.set_xscale("log")
     ax_loss.plot(steps, mean, color=TEACHER)
     ax_loss.fill_between(steps, mean - std, mean + std, color=TEACHER, alpha=0.2, lw=0)
     ax_loss.set_xlabel("SGD step")
@@ -129,7 +133,7 @@ def training_curves(
     m = result.teacher_best.shape[-1]
     cmap = ListedColormap(["#94a3b8", "#0ea5e9", "#1d4ed8", "#c2410c"])
     for i, tau in enumerate(taus):
-        frac = (result.teacher_best > tau).sum(-1)
+        frac = (result.teacher_best[-len(steps) :] > tau).sum(-1)
         ax_cov.plot(steps, frac.mean(1), color=cmap(i % cmap.N), label=f"τ = {tau}")
     ax_cov.set_ylim(-0.3, m + 0.3)
     ax_cov.set_xlabel("SGD step")

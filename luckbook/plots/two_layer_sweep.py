@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..results.two_layer import released_loss
-from ..results.two_layer_sweep import TwoLayerSweepResult
+from ..results.two_layer_sweep import ORDER_MULTI, ORDER_P, TwoLayerSweepResult
 from .style import SPECIALIZED, UNSPECIALIZED, new_figure, styled, with_alt
 
 MULTI_COLORS = ("#64748b", "#0ea5e9", "#c2410c", "#7c3aed", "#15803d", "#b45309")
@@ -187,14 +187,17 @@ def sweep_loss_curves(
     s = result.settings
     fig = new_figure(2.6 * len(ps) + 0.4, 2.8)
     axes = np.atleast_1d(fig.subplots(1, len(ps), sharey=True, squeeze=False)[0])
-    epochs = result.steps / 1000
+    first = 1 if result.steps[0] == 0 else 0  # a log time axis from step 1
+    epochs = result.steps[first:] / 1000
     parts = []
     for ax, p in zip(axes, ps, strict=True):
+        ax.set_xscale("log")
         finals = []
         for multi in s.multis:
             log_loss = np.log10(
                 np.maximum(
-                    released_loss(result.cell(m, multi, p).eval_loss, result.settings.c), 1e-300
+                    released_loss(result.cell(m, multi, p).eval_loss[first:], result.settings.c),
+                    1e-300,
                 )
             )
             mean, std = log_loss.mean(1), log_loss.std(1)
@@ -273,9 +276,12 @@ def cell_panel(result: TwoLayerSweepResult, m: int, multi: int, p: float) -> Fig
     mid.xaxis.get_major_locator().set_params(integer=True)
     mid.set_ylabel(f"success rate (> {s.tau})")
     mid.legend(fontsize=8)
-    log_loss = np.log10(np.maximum(released_loss(result.cell(m, multi, p).eval_loss, s.c), 1e-300))
+    first = 1 if result.steps[0] == 0 else 0  # a log time axis from step 1
+    loss = released_loss(result.cell(m, multi, p).eval_loss[first:], s.c)
+    log_loss = np.log10(np.maximum(loss, 1e-300))
     mean, std = log_loss.mean(1), log_loss.std(1)
-    epochs = result.steps / 1000
+    epochs = result.steps[first:] / 1000
+    right.set_xscale("log")
     right.plot(epochs, mean, color=SPECIALIZED)
     right.fill_between(epochs, mean - std, mean + std, color=SPECIALIZED, alpha=0.2, lw=0)
     right.set_xlabel("epoch (1000 steps)")
@@ -292,5 +298,99 @@ def cell_panel(result: TwoLayerSweepResult, m: int, multi: int, p: float) -> Fig
         f"Left: {lshape_alt} Middle: success rate per teacher index, early "
         f"{np.round(early, 2).tolist()}, final {np.round(final, 2).tolist()}. Right: log10 eval "
         f"loss from {mean[0]:.2f} to {mean[-1]:.2f}±{std[-1]:.2f}."
+    )
+    return fig
+
+
+# ----------------------------------------------------------------------------- time
+
+
+@styled
+def arrival_order(result: TwoLayerSweepResult, m: int | None = None) -> Figure:
+    """The order claim's picture: each teacher node's arrival step (first snapshot with best
+    eval-set correlation ≥ tau; log scale) against its index, one dot per seed, at the order
+    cell (multi = ``ORDER_MULTI``, p = ``ORDER_P``) and at p = 0 (the equal-strength control);
+    never-covered nodes sit on the top edge."""
+    m = _default_m(result, m)
+    cells = [(p, f"p = {p:g}") for p in (ORDER_P, 0.0) if (m, ORDER_MULTI, p) in result.cells]
+    fig = new_figure(3.3 * len(cells) + 0.4, 2.8)
+    axes = fig.subplots(1, len(cells), sharey=True, squeeze=False)[0]
+    top = float(result.steps[-1]) * 1.6
+    parts = []
+    rng = np.random.default_rng(0)
+    for ax, (p, title) in zip(axes, cells, strict=True):
+        arr = result.arrivals(m, ORDER_MULTI, p)
+        idx = np.broadcast_to(np.arange(m), arr.shape)
+        jitter = rng.uniform(-0.15, 0.15, arr.shape)
+        hit = np.isfinite(arr)
+        ax.scatter(idx[hit] + jitter[hit], arr[hit], s=9, color=SPECIALIZED, alpha=0.7)
+        ax.scatter(
+            idx[~hit] + jitter[~hit],
+            np.full((~hit).sum(), top),
+            s=9,
+            marker="x",
+            color=UNSPECIALIZED,
+            label="never",
+        )
+        med = [np.median(arr[:, i][hit[:, i]]) if hit[:, i].any() else np.nan for i in range(m)]
+        ax.plot(np.arange(m), med, color="black", lw=1.2, label="median")
+        ax.set_yscale("log")
+        ax.set_xlabel("teacher index i (strong → weak)" if p else "teacher index i")
+        ax.set_title(f"{title}, multi = {ORDER_MULTI}")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        rho = result.order_correlations(m, ORDER_MULTI, p)
+        shown = [None if np.isnan(v) else int(v) for v in med]
+        parts.append(
+            f"{title}: median arrival steps per index {shown}, "
+            f"{int((~hit).sum())} (seed, node) pairs never covered, mean rank correlation "
+            f"{np.nanmean(rho) if np.isfinite(rho).any() else float('nan'):.2f}"
+        )
+    axes[0].set_ylabel("arrival step (ρ ≥ 0.95)")
+    axes[-1].legend(fontsize=8, loc="lower right")
+    fig.alt = (
+        f"Arrival step of each teacher node against its index, m = {m}, one dot per seed, "
+        "log scale. " + "; ".join(parts) + "."
+    )
+    return fig
+
+
+@styled
+def fanout_trajectories(result: TwoLayerSweepResult) -> Figure:
+    """The decay claim's picture: every student node's fan-out norm against the step (log-log)
+    in the decay run (:meth:`~TwoLayerSweepResult.decay_run`), grey for nodes that never
+    specialize, orange for the rest."""
+    run = result.decay_run()
+    m = result.settings.claim_m
+    cell = run.cell(m, ORDER_MULTI, ORDER_P)
+    ratio, never = run.fanout_ratios(m, ORDER_MULTI, ORDER_P)
+    fig = new_figure(5.0, 3.0)
+    ax = fig.subplots()
+    steps = run.steps[1:]
+    fan = cell.fanout[1:]
+    for s in range(fan.shape[1]):
+        for k in range(fan.shape[2]):
+            color = UNSPECIALIZED if never[s, k] else SPECIALIZED
+            ax.plot(steps, fan[:, s, k], color=color, lw=0.5, alpha=0.35)
+    ax.axhline(
+        float(np.median(cell.fanout[0])), color="black", ls=":", lw=1, label="start (median)"
+    )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("SGD step")
+    ax.set_ylabel("fan-out norm")
+    ax.set_title(
+        f"init_scale {run.settings.init_scale:g}, m = {m}, multi = {ORDER_MULTI}, p = {ORDER_P:g}"
+    )
+    ax.legend(
+        [Line2D([], [], color=UNSPECIALIZED), Line2D([], [], color=SPECIALIZED)],
+        ["never specialized", "specialized"],
+        fontsize=8,
+        loc="lower left",
+    )
+    lo = ratio[never]
+    fig.alt = (
+        f"Fan-out norm of each student node against the step, log-log, {len(run.seeds)} seeds: "
+        f"{lo.size} never-specialized nodes, median end/start ratio "
+        f"{np.median(lo) if lo.size else float('nan'):.3g}; {int((~never).sum())} others."
     )
     return fig

@@ -11,11 +11,13 @@ convention and printed in the released one.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 
+from .. import dynamics
 from ..claims import Stat, seed_mean
 from ..config import check_float
 from ..ensemble import Net
@@ -29,6 +31,24 @@ def released_loss(loss: np.ndarray | float, c: int) -> np.ndarray | float:
     """Our loss ``½·E‖y_t − y_s‖²`` (summed over the ``c`` outputs) in the released code's
     convention, the mean of ``(y_t − y_s)²`` over samples and outputs: ``loss · 2 / c``."""
     return loss * (2.0 / c)
+
+
+def arrivals(steps: np.ndarray, teacher_best: np.ndarray, tau: float = 0.95) -> np.ndarray:
+    """``[S, m]`` the first snapshot step at which each teacher node's best correlation reaches
+    ``tau`` (:func:`luckbook.dynamics.arrival_times`; NaN = censored, never within the run)."""
+    return dynamics.arrival_times(steps, teacher_best, tau)
+
+
+def covering_window(steps: np.ndarray, arrival: np.ndarray) -> tuple[float, float, int]:
+    """The interval in which teacher nodes are being covered — the first and the last arrival
+    over every seed and teacher node (``arrival`` from :func:`arrivals`) — and the number of
+    snapshots strictly inside it: the frames a time scrubber shows while nodes arrive."""
+    hit = arrival[np.isfinite(arrival)]
+    if not hit.size:
+        return math.nan, math.nan, 0
+    first, last = float(hit.min()), float(hit.max())
+    steps = np.asarray(steps)
+    return first, last, int(((steps > first) & (steps < last)).sum())
 
 
 def snapshot_numbers(
@@ -107,6 +127,19 @@ class TwoLayerResult(Result["TwoLayerSettings"]):
             return (self.teacher_best[-1] > tau).sum(-1)
         return self.covered[tau][-1]
 
+    def arrivals(self, tau: float = 0.95) -> np.ndarray:
+        """``[S, m]`` each teacher node's arrival step at ``tau`` (eval set; NaN = never)."""
+        return arrivals(self.steps, self.teacher_best, tau)
+
+    def covering_window(self, tau: float = 0.95) -> tuple[float, float, int]:
+        """First and last teacher arrival at ``tau`` (over seeds) and the number of snapshots
+        strictly between them (:func:`covering_window`)."""
+        return covering_window(self.steps, self.arrivals(tau))
+
+    def start_fanout(self) -> float:
+        """Median fan-out norm of the student nodes at step 0 (about ``init_scale·√c``)."""
+        return float(np.median(self.fanout[0]))
+
     def networks(self) -> tuple[Net, Net]:
         """The final ``(teacher, student)`` ensembles rebuilt from the stored weights (CPU)."""
         kw = {"activation": self.settings.activation, "slope": self.settings.slope}
@@ -146,7 +179,8 @@ class TwoLayerResult(Result["TwoLayerSettings"]):
 
     def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
         """``E4.setting-covers-all``: the fraction of teacher nodes covered at τ = 0.95 after
-        training (eval set), mean over seeds; the frozen control reads step 0."""
+        training (eval set), mean over seeds; the frozen control reads step 0 (the run
+        controls are this method on their own runs)."""
         t = 0 if control == "frozen" else -1
         m = self.settings.m
         covered = (self.teacher_best[t] > 0.95).sum(-1)

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from .. import metrics
-from ..claims import Stat, bootstrap, seed_mean
+from .. import dynamics, metrics
+from ..claims import Stat, bootstrap, pooled_median, seed_mean
 from ..config import check_choice, check_float, check_int
 from ..result import Result
-from .two_layer import released_loss, snapshot_numbers
+from .two_layer import arrivals, covering_window, released_loss, snapshot_numbers
 
 if TYPE_CHECKING:
     from ..experiments.two_layer_sweep import TwoLayerSweepSettings
@@ -31,6 +31,18 @@ Cell = tuple[int, int, float]
 INIT_SCALES = (0.005, 0.05, 0.2)
 """The student initial scales the chapter compares (:meth:`TwoLayerSweepResult.init_scale_runs`;
 0.005 is the released one)."""
+ORDER_MULTI = 5
+"""The width multiplier of the order claim ``E4.strong-first`` (chosen on development seeds)."""
+ORDER_P = 1.0
+"""The strength decay of the order claim and of ``E4.more-covers-more``."""
+DECAY_INIT_SCALE = 0.05
+"""The student initial scale of the decay claim ``E4.unspecialized-decay`` (at the released
+0.005 a node's fan-out starts at a level it cannot fall far below; chosen on development
+seeds). Its run is the ``claim_m``, multi = ``ORDER_MULTI``, p = ``ORDER_P`` cell."""
+EQUAL_STRENGTH = (
+    "equal strength — the order statistic on the same sweep's p = 0 cell (every teacher node "
+    "equally strong; the 'strength' order is the index)"
+)
 
 
 @dataclasses.dataclass
@@ -71,6 +83,11 @@ class TwoLayerSweepResult(Result["TwoLayerSweepSettings"]):
     settings: TwoLayerSweepSettings
 
     EXPERIMENT: ClassVar[str] = "two-layer-sweep"
+    CONTROLS: ClassVar[tuple[str, ...]] = ("frozen", "equal-strength")
+    CONTROL_NAMES: ClassVar[dict[str, str]] = {
+        "frozen": "frozen student — the same runs evaluated at their initial weights (step 0)",
+        "equal-strength": EQUAL_STRENGTH,
+    }
 
     group_time_s: dict[tuple[int, int], float]
     steps: np.ndarray
@@ -190,6 +207,75 @@ class TwoLayerSweepResult(Result["TwoLayerSweepSettings"]):
         the snapshots in between (:meth:`l_shape_set`)."""
         corr, fan = self._l_shape_arrays(m, multi, p, step)
         return corr.ravel(), fan.ravel()
+
+    # ------------------------------------------------------------------ time
+
+    def arrivals(self, m: int, multi: int, p: float, tau: float | None = None) -> np.ndarray:
+        """``[S, m]`` each teacher node's arrival step at ``tau`` (first snapshot with best
+        eval-set correlation ≥ ``tau``; NaN = never, censored)."""
+        return arrivals(self.steps, self.cell(m, multi, p).teacher_best, self._tau(tau))
+
+    def covering_window(
+        self, m: int, multi: int, p: float, tau: float | None = None
+    ) -> tuple[float, float, int]:
+        """First and last teacher arrival in the cell (over seeds) and the number of snapshots
+        strictly between them — the frames of the time scrubber while nodes arrive."""
+        return covering_window(self.steps, self.arrivals(m, multi, p, tau))
+
+    def order_correlations(
+        self, m: int, multi: int, p: float, step: int | None = None, tau: float | None = None
+    ) -> np.ndarray:
+        """``[S]`` per seed, Spearman's ρ between teacher strength and arrival time over the
+        teacher nodes covered at snapshot ``step`` (default: the end); NaN when fewer than
+        three are. Strength is ``1/(i+1)^p``, so for ``p > 0`` it orders the nodes by index;
+        at ``p = 0`` the index order is used (every node equally strong). Negative: strong
+        teachers arrive first."""
+        t = self.snapshot_index(step)
+        tau = self._tau(tau)
+        cell = self.cell(m, multi, p)
+        arr = arrivals(self.steps[: t + 1], cell.teacher_best[: t + 1], tau)
+        strength = -np.arange(m, dtype=float)  # same order as 1/(i+1)^p for p > 0
+        out = np.full(len(self.seeds), math.nan)
+        for i in range(len(self.seeds)):
+            covered = np.isfinite(arr[i]) & (cell.teacher_best[t, i] > tau)
+            out[i] = dynamics.rank_correlation(strength[covered], arr[i, covered])
+        return out
+
+    def fanout_ratios(
+        self, m: int, multi: int, p: float, tau: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``[S, n]`` each student node's fan-out at the end over its own at step 0
+        (:func:`luckbook.dynamics.fanout_decay`) and ``[S, n]`` whether it never specialized
+        (best eval-set correlation below ``tau`` at every snapshot)."""
+        cell = self.cell(m, multi, p)
+        never = cell.student_best.max(0) < self._tau(tau)
+        return dynamics.fanout_decay(cell.fanout[0], cell.fanout[-1]), never
+
+    def decay_run(self) -> TwoLayerSweepResult:
+        """The run of the decay claim: this sweep's settings and seeds for the ``claim_m``,
+        multi = ``ORDER_MULTI``, p = ``ORDER_P`` cell at initial scale ``DECAY_INIT_SCALE``
+        (cached; :meth:`init_scale_runs`)."""
+        return self.init_scale_runs((DECAY_INIT_SCALE,), multi=ORDER_MULTI, p=ORDER_P)[
+            DECAY_INIT_SCALE
+        ]
+
+    def decay_numbers(self) -> dict[str, float]:
+        """On :meth:`decay_run`: the median end/start fan-out ratio of the never-specialized
+        nodes and of the specialized ones (best correlation ≥ tau at the end), the fraction
+        of never-specialized nodes that shrank at least tenfold, and their counts."""
+        run = self.decay_run()
+        ratio, never = run.fanout_ratios(self.settings.claim_m, ORDER_MULTI, ORDER_P)
+        cell = run.cell(self.settings.claim_m, ORDER_MULTI, ORDER_P)
+        special = cell.student_best[-1] >= self.settings.tau
+        lo, sp = ratio[never], ratio[special]
+        return {
+            "unspecialized_median": float(np.median(lo)) if lo.size else math.nan,
+            "unspecialized_shrank10": float((lo <= 0.1).mean()) if lo.size else math.nan,
+            "unspecialized_n": int(lo.size),
+            "specialized_median": float(np.median(sp)) if sp.size else math.nan,
+            "specialized_n": int(sp.size),
+            "start_median": float(np.median(cell.fanout[0])),
+        }
 
     # ------------------------------------------------------------------ the three claims
 
@@ -318,75 +404,92 @@ class TwoLayerSweepResult(Result["TwoLayerSweepSettings"]):
         return self._lshape
 
     def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
-        """The three registered claims on the ``claim_m`` cells: (i) ``E4.strong-first`` and
-        (ii) ``E4.more-covers-more`` on this sweep, (iii) ``E4.l-shape`` on
-        :meth:`l_shape_run`. ``control="frozen"`` reads every snapshot as step 0."""
+        """The registered claims on the ``claim_m`` cells: ``E4.strong-first`` (order in time,
+        multi = ``ORDER_MULTI``, p = ``ORDER_P``) and ``E4.more-covers-more`` (p = ``ORDER_P``,
+        multi ``ORDER_MULTI`` minus 1) on this sweep, ``E4.unspecialized-decay`` on
+        :meth:`decay_run`. ``control="frozen"`` reads every snapshot as step 0;
+        ``"equal-strength"`` evaluates the order claim on the p = 0 cell (the other claims are
+        undefined under it: it controls the order only)."""
         frozen = control == "frozen"
         s = self.settings
-        m, q = s.claim_m, max(1, s.claim_m // 4)
+        m = s.claim_m
         out: dict[str, Stat] = {}
-        nan = Stat(math.nan, math.nan, math.nan, len(self.seeds), "cells missing from this sweep")
-        # (i) early snapshot, p = 2, mean over multis of (strongest − weakest quarter), per seed
-        t_early = 0 if frozen else self.early_index
-        if m in s.ms and 2.0 in s.ps:
-            gaps = []
-            for multi in s.multis:
-                hit = self.cell(m, multi, 2.0).teacher_best[t_early] > s.tau
-                gaps.append(hit[:, :q].mean(1) - hit[:, -q:].mean(1))
-            out["E4.strong-first"] = seed_mean(
-                np.mean(gaps, axis=0),
-                detail=f"m = {m}, p = 2, step {int(self.steps[t_early])}, strongest {q} minus "
-                f"weakest {q} teachers, mean over multi {list(s.multis)}",
-            )
+        n_seeds = len(self.seeds)
+
+        def nan(why: str) -> Stat:
+            return Stat(math.nan, math.nan, math.nan, n_seeds, why)
+
+        if control == "equal-strength":
+            na = nan("not applicable: the equal-strength control controls the order claim only")
+            out["E4.more-covers-more"] = na
+            out["E4.unspecialized-decay"] = na
+            if (m, ORDER_MULTI, 0.0) in self.cells:
+                out["E4.strong-first"] = self._order_stat(m, ORDER_MULTI, 0.0, None)
+            else:
+                out["E4.strong-first"] = nan("the p = 0 cell is missing from this sweep")
+            return out
+        step = 0 if frozen else None
+        # order in time: Spearman(strength, arrival) over the teachers covered by the end
+        if (m, ORDER_MULTI, ORDER_P) in self.cells:
+            out["E4.strong-first"] = self._order_stat(m, ORDER_MULTI, ORDER_P, step)
         else:
-            out["E4.strong-first"] = nan
-        # (ii) end of training, p = 1: mean covered at multi ≥ 5 minus multi = 1, per seed
-        t_end = 0 if frozen else len(self.steps) - 1
-        wide = [k for k in s.multis if k >= 5]
-        if m in s.ms and 1.0 in s.ps and 1 in s.multis and wide:
-            cov = {k: (self.cell(m, k, 1.0).teacher_best[t_end] > s.tau).sum(-1) for k in s.multis}
-            per_seed = np.mean([cov[k] for k in wide], axis=0) - cov[1]
+            out["E4.strong-first"] = nan("cells missing from this sweep")
+        # end of training, p = ORDER_P: covered at multi ORDER_MULTI minus multi 1, per seed
+        t_end = self.snapshot_index(step)
+        if all((m, k, ORDER_P) in self.cells for k in (1, ORDER_MULTI)):
+            cov = {
+                k: (self.cell(m, k, ORDER_P).teacher_best[t_end] > s.tau).sum(-1)
+                for k in (1, ORDER_MULTI)
+            }
             out["E4.more-covers-more"] = seed_mean(
-                per_seed,
-                detail=f"m = {m}, p = 1, step {int(self.steps[t_end])}; mean covered "
-                + ", ".join(f"multi {k}: {cov[k].mean():.2f}" for k in s.multis),
+                cov[ORDER_MULTI] - cov[1],
+                detail=f"m = {m}, p = {ORDER_P:g}, step {int(self.steps[t_end])}; mean covered "
+                f"multi 1: {cov[1].mean():.2f}, multi {ORDER_MULTI}: {cov[ORDER_MULTI].mean():.2f}",
             )
         else:
-            out["E4.more-covers-more"] = nan
-        # (iii) the L-shape run's final snapshot, training-set correlations, all multi and p
+            out["E4.more-covers-more"] = nan("cells missing from this sweep")
+        # decay: fan-out end/start of the never-specialized nodes of the decay run
         if m in s.ms:
-            run = self.l_shape_run()
-            step = 0 if frozen else None
-            items = []
-            for i in range(len(run.seeds)):
-                c, f = [], []
-                for multi in run.settings.multis:
-                    for p in run.settings.ps:
-                        corr, fan = run._l_shape_arrays(m, multi, p, step)
-                        c.append(corr[i])
-                        f.append(fan[i])
-                items.append((np.concatenate(c), np.concatenate(f)))
-            lo, hi, n_lo, n_hi = run.l_shape_medians(m, step=step)
-            out["E4.l-shape"] = bootstrap(
+            run = self.decay_run()
+            ratio, never = run.fanout_ratios(m, ORDER_MULTI, ORDER_P)
+            if frozen:
+                ratio = np.ones_like(ratio)
+            items = [ratio[i][never[i]] for i in range(len(run.seeds))]
+            lo = np.concatenate(items)
+            out["E4.unspecialized-decay"] = bootstrap(
                 items,
-                _pooled_l_shape_ratio,
-                detail=f"{run.l_shape_set(step)}-set correlations at step "
-                f"{int(run.steps[run.snapshot_index(step)])} of the {run.settings.steps}-step "
-                f"run: median fan-out {lo:.3g} over {n_lo} nodes below 0.6, {hi:.3g} over "
-                f"{n_hi} above 0.95",
+                pooled_median,
+                detail=f"init_scale {run.settings.init_scale:g}, m = {m}, multi = {ORDER_MULTI}, "
+                f"p = {ORDER_P:g}, {run.settings.steps} steps: {lo.size} never-specialized nodes, "
+                f"{(lo <= 0.1).mean() if lo.size else math.nan:.2f} of them shrank ≥ 10×",
             )
         else:
-            out["E4.l-shape"] = nan
+            out["E4.unspecialized-decay"] = nan("cells missing from this sweep")
         return out
+
+    def _order_stat(self, m: int, multi: int, p: float, step: int | None) -> Stat:
+        rho = self.order_correlations(m, multi, p, step)
+        ok = rho[np.isfinite(rho)]
+        t = self.snapshot_index(step)
+        detail = (
+            f"m = {m}, multi = {multi}, p = {p:g}, step {int(self.steps[t])}: defined in "
+            f"{ok.size} of {len(rho)} seeds (three or more teachers covered)"
+        )
+        if not ok.size:
+            return Stat(math.nan, math.nan, math.nan, len(rho), detail)
+        return seed_mean(ok, detail=detail)
 
     # ------------------------------------------------------------------ the chapter's numbers
 
     def chapter_numbers(self, m: int | None = None) -> dict[str, float]:
         """Every descriptive number the sweep chapter's prose states (glued as
         ``sweep.<name>``) for teacher width ``m`` (default ``settings.claim_m``): success rates
-        and coverage per multi, log₁₀ losses (released convention), the L-shape's medians on
-        :meth:`l_shape_run` and the descriptive ratios beside claim (iii), the fraction covered
-        at p = 2 for every width, and the estimated hours of the released sweep. Not claims."""
+        and coverage per multi, log₁₀ losses (released convention; ``log_loss`` is the **mean
+        over seeds of log₁₀ loss**, the quantity the loss figure plots), the L-shape's medians
+        on :meth:`l_shape_run` and its descriptive ratios, the fraction covered at p = 2 for
+        every width, the time axis (arrival window of the order cell, snapshots inside it),
+        the decay run's numbers (``decay.*``) and the same ratio at the sweep's own start, and
+        the estimated hours of the released sweep. Not claims."""
         from ..experiments.base import get_experiment
 
         m = self.settings.claim_m if m is None else m
@@ -435,6 +538,27 @@ class TwoLayerSweepResult(Result["TwoLayerSweepSettings"]):
                 out[f"width.m{mm}.multi{k}"] = (
                     float(self.covered(mm, k, 2.0).mean() / mm) if 2.0 in s.ps else math.nan
                 )
+        first, last, inside = self.covering_window(m, ORDER_MULTI, ORDER_P)
+        out.update(
+            {
+                "n_snapshots": len(self.steps),
+                "order.first_arrival": first,
+                "order.last_arrival": last,
+                "order.frames": inside,
+                "order.never": float(
+                    (~np.isfinite(self.arrivals(m, ORDER_MULTI, ORDER_P))).sum(-1).mean()
+                ),
+            }
+        )
+        out.update({f"decay.{k}": v for k, v in self.decay_numbers().items()})
+        if (m, ORDER_MULTI, ORDER_P) in self.cells:  # the same ratio from the released start
+            ratio, never = self.fanout_ratios(m, ORDER_MULTI, ORDER_P)
+            out["decay.released_median"] = (
+                float(np.median(ratio[never])) if never.any() else math.nan
+            )
+            out["decay.released_start"] = float(
+                np.median(self.cell(m, ORDER_MULTI, ORDER_P).fanout[0])
+            )
         out["paper_hours"] = get_experiment(self.EXPERIMENT).plan(scale="paper").seconds / 3600
         return out
 
@@ -471,20 +595,22 @@ class TwoLayerSweepResult(Result["TwoLayerSweepSettings"]):
             f"two-layer sweep (E4): d={s.d}, c={s.c}, {s.steps} SGD steps",
             f"{len(self.cells)} cells in {len(self.group_time_s)} batched programs, {self.made()}",
             f"{'m':>3} {'multi':>5} {'p':>4} {'covered early':>14} {'covered final':>14} "
-            f"{'eval loss':>10}",
+            f"{'log10 loss':>10}",
         ]
         t_early = int(self.steps[self.early_index])
         for m, multi, p in s.cells:
             early = self.covered(m, multi, p, t_early).mean()
             final = self.covered(m, multi, p).mean()
-            loss = released_loss(self.cell(m, multi, p).eval_loss[-1].mean(), s.c)
+            loss = released_loss(self.cell(m, multi, p).eval_loss[-1], s.c)
+            log_loss = float(np.log10(np.maximum(loss, 1e-300)).mean())
             lines.append(
                 f"{m:>3} {multi:>5} {p:>4g} {early:>11.2f}/{m:<2} {final:>11.2f}/{m:<2} "
-                f"{loss:>10.2e}"
+                f"{log_loss:>10.2f}"
             )
         lines.append(
             f"(early = step {t_early}; covered = best correlation > {s.tau} on the eval set, mean "
-            "over seeds; eval loss = mean of (y_t - y_s)^2 over samples and outputs, as released)"
+            "over seeds; log10 loss = mean over seeds of log10 of the eval loss, the mean of "
+            "(y_t - y_s)^2 over samples and outputs, as released)"
         )
         return "\n".join(lines)
 
