@@ -131,6 +131,7 @@ def make_teacher(
     slope: float = 0.01,
     dtype: str | torch.dtype = "float64",
     device: str | torch.device | None = None,
+    stream: str = "teacher",
 ) -> Net:
     """A separated teacher per seed (LM, SS): an ensemble ``Net`` with ``S = len(seeds)``.
 
@@ -146,6 +147,8 @@ def make_teacher(
             hidden layer.
         activation, slope: ReLU or Leaky ReLU.
         dtype, device: of the returned weights (drawn in float64 on the CPU).
+        stream: the random stream of each seed the teacher is drawn from (another name gives an
+            independent teacher of the same kind, e.g. a ``different-teacher`` control).
     """
     widths = check_widths(widths)
     p = check_float("p", p, low=0.0)
@@ -155,7 +158,7 @@ def make_teacher(
         raise ValueError("seeds=[] is not allowed: need at least one seed")
     per_seed = []
     for seed in seeds:
-        gen = generator(seed, "teacher")
+        gen = generator(seed, stream)
         layers = []
         for l in range(len(widths) - 1):
             top = l == len(widths) - 2
