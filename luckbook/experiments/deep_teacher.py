@@ -277,8 +277,9 @@ def snapshot_schedule(settings: DeepTeacherSettings) -> list[int]:
     and ``log_snapshots + 1`` geometric ones from step 1 (:func:`~luckbook.train.snapshot_steps`)
     when ``log_snapshots`` > 0."""
     per, k = settings.steps_per_epoch, settings.snapshots_per_epoch
-    points = set(snapshot_steps(settings.steps, settings.log_snapshots, "log"))
-    points = points if settings.log_snapshots else {0}
+    points = {0}
+    if settings.log_snapshots:
+        points.update(snapshot_steps(settings.steps, settings.log_snapshots, "log"))
     for e in range(settings.epochs):
         points.update(e * per + round((j + 1) * per / k) for j in range(k))
     return sorted(points)
