@@ -337,14 +337,15 @@ def test_registered_panels_render_at_tiny_scale():
     assert scrub.labels[0][-1] == str(int(result.steps[-1]))
     short = {"seeds": 1, "epochs": 1, "n_train": 1000}
     grid = lb.static_explorer("deep-specialization", scale="tiny", **short)
-    assert grid.names == ["activation", "multi"] and len(grid.frames) == 6 and grid.predict
+    assert grid.names == ["activation", "multi"] and len(grid.frames) == 4 and grid.predict
     assert all("layer 0" in f["text"] for f in grid.frames.values())
     numbers = lb.deep_specialization_grid_numbers("tiny", **short)
-    fixed = {"n_train": 1000, "epochs": 1, "lr_drop_epoch": 4, "snapshot_every": 2}
+    fixed = {"n_train": 1000, "epochs": 1, "lr_drop_epoch": 4, "snapshot_every": 20}
     again = lb.run(
-        "deep-specialization", scale="tiny", seeds=1, activation="leaky_relu", multi=5, **fixed
+        "deep-specialization", scale="tiny", seeds=1, activation="leaky_relu", multi=2, **fixed
     )
-    assert numbers["E6.grid.r0.leaky_relu.5"] == pytest.approx(again.l_shape_ratio(0), nan_ok=True)
+    assert len(again.steps) == 2  # the grid evaluates the start and the end only
+    assert numbers["E6.grid.r0.leaky_relu.2"] == pytest.approx(again.l_shape_ratio(0), nan_ok=True)
     assert numbers["E6.grid.recovered_min"] <= numbers["E6.grid.recovered_max"]
 
 
