@@ -148,7 +148,7 @@ class DeepTeacherResult(Result["DeepTeacherSettings"]):
             + "   mean"
         ]
         for l in range(self.n_layers):
-            row = "  ".join(f"{v:>9g}" for v in first[l])
+            row = "  ".join(f"{v:>9.3g}" for v in first[l])
             lines.append(f"layer {l}                {row}   {order['mean_first'][l]:.2f}")
         for l in range(self.n_layers - 1):
             lines.append(
