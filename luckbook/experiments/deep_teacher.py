@@ -29,9 +29,11 @@ an epoch the two differ only in which samples repeat).
 
 **Claims.** The pre-registered claims (``E3.*`` in :mod:`luckbook.claims`) are computed by the
 result (:mod:`luckbook.results.deep_teacher`): the final level of layers 0 and 1, and "layer 0
-first" as the gap between the epochs at which layers 0 and 1 first reach
-:data:`~luckbook.claims.E3_CROSSING_LEVEL`. The frozen control is the step-0 snapshot repeated
-at every time: it never crosses (or crosses at epoch 0 in both layers), so it cannot pass.
+first" as an order in time: the log-ratio of the steps at which layers 0 and 1 first reach
+:data:`~luckbook.claims.E3_CROSSING_LEVEL` (snapshots geometric from step 1). The frozen
+control is the step-0 snapshot repeated at every time: it never crosses (or crosses at step 0
+in both layers), so it cannot pass. The run controls (``settings.control``) train on an
+independent teacher (``different-teacher``) or on shuffled targets (``shuffled-labels``).
 """
 
 from __future__ import annotations
