@@ -164,6 +164,7 @@ _LAZY: dict[str, str] = {
     "l_shape_panels": "luckbook.plots.deep_specialization",
     "l_shape_frame": "luckbook.plots.deep_specialization",
     "specialization_curves": "luckbook.plots.deep_specialization",
+    "fanout_decay_panel": "luckbook.plots.deep_specialization",
     "deep_specialization_grid_numbers": "luckbook.panels.deep_specialization",
     "beta_diagonal": "luckbook.gradients",
     # ---- (end E6)

@@ -634,7 +634,10 @@ def lucky(settings: LuckySettings, n_seeds: int, device: torch.device) -> Estima
 
 
 def deep_teacher(settings: DeepTeacherSettings, n_seeds: int, device: torch.device) -> Estimate:
-    """SGD over ``epochs`` passes of the training set by the over-realized deep student."""
+    """SGD over ``epochs`` passes of the training set by the over-realized deep student,
+    evaluated at every snapshot of its schedule (per epoch and geometric)."""
+    from .experiments.deep_teacher import snapshot_schedule
+
     s = settings
     widths = [s.d, *(s.multi * m for m in s.hidden), s.d_output]
     return _sgd_estimate(
@@ -642,7 +645,7 @@ def deep_teacher(settings: DeepTeacherSettings, n_seeds: int, device: torch.devi
         s.batch,
         n_seeds,
         s.steps,
-        s.epochs * s.snapshots_per_epoch + 1,
+        len(snapshot_schedule(s)),
         s.n_eval,
         s.dtype,
         device,

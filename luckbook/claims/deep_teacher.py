@@ -18,9 +18,15 @@ layers reached in every seed within the 10 epochs (at 0.8 layer 2 of seed 6 neve
 
 _E3_SOURCE = "LM arXiv:1905.13405, Sec. 5 (deep teacher experiment) and the released README"
 _E3_BOOK = (
-    "Book scale trains 10 of the released 40 epochs (evaluated every half epoch), 4 seeds; "
-    "means over live teacher nodes (dead ones, never active on the eval set, are left out; "
-    "the detail line gives the released convention that counts them as 0)."
+    "Book scale trains 5 of the released 40 epochs (evaluated once an epoch and at 25 "
+    "geometric steps from step 1), 4 seeds, 1024 eval inputs; means over live teacher nodes "
+    "(dead ones, never active on the eval set, are left out; the detail line gives the released "
+    "convention that counts them as 0)."
+)
+_CONTROLS = ("frozen", "different-teacher")
+_CONTROL_TEXT = (
+    "frozen student (the run's weights at step 0); different-teacher: the student trained on an "
+    "independent teacher of the same kind, scored against the original teacher"
 )
 _register(
     Claim(
@@ -33,7 +39,11 @@ _register(
         "correlation with a student node of layer 0",
         threshold=0.99,
         direction=">",
-        note="The paper reports 0.999; 0.99 allows for 10 instead of 40 epochs. " + _E3_BOOK,
+        expected="holds",
+        controls=_CONTROLS,
+        control=_CONTROL_TEXT,
+        note="The paper reports 0.999; 0.99 allows for 5 instead of 40 epochs. Development seeds "
+        "0-3 at book scale: 0.9991 (interval 0.9988-0.9993). Prediction: holds. " + _E3_BOOK,
     ),
     Claim(
         id="E3.layer1-level",
@@ -43,13 +53,16 @@ _register(
         "about 0.95 after 40 epochs",
         statistic="mean over seeds of layer 1's final mean (over live teacher nodes) best "
         "correlation",
-        threshold=0.90,
+        threshold=0.95,
         direction=">",
-        note="The paper's 0.95 is after 40 epochs; at book scale (10 epochs) development seeds "
-        "0-7 gave 0.951 (single seeds 0.912-0.980; 0.936 over seeds 0-3), so book scale may or "
-        "may not reach 0.95 and a threshold of 0.95 would be a coin toss; the registered "
-        "threshold is 0.90, the book's threshold before this registry (the value is reported "
-        "beside the paper's 0.95). " + _E3_BOOK,
+        expected="does not hold",
+        controls=_CONTROLS,
+        control=_CONTROL_TEXT,
+        note="The paper's 0.95, registered as the paper reports it (after 40 epochs). Development "
+        "seeds 0-3: after 10 epochs 0.938 (interval 0.915-0.961, per seed 0.91-0.96) straddles "
+        "it, so book scale trains 5 epochs, where the evidence is clear: 0.889 (interval "
+        "0.859-0.915, per seed 0.85-0.93). Prediction at book scale: does not hold (the "
+        "paper's number is a 40-epoch number; --scale paper tests it). " + _E3_BOOK,
     ),
     Claim(
         id="E3.layer0-first",
@@ -57,16 +70,20 @@ _register(
         source=_E3_SOURCE,
         statement="the lowest layer is recovered first (0.999 'in a few iterations'), the "
         "second-lowest later",
-        statistic="mean over seeds of t1 - t0 (epochs), where tl is the first snapshot at which "
-        "layer l's mean best correlation is >= E3_CROSSING_LEVEL; undefined (not passing) if "
-        "either layer never reaches it in some seed",
+        statistic="mean over seeds of log10((t1 + 1) / (t0 + 1)), where tl is the first snapshot "
+        "step (luckbook.dynamics.arrival_times; snapshots geometric from step 1) at which "
+        "layer l's mean best correlation (live teacher nodes) is >= E3_CROSSING_LEVEL; > 0 "
+        "when layer 0 crosses first; undefined (not passing) if either layer never reaches it "
+        "in some seed",
         threshold=0.0,
         direction=">",
-        note="A level every layer reaches, so that 'first' compares two crossing times rather "
-        "than a crossing with a never (the book's earlier check 'layer 0 reaches 0.99 before "
-        "the others', with never = infinity, could not fail). Snapshots every half epoch at "
-        "book scale (every epoch at tiny), so a gap of 0 means both crossed within the same "
-        "half epoch. Development seeds 0-7: layer 0 at epoch 0.5 in every seed, layer 1 at "
-        "0.5-2 (gap 0 in one seed), mean gap 0.75 epochs. " + _E3_BOOK,
+        expected="holds",
+        controls=_CONTROLS,
+        control=_CONTROL_TEXT,
+        note="An order in time: two crossing times of one level that every layer reaches, on "
+        "snapshots geometric from step 1 so that crossings within the first epoch are resolved "
+        "(a tie, both in one snapshot, gives 0 and does not pass). Development seeds 0-3: "
+        "layer 0 crossed at steps 418-935, layer 1 at 935-3126, layer 0 strictly first in 4 of "
+        "4 seeds; statistic 0.52 (interval 0.44-0.61). Prediction: holds. " + _E3_BOOK,
     ),
 )

@@ -21,10 +21,10 @@ register(
             "Before you press Play: in which layer does the L appear first, and where do the "
             "grey (unspecialized) nodes go over training?",
             "In the lowest layer: its orange, specialized nodes appear within the first few "
-            "thousand steps and the grey cloud below them sinks towards small effective "
-            "fan-out. The upper layers follow later and stay blunter. Dead ReLU nodes "
-            "(crosses) do not move: they receive no gradient, so they keep their initial "
-            "fan-out.",
+            "thousand steps. The grey nodes do not sink: every node's effective fan-out rises "
+            "as the layers above learn the output's scale, the grey ones' less than the "
+            "orange ones'. The upper layers follow later and stay blunter. Dead ReLU nodes "
+            "(crosses) receive no gradient on their own weights.",
         ),
     ),
 )
@@ -33,19 +33,26 @@ register(
     "deep-specialization",
     Grid(
         experiment="deep-specialization",
-        values={"activation": ["relu", "leaky_relu"], "multi": [2, 5, 10]},
+        values={"activation": ["relu", "leaky_relu"], "multi": [2, 10]},
         figure=plots.l_shape_panels,
         initial={"activation": "relu", "multi": 10},
         seeds=4,
-        fixed={"n_train": 10_000, "epochs": 20, "lr_drop_epoch": 4, "snapshot_every": 2},
+        # evaluated at the start and the end only (the grid shows the end)
+        fixed={
+            "n_train": 10_000,
+            "epochs": 20,
+            "lr_drop_epoch": 4,
+            "snapshot_every": 20,
+            "log_snapshots": 0,
+        },
         on_divergence=divergence_figure,
         predict=(
             "Switch from ReLU to Leaky ReLU, then move multi from 10 down to 2. What happens "
             "to the crosses (dead student nodes), and to the lowest layer's ratio of medians?",
             "With Leaky ReLU the crosses disappear: a gate is never exactly 0, so no student "
-            "node is dead, while the lowest layer looks much the same. A narrower student "
-            "makes the L blunter: the lowest layer's ratio grows as multi shrinks, although "
-            "its teacher nodes are recovered about equally well.",
+            "node is dead, while the lowest layer looks much the same. The ratio of medians "
+            "moves with the width although the lowest layer's teacher nodes are recovered "
+            "about equally well: compare the grey clouds of multi = 2 and multi = 10.",
         ),
     ),
 )

@@ -188,3 +188,46 @@ def specialization_curves(
 def l_shape_frame(result: DeepSpecializationResult, step: int) -> Figure:
     """One time-scrubber frame: the per-layer L-shape at ``step`` with y-limits fixed over time."""
     return l_shape_panels(result, step=step, fixed_limits=True)
+
+
+@styled
+def fanout_decay_panel(result: DeepSpecializationResult, layer: int = 0) -> Figure:
+    """Every student node of hidden ``layer`` (all seeds): its effective fan-out ``√E[β_kk]``
+    at step 0 (x) against its own at the end (y), log-log. Grey: nodes that never exceed best
+    correlation ``HIGH``; orange: nodes specialized (``> HIGH``) at the end; teal: the rest.
+    Solid line: no change; dashed: shrunk tenfold (the decay claim's level)."""
+    fan = result.fanout[layer]
+    start, end = fan[0].ravel(), fan[-1].ravel()
+    never = result.never_specialized(layer).ravel()
+    spec = (result.student_best[layer][-1] > HIGH).ravel()
+    fig = new_figure(4.2, 3.6)
+    ax = fig.add_subplot()
+    for mask, color, label in (
+        (never, UNSPECIALIZED, f"never > {HIGH}"),
+        (~never & ~spec, MIDDLE, "other"),
+        (spec, SPECIALIZED, f"> {HIGH} at the end"),
+    ):
+        ax.scatter(start[mask], end[mask], s=6, alpha=0.6, color=color, lw=0, label=label)
+    ok = (start > 0) & (end > 0)
+    lo = float(min(start[ok].min(), end[ok].min())) * 0.8
+    hi = float(max(start[ok].max(), end[ok].max())) * 1.25
+    ax.plot([lo, hi], [lo, hi], color="k", lw=0.8)
+    ax.plot([lo, hi], [lo / 10, hi / 10], color="k", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo / 10, hi)
+    ax.set_xlabel("√E[β_kk] at step 0")
+    ax.set_ylabel(f"√E[β_kk] at step {int(result.steps[-1])}")
+    ax.set_title(f"Layer {layer}: effective fan-out, end vs start")
+    ax.legend(loc="lower right", fontsize=7.5, markerscale=2)
+    q = result.decay_numbers(layer)
+    return with_alt(
+        fig,
+        f"Log-log scatter of every layer-{layer} student node ({len(result.seeds)} seeds): "
+        f"effective fan-out at step 0 (x) against at the end (y), with the line of no change "
+        f"and the line of a tenfold shrink. {q['n']} nodes never specialize: median end/start "
+        f"{_fmt(q['median'])}, {_fmt(q['shrunk10'])} of them shrank tenfold, {_fmt(q['grew'])} "
+        f"grew; {q['n_spec']} nodes specialized at the end: median end/start "
+        f"{_fmt(q['median_spec'])}.",
+    )

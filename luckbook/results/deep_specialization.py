@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ..claims import Stat, bootstrap, fmt_interval, glue
+from ..claims import Stat, bootstrap, fmt_interval, glue, pooled_median
 from ..config import check_float
+from ..dynamics import fanout_decay
 from ..metrics import L_SHAPE_HIGH, L_SHAPE_LOW, l_shape_medians, l_shape_ratio, ratio_of_medians
 from ..result import Result
 
@@ -21,7 +22,11 @@ if TYPE_CHECKING:
     from ..experiments.deep_specialization import DeepSpecializationSettings
 
 LOW, HIGH = L_SHAPE_LOW, L_SHAPE_HIGH
-"""The L-shape claim compares student nodes with best correlation < LOW and > HIGH."""
+"""The L-shape ratio compares student nodes with best correlation < LOW and > HIGH; a node
+that never exceeds HIGH never specializes."""
+
+DECAY_FACTOR = 0.1
+"""A node's fan-out "shrank at least tenfold" when its end/start ratio is ≤ this."""
 
 
 @dataclasses.dataclass
@@ -112,6 +117,65 @@ class DeepSpecializationResult(Result["DeepSpecializationSettings"]):
         is empty)."""
         return np.array([self.l_shape_ratio(layer, int(s)) for s in self.steps])
 
+    # ------------------------------------------------------------------ fan-out decay
+    def never_specialized(self, layer: int = 0, tau: float = HIGH) -> np.ndarray:
+        """``[S, n_l]`` bool: the student node's best correlation stays ``≤ tau`` at every
+        snapshot of the run (it never specializes)."""
+        check_float("tau", tau, low=-1.0, high=1.0)
+        return (self.student_best[layer] <= tau).all(0)
+
+    def fanout_decay(self, layer: int = 0) -> np.ndarray:
+        """``[S, n_l]``: each node's effective fan-out ``√E[β_kk]`` at the end over its own at
+        step 0 (:func:`luckbook.dynamics.fanout_decay`; ``nan`` where it started at 0)."""
+        fan = self.fanout[layer]
+        return fanout_decay(fan[0], fan[-1])
+
+    def decay_groups(self, layer: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per seed, ``(decay of never-specialized nodes, decay of nodes specialized at the
+        end)`` of ``layer`` (:meth:`fanout_decay`, groups by :meth:`never_specialized` and best
+        correlation ``> HIGH`` at the last snapshot)."""
+        decay, never = self.fanout_decay(layer), self.never_specialized(layer)
+        spec = self.student_best[layer][-1] > HIGH
+        return [(decay[s][never[s]], decay[s][spec[s]]) for s in range(len(self.seeds))]
+
+    def decay_numbers(self, layer: int = 0) -> dict[str, float]:
+        """Pooled over seeds: ``median`` end/start fan-out of never-specialized nodes,
+        ``shrunk10`` the fraction of them that shrank at least tenfold (ratio ≤ 0.1),
+        ``grew`` the fraction that grew, ``n``; ``median_spec`` / ``n_spec`` the same median
+        and count for nodes specialized at the end; ``start`` / ``end`` the median fan-out of
+        the never-specialized nodes at step 0 and at the end."""
+        groups = self.decay_groups(layer)
+        never = np.concatenate([g for g, _ in groups])
+        spec = np.concatenate([g for _, g in groups])
+        mask = self.never_specialized(layer)
+        fan = self.fanout[layer]
+        ok = never[np.isfinite(never)]
+        return {
+            "median": pooled_median([never]),
+            "shrunk10": float((ok <= DECAY_FACTOR).mean()) if ok.size else math.nan,
+            "grew": float((ok > 1).mean()) if ok.size else math.nan,
+            "n": int(never.size),
+            "median_spec": pooled_median([spec]),
+            "n_spec": int(spec.size),
+            "start": float(np.median(fan[0][mask])) if mask.any() else math.nan,
+            "end": float(np.median(fan[-1][mask])) if mask.any() else math.nan,
+        }
+
+    def _decay_stat(self) -> Stat:
+        """``E6.unspecialized-decay``: the pooled median end/start fan-out of layer 0's
+        never-specialized nodes, bootstrap over seeds."""
+        q = self.decay_numbers(0)
+        return bootstrap(
+            [g for g, _ in self.decay_groups(0)],
+            lambda xs: pooled_median([x[np.isfinite(x)] for x in xs]),
+            detail=(
+                f"layer 0: {q['n']} never-specialized nodes, median √E[β] {q['start']:.3g} at "
+                f"step 0 -> {q['end']:.3g} at the end; shrunk ≥ 10x: {q['shrunk10']:.3f}, grew: "
+                f"{q['grew']:.3f}; {q['n_spec']} nodes specialized at the end: median end/start "
+                f"{q['median_spec']:.3g}"
+            ),
+        )
+
     # ------------------------------------------------------------------ claims
     def _nodes(self, layer: int, t: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per seed, ``(best correlation, √E[β_kk])`` of hidden ``layer``'s nodes at index
@@ -146,13 +210,18 @@ class DeepSpecializationResult(Result["DeepSpecializationSettings"]):
         )
 
     def claim_stats(self, control: str | None = None) -> dict[str, Stat]:
-        """``E6.lshape-bottom`` (``r_0``) and ``E6.sharpest-at-bottom`` (``r_0 − min_{l≥1}
-        r_l``) at the end of training; ``control="frozen"``: the same at step 0 (the student's
-        initial weights), where no node is specialized and both are undefined."""
+        """``E6.unspecialized-decay`` (median end/start fan-out of layer 0's never-specialized
+        nodes) and ``E6.sharpest-at-bottom`` (``r_0 − min_{l≥1} r_l``) at the end of training;
+        ``control="frozen"``: the student at its initial weights (decay 1 for every node, ``r_l``
+        undefined). The run controls (different teacher, shuffled labels) are runs of their
+        own."""
         if control not in (None, "frozen"):
             raise ValueError(f"control={control!r} is not allowed: expected None or 'frozen'")
         t = 0 if control == "frozen" else len(self.steps) - 1
-        stats = {"E6.lshape-bottom": self._ratio_stat(0, t)}
+        if control == "frozen":  # every node's fan-out over itself: 1
+            stats = {"E6.unspecialized-decay": Stat(1.0, 1.0, 1.0, len(self.seeds), "step 0")}
+        else:
+            stats = {"E6.unspecialized-decay": self._decay_stat()}
         if self.n_layers >= 2:
             stats["E6.sharpest-at-bottom"] = self._gap_stat(t)
         else:  # depth 2: no upper layer to compare with
@@ -215,7 +284,8 @@ class DeepSpecializationResult(Result["DeepSpecializationSettings"]):
         """The numbers the chapter's prose quotes (glue key -> value): :meth:`descriptive`
         per layer (``E6.desc.r0``, ``E6.desc.r0.interval``, medians, specialized fraction,
         teacher recovery), ``r_0`` early in training, its lowest value over the run and the
-        step of it, and the run's last step."""
+        step of it, the run's last step, snapshots, wall time and seeds, and layer 0's
+        :meth:`decay_numbers` (``E6.decay.*``)."""
         desc = self.descriptive()
         out: dict[str, Any] = {}
         for l, (r, q) in enumerate(zip(desc["r"], desc["l_shape"], strict=True)):
@@ -235,6 +305,12 @@ class DeepSpecializationResult(Result["DeepSpecializationSettings"]):
             out["E6.desc.r0_min"] = float(path[k])
             out["E6.desc.r0_min_step"] = int(self.steps[k])
         out["E6.desc.steps"] = int(self.steps[-1])
+        out["E6.desc.snapshots"] = len(self.steps)
+        out["E6.desc.wall_s"] = float(self.wall_time_s)
+        out["E6.desc.n_seeds"] = len(self.seeds)
+        out["E6.desc.seeds"] = f"{self.seeds[0]}–{self.seeds[-1]}"
+        for name, value in self.decay_numbers(0).items():
+            out[f"E6.decay.{name}"] = value
         return out
 
     def glue(self) -> None:

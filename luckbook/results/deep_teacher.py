@@ -13,6 +13,7 @@ import numpy as np
 from ..claims import E3_CROSSING_LEVEL as CROSSING_LEVEL
 from ..claims import Stat, glue, seed_mean
 from ..config import check_float
+from ..dynamics import arrival_times
 from ..result import Result
 
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ class DeepTeacherResult(Result["DeepTeacherSettings"]):
             + "   mean"
         ]
         for l in range(self.n_layers):
-            row = "  ".join(f"{v:>9g}" for v in first[l])
+            row = "  ".join(f"{v:>9.3g}" for v in first[l])
             lines.append(f"layer {l}                {row}   {order['mean_first'][l]:.2f}")
         for l in range(self.n_layers - 1):
             lines.append(
@@ -163,9 +164,10 @@ class DeepTeacherResult(Result["DeepTeacherSettings"]):
 
         ``E3.layer0-level`` / ``E3.layer1-level``: mean over seeds of the layer's final mean
         best correlation (live teacher nodes). ``E3.layer0-first``: mean over seeds of
-        ``t_1 − t_0``, the epochs between layer 0 and layer 1 first reaching
-        :data:`CROSSING_LEVEL`; a seed in which either layer never reaches it makes the
-        statistic undefined (so a never-crossing layer cannot make the claim hold).
+        :func:`crossing_order_in_time` of the steps at which layers 0 and 1 first reach
+        :data:`CROSSING_LEVEL` (:meth:`crossing_steps`); a seed in which either layer never
+        reaches it makes the statistic undefined (so a never-crossing layer cannot make the
+        claim hold). The run controls are runs of their own (``control_result``).
         """
         if control not in (None, *self.CONTROLS):
             raise ValueError(
@@ -189,25 +191,34 @@ class DeepTeacherResult(Result["DeepTeacherSettings"]):
                 math.nan, math.nan, math.nan, len(self.seeds), "no second layer"
             )
             return stats
-        first = self.first_epoch_reaching(CROSSING_LEVEL, control)[:2]  # [2, S]
-        gap = first[1] - first[0]  # nan where either layer never crosses
+        first = self.crossing_steps(CROSSING_LEVEL, control)[:2]  # [2, S]
+        gap = crossing_order_in_time(first[0], first[1])  # nan where either layer never crosses
         with np.errstate(invalid="ignore"):
             ahead = int((first[0] < first[1]).sum())
         never = np.isnan(first).sum(-1)
         stats["E3.layer0-first"] = seed_mean(
             gap,
-            detail=f"first epoch at >= {CROSSING_LEVEL:g}: layer 0 {_nums(first[0], '.3g')}, "
-            f"layer 1 {_nums(first[1], '.3g')} (nan = never: {never[0]}, {never[1]} seeds); "
+            detail=f"first step at >= {CROSSING_LEVEL:g}: layer 0 {_nums(first[0], '.0f')}, "
+            f"layer 1 {_nums(first[1], '.0f')} (nan = never: {never[0]}, {never[1]} seeds); "
             f"layer 0 strictly first in {ahead} of {len(self.seeds)} seeds",
         )
         return stats
 
-    def chapter_numbers(self) -> dict[str, float | int]:
+    def crossing_steps(self, level: float = CROSSING_LEVEL, control: str | None = None):
+        """``[L, S]``: the first snapshot step at which each layer's mean best correlation
+        (live teacher nodes) is ``≥ level`` (:func:`luckbook.dynamics.arrival_times`; ``nan``:
+        never)."""
+        level = check_float("level", level, low=-1.0, high=1.0)
+        mean = self.layer_mean(control=control)  # [L, T, S]
+        return np.stack([arrival_times(self.steps, m, level) for m in mean])
+
+    def chapter_numbers(self) -> dict[str, float | int | str]:
         """The numbers the deep-teacher chapter's prose quotes (glue key -> value): when layer
-        0 passes 0.99, each layer's final and initial recovery, the crossing order."""
+        0 passes 0.99, each layer's final and initial recovery, the crossing order, the seeds
+        (``e3.seeds``, first–last) and the run's wall time (``e3.wall_s``)."""
         mean = self.layer_mean()  # [layer, snapshot, seed], live teacher nodes
         order = self.crossing_order()  # descriptive: first epoch at 0.75 per layer and seed
-        out: dict[str, float | int] = {
+        out: dict[str, float | int | str] = {
             "e3.n_seeds": len(self.seeds),
             "e3.t99_layer0": float(np.nanmean(self.first_epoch_reaching(0.99)[0])),
             "e3.worst0": float(self.layer_min()[0, -1].min()),
@@ -220,6 +231,8 @@ class DeepTeacherResult(Result["DeepTeacherSettings"]):
             out[f"e3.before{l}"] = int(order["strictly_before"][l])
         out["e3.bottom_up"] = order["bottom_up"]
         out["e3.top_above"] = int((mean[-1, -1] > mean[-2, -1]).sum())
+        out["e3.seeds"] = f"{self.seeds[0]}–{self.seeds[-1]}"
+        out["e3.wall_s"] = float(self.wall_time_s)
         return out
 
     def glue(self) -> None:
@@ -291,6 +304,14 @@ class DeepTeacherResult(Result["DeepTeacherSettings"]):
                 for s, seed in enumerate(self.seeds)
             ],
         }
+
+
+def crossing_order_in_time(t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+    """Per seed ``log10((t1 + 1) / (t0 + 1))`` for crossing steps ``t0`` (layer 0) and ``t1``
+    (layer 1): positive when layer 0 crosses first, 0 in the same snapshot, ``nan`` where
+    either never crosses. (The +1 keeps a crossing at step 0 finite.)"""
+    t0, t1 = np.asarray(t0, dtype=float), np.asarray(t1, dtype=float)
+    return np.log10((t1 + 1.0) / (t0 + 1.0))
 
 
 def _nums(values: np.ndarray, spec: str = ".3f") -> str:
