@@ -3,7 +3,10 @@
 A claim is registered by committing its record (``luckbook/claims/<experiment>.py``) *before*
 any run on the held-out seeds. Run this after that commit: for every claim whose prediction
 (statistic, threshold, direction, kind, expected, controls; see ``Claim.fingerprint``) is new
-or changed, it records the last commit that touched the claim's module, then commit the JSON.
+or changed, it records the commit that registered it (the oldest commit of the latest
+unbroken run of commits of its module in which the claim reads as it does now, so that
+later edits that leave the claim as it is do not move its registration); then commit the
+JSON.
 ``--check`` only reports claims whose record changed since their registration (exit 1).
 
     python tools/register_claims.py           # after committing changed claims
@@ -32,6 +35,50 @@ def git(*args: str) -> str:
     ).stdout.strip()
 
 
+def fingerprints_at(commit: str, module: str) -> dict[str, str]:
+    """``{claim id: fingerprint}`` of the claims ``module`` registers at ``commit`` (empty if
+    the module did not exist there or does not load with today's ``Claim``)."""
+    import types
+
+    from luckbook.claims import core
+
+    try:
+        source = git("show", f"{commit}:{module}")
+    except subprocess.CalledProcessError:
+        return {}
+    found: list = []
+    stub = types.ModuleType("luckbook.claims.core")
+    stub.__dict__.update(core.__dict__)
+    stub._register = lambda *claims: found.extend(claims)  # type: ignore[attr-defined]
+    namespace = {"__name__": "luckbook.claims._at_commit", "__package__": "luckbook.claims"}
+    saved = sys.modules.get("luckbook.claims.core")
+    sys.modules["luckbook.claims.core"] = stub
+    try:
+        exec(compile(source, f"{commit[:12]}:{module}", "exec"), namespace)
+    except Exception:  # noqa: BLE001 - an old version that no longer loads has no claims
+        return {}
+    finally:
+        if saved is not None:
+            sys.modules["luckbook.claims.core"] = saved
+    return {c.id: c.fingerprint() for c in found}
+
+
+def registering_commit(claim_id: str, fingerprint: str, module: str) -> tuple[str, str]:
+    """The oldest commit of the latest unbroken run of commits (touching ``module``, newest
+    first) at which the claim reads as it does now: the commit that registered it."""
+    history = git("log", "--format=%H %cs", "--", module).splitlines()
+    chosen = None
+    for line in history:  # newest first
+        commit, date = line.split()
+        if fingerprints_at(commit, module).get(claim_id) != fingerprint:
+            break
+        chosen = (commit, date)
+    if chosen is None:  # not in any commit: the last one that touched the module
+        commit, date = history[0].split()
+        chosen = (commit, date)
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="report unregistered claims only")
@@ -56,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"register_claims: commit {module} first ({c.id} is not committed)", file=sys.stderr
             )
             return 1
-        commit, date = git("log", "-1", "--format=%H %cs", "--", module).split()
+        commit, date = registering_commit(c.id, c.fingerprint(), module)
         out[c.id] = {"commit": commit[:12], "date": date, "fingerprint": c.fingerprint()}
         print(f"registered {c.id} at {commit[:12]} ({date})")
     ordered = {cid: out[cid] for cid in CLAIMS if cid in out}
