@@ -91,6 +91,8 @@ _LAZY: dict[str, str] = {
     "time_scrubber": "luckbook.static",
     "explorer": "luckbook.widgets",
     "live_panel": "luckbook.live",
+    "live_run": "luckbook.live",
+    "LiveRun": "luckbook.live",
     # ---- E0 gradient-relation
     "GradientRelationSettings": "luckbook.experiments.gradient_relation",
     "GradientRelationResult": "luckbook.results.gradient_relation",

@@ -176,7 +176,9 @@ def test_train_and_reroll_change_the_figure(tab):
     page.focus("input[id$='-scrub']")
     page.keyboard.press("Home")
     assert "(step 0)" in page.text_content("output[for$='-scrub']")
-    assert 'lb.run("two-layer"' in page.text_content("pre.luck-live-code")
+    code = page.text_content("pre.luck-live-code")
+    seed = page.text_content("output.luck-live-seed")
+    assert f"lb.live_run(seed={seed}, multi=2, p=0, init_scale=0.005, lr=0.01, steps=1000)" in code
     tab.check_clean()
 
 

@@ -9,9 +9,11 @@
  * luckbook/experiments/two_layer.py (the setting, its defaults and the fixed training set with
  * minibatches drawn with replacement).
  *
- * The engine has its own seeded random streams (torch's cannot be reproduced here), so a seed
- * gives a different teacher, data and student than `lb.run` does; the *dynamics* are held to
- * the torch engine by goldens (`python -m luckbook golden two-layer ...`, then
+ * The engine has its own seeded random streams (sfc32 on a hash of the seed and the stream's
+ * name), so a seed gives a different teacher, data and student than `lb.run` does; the
+ * Python twin `lb.live_run(seed=...)` (luckbook/live.py) draws the engine's numbers and trains
+ * them in torch, to float rounding (`node luck-engine.js run --seed N --json OUT` writes the
+ * engine's side). The *dynamics* are also held to the torch engine by goldens (`python -m luckbook golden two-layer ...`, then
  * `node luck-engine.js replay GOLDEN.json`), which carry torch's initial weights, data and
  * minibatch indices.
  *
@@ -467,6 +469,38 @@ function luckEngineFactory() {
     return out;
   }
 
+  /* The panel's checkpoints of a run of `steps` steps: every max(50, round(steps / 40)) steps
+   * from 0, and the last step (luckbook/live.py: live_checkpoints). */
+  function liveCheckpoints(steps) {
+    var every = Math.max(50, Math.round(steps / 40)), out = [];
+    for (var t = 0; t < steps; t += every) out.push(t);
+    out.push(steps);
+    return out;
+  }
+
+  /* The panel's run of `seed` at its checkpoints, as plain arrays (JSON-ready: a non-finite
+   * number becomes null); `lb.live_run` (luckbook/live.py) computes the same run in torch. */
+  function liveRun(overrides, seed) {
+    var settings = makeSettings(overrides), run = build(settings, seed), records = [];
+    var out = train(settings, run, liveCheckpoints(settings.steps), function (r) { records.push(r); });
+    function num(v) { return isFinite(v) ? v : null; }
+    function arr(a) { return Array.prototype.map.call(a, num); }
+    function rows(m) { return toNested(m).map(function (r) { return r.map(num); }); }
+    function each(f) { return records.map(f); }
+    return {
+      seed: seed, settings: settings, steps: each(function (r) { return r.step; }),
+      eval_loss: each(function (r) { return num(r.eval_loss); }),
+      train_loss: each(function (r) { return num(r.train_loss); }),
+      corr: each(function (r) { return rows(r.corr); }),
+      teacher_best: each(function (r) { return arr(r.teacher_best); }),
+      student_best: each(function (r) { return arr(r.student_best); }),
+      student_match: each(function (r) { return Array.from(r.student_match); }),
+      fanout: each(function (r) { return arr(r.fanout); }),
+      batch_loss: arr(out.diverged_at === null ? out.batch_loss : out.batch_loss.subarray(0, out.diverged_at + 1)),
+      diverged_at: out.diverged_at, teacher_fanout: arr(fanoutNorms(run.teacher.w2)),
+    };
+  }
+
   // ------------------------------------------------------------------ goldens
   /* Largest deviation |js − torch| / max(1, |torch|) of every quantity of a golden (written
    * by `python -m luckbook golden two-layer`); non-finite values must agree exactly. */
@@ -537,7 +571,8 @@ function luckEngineFactory() {
     sgdStep: sgdStep, activationCorrelation: activationCorrelation, bestPerTeacher: bestPerTeacher,
     bestPerStudent: bestPerStudent, covered: covered, fanoutNorms: fanoutNorms, squareLoss: squareLoss,
     makeProbe: makeProbe, evaluate: evaluate, makeSettings: makeSettings, build: build,
-    snapshot: snapshot, train: train, runSetting: runSetting, replay: replay, benchmark: benchmark,
+    snapshot: snapshot, train: train, runSetting: runSetting, liveCheckpoints: liveCheckpoints,
+    liveRun: liveRun, replay: replay, benchmark: benchmark,
   };
 }
 
@@ -547,16 +582,31 @@ if (typeof module === "object" && module && module.exports) {
   module.exports = LuckEngine;
   module.exports.luckEngineFactory = luckEngineFactory;
   if (typeof require === "function" && require.main === module) {
-    /* node luck-engine.js replay GOLDEN.json | bench [n=20] */
+    /* node luck-engine.js replay GOLDEN.json
+     * node luck-engine.js run --seed N [--set name=value ...] [--json OUT.json] */
     var argv = process.argv.slice(2);
-    if (argv[0] === "replay" && argv[1]) {
+    if (argv[0] === "run") {
+      var overrides = {}, seed = 0, outPath = null;
+      for (var a = 1; a < argv.length; a += 2) {
+        if (argv[a] === "--seed") seed = Number(argv[a + 1]);
+        else if (argv[a] === "--json") outPath = argv[a + 1];
+        else if (argv[a] === "--set") {
+          var kv = String(argv[a + 1]).split("="), v = Number(kv[1]);
+          overrides[kv[0]] = kv[1] !== "" && isFinite(v) ? v : kv[1];
+        } else throw new Error("unknown argument " + JSON.stringify(argv[a]) + "; allowed: --seed, --set, --json");
+      }
+      if (!(Number.isInteger(seed) && seed >= 0)) throw new Error("--seed=" + JSON.stringify(argv[argv.indexOf("--seed") + 1]) + " is not allowed: expected an integer >= 0");
+      var text = JSON.stringify(LuckEngine.liveRun(overrides, seed));
+      if (outPath) require("fs").writeFileSync(outPath, text);
+      else console.log(text);
+    } else if (argv[0] === "replay" && argv[1]) {
       var report = LuckEngine.replay(JSON.parse(require("fs").readFileSync(argv[1], "utf8")));
       Object.keys(report.deviations).forEach(function (k) { console.log(k + ": " + report.deviations[k].toExponential(2)); });
       report.mismatches.forEach(function (m) { console.log("mismatch: " + m); });
       console.log((report.ok ? "ok" : "FAILED") + ": largest deviation " + report.max.toExponential(2) + " (limit 1e-9)");
       process.exitCode = report.ok ? 0 : 1;
     } else {
-      console.error("usage: node luck-engine.js replay GOLDEN.json");
+      console.error("usage: node luck-engine.js replay GOLDEN.json | run --seed N [--set k=v] [--json OUT]");
       process.exitCode = 2;
     }
   }

@@ -61,7 +61,7 @@
   }
 
   // ------------------------------------------------------------------ worker
-  /* Runs in the Worker: trains and posts a frame every `every` steps. */
+  /* Runs in the Worker: trains and posts a frame at every checkpoint (E.liveCheckpoints). */
   function workerMain() {
     function frame(r) {
       return {
@@ -80,9 +80,7 @@
           return;
         }
         run.skip_train_loss = true;
-        var snaps = [];
-        for (var t = 0; t < settings.steps; t += job.every) snaps.push(t);
-        snaps.push(settings.steps);
+        var snaps = E.liveCheckpoints(settings.steps);
         var out = E.train(settings, run, snaps, function (r) { self.postMessage(frame(r)); });
         self.postMessage({ kind: "done", diverged_at: out.diverged_at, m: settings.m, n: settings.m * settings.multi, teacher_fanout: Array.from(E.fanoutNorms(run.teacher.w2)) });
       } catch (err) {
@@ -246,7 +244,7 @@
     var scrubber = el("div", { class: "luck-live-scrubber" }, [scrubLabel, this.scrub]);
     this.lucky = el("p", { class: "luck-live-lucky", "aria-live": "polite" });
     this.code = el("pre", { class: "luck-live-code" });
-    var note = el("p", { class: "luck-live-note", text: "This is one seed at reduced size, not the book's evidence (the chapters use many seeds at book scale). The in-page engine draws its own teacher, data and student from the seed, so its numbers differ from torch's for the same seed; its training dynamics are checked against the torch engine to 1e-9. The same setting in Python:" });
+    var note = el("p", { class: "luck-live-note", text: "This is one seed at reduced size, not the book's evidence (the chapters use many seeds at book scale). The in-page engine draws its teacher, data and student from its own random streams of the seed; the line below reproduces this run in Python (torch, float64), to float rounding:" });
     root.appendChild(title); root.appendChild(buttons); root.appendChild(controls); root.appendChild(this.status);
     root.appendChild(figs); root.appendChild(scrubber); root.appendChild(this.lucky); root.appendChild(note); root.appendChild(this.code);
     this.reroll.addEventListener("click", function () { self.state.seed = Math.floor(Math.random() * (MAX_SEED + 1)); self.train(); });
@@ -282,12 +280,13 @@
     });
     this.seedOut.textContent = String(st.seed);
     if (share) this.url = writeHash(this.key, st);
-    var settings = this.settings(), args = ['"two-layer"', 'scale="tiny"', "seeds=[" + st.seed + "]"];
-    for (var k in settings) {
-      if (SETTING_NAMES.indexOf(k) < 0 && settings[k] === window.LuckEngine.DEFAULTS[k]) continue;
+    // the panel's state exactly: seed, the sliders, then any fixed setting not the default
+    var settings = this.settings(), args = ["seed=" + st.seed], arg = function (k) {
       args.push(k + "=" + (typeof settings[k] === "string" ? '"' + settings[k] + '"' : String(settings[k])));
-    }
-    this.code.textContent = "import luckbook as lb\n\nresult = lb.run(" + args.join(", ") + ")";
+    };
+    SETTING_NAMES.forEach(arg);
+    for (var k in settings) if (SETTING_NAMES.indexOf(k) < 0 && settings[k] !== window.LuckEngine.DEFAULTS[k]) arg(k);
+    this.code.textContent = "import luckbook as lb\n\nrun = lb.live_run(" + args.join(", ") + ")\nprint(run.summary())";
   };
 
   Panel.prototype.copyLink = function () {
@@ -343,7 +342,6 @@
     this.trainBtn.textContent = "Stop";
     this.status.textContent = "Training seed " + this.state.seed + "…";
     this.lucky.textContent = "";
-    var every = Math.max(50, Math.round(steps / 40));
     try { this.worker = makeWorker(); } catch (e) { this.status.textContent = "This browser cannot start a Web Worker here: " + e.message; this.trainBtn.textContent = "Train"; return; }
     var worker = this.worker, started = Date.now();
     worker.onmessage = function (msg) {
@@ -362,7 +360,7 @@
       }
     };
     worker.onerror = function (e) { e.preventDefault(); self.stop("Error in the training worker: " + e.message); };
-    worker.postMessage({ settings: settings, seed: this.state.seed, every: every });
+    worker.postMessage({ settings: settings, seed: this.state.seed });
   };
 
   Panel.prototype.coveredText = function (f) {
