@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
 # The test problems are tiny: intra-op threading only adds overhead, and on a loaded 2-core
-# machine OpenMP spin-waiting made a tiny run 10-100x slower (0.5 s -> up to 60 s).
+# machine OpenMP spin-waiting made a tiny run 10-100x slower (0.5 s -> up to 60 s). Runs that
+# the package would give more threads (estimated >= 10 s) keep one too: pytest-xdist already
+# runs a worker per core.
 torch.set_num_threads(1)
+os.environ.setdefault("LUCKBOOK_THREADS", "1")
 
 
 @pytest.fixture(autouse=True)
