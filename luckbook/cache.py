@@ -60,6 +60,8 @@ PRESENTATION = frozenset(
         "sweep.py",
         "costs.py",
         "result.py",
+        "replay.py",
+        "paper_store.py",
     }
 )
 """Modules that only draw, parse, estimate or analyse stored arrays (and everything under

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
 
+from .. import replay
 from ..cache import cached, experiment_fingerprint
 from ..claims import ClaimReport, held_out_seeds
 from ..config import SCALES, check_int, default_scale, field_names, make_settings, resolve_device
@@ -185,17 +187,39 @@ class Experiment:
             )
         seed_list = resolve_seeds(seeds)
         dev = resolve_device(device)
+        stored = replay.lookup(self.name, settings, seed_list, dev)
+        if stored is not None:  # replaying stored runs (luckbook.replay): nothing is trained
+            return stored
+        timing: dict[str, Any] = {}
 
         def compute() -> Any:  # the estimate is made only when there is something to compute
             plan = self.estimate(settings, len(seed_list), dev) if self.estimate else None
             if plan is not None:
                 check_memory(plan.bytes, dev, settings, len(seed_list))
-            with torch_threads(resolve_threads(threads, plan.seconds if plan else None)):
-                return self.compute(settings, seed_list, dev, progress)
+            n_threads = resolve_threads(threads, plan.seconds if plan else None)
+            start = time.perf_counter()
+            with torch_threads(n_threads):
+                timing["threads"] = torch.get_num_threads()
+                value = self.compute(settings, seed_list, dev, progress)
+            timing["seconds"] = time.perf_counter() - start
+            return value
 
         if not cache:
-            return compute()
-        return cached(self.name, self._cache_key(settings, seed_list, dev), compute)
+            value = compute()
+        else:
+            value = cached(self.name, self._cache_key(settings, seed_list, dev), compute)
+        replay.note(
+            replay.Run(
+                self.name,
+                settings,
+                seed_list,
+                dev.type,
+                value,
+                timing.get("seconds"),
+                timing.get("threads"),
+            )
+        )
+        return value
 
     def _cache_key(self, settings: Any, seeds: list[int], dev: torch.device) -> dict[str, Any]:
         module = inspect.getmodule(self.compute)
