@@ -18,8 +18,10 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from .claims import HELD_OUT_START
 from .config import SCALES, coerce, default_scale, field_names
 from .experiments import REGISTRY, get_experiment, resolve_seeds
+from .replay import NotStored
 from .train import DivergenceError
 
 ANNOUNCE_S = 10.0
@@ -168,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(
         claims,
         seeds_help="number of seeds, or a comma-separated list (default: the held-out block "
-        "from 1000)",
+        f"from {HELD_OUT_START})",
     )
     claims.add_argument(
         "--control",
@@ -226,6 +228,38 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", default=None, metavar="PATH", help="write the results as JSON ('-' for stdout)"
     )
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    paper = sub.add_parser(
+        "paper-results",
+        help="the paper-scale runs stored in the package: their claims re-evaluated from the "
+        "stored arrays (no training), --verify or --refresh them",
+    )
+    paper.add_argument(
+        "experiments",
+        nargs="*",
+        metavar="EXPERIMENT",
+        help="experiments (default: every one with stored runs; with --refresh, name them)",
+    )
+    what = paper.add_mutually_exclusive_group()
+    what.add_argument(
+        "--verify",
+        action="store_true",
+        help="recompute one seed of each stored main run and compare it with the stored arrays "
+        "(within float tolerance); a match marks the runs current for this code",
+    )
+    what.add_argument(
+        "--refresh",
+        action="store_true",
+        help="recompute every run at paper scale on the held-out seeds and store it",
+    )
+    paper.add_argument(
+        "--seeds", default=None, help="with --refresh: seeds (default: the held-out block)"
+    )
+    paper.add_argument("--device", default=None, help="cpu (default), cuda, cuda:1, mps")
+    paper.add_argument("--threads", default=None, help=THREADS_HELP)
+    paper.add_argument("--progress", action="store_true", help="show a progress bar")
+    paper.add_argument(
+        "--json", default=None, metavar="PATH", help="write the reports as JSON ('-' for stdout)"
+    )
     golden = sub.add_parser(
         "golden",
         help="write a torch run that the book's JavaScript engine replays "
@@ -413,6 +447,71 @@ def _figures(args: argparse.Namespace, scale: str, overrides: dict[str, Any]) ->
     return 0
 
 
+def _paper_results(args: argparse.Namespace) -> int:
+    """``luckbook paper-results``: report, verify or refresh the stored paper-scale runs."""
+    from . import paper_store
+
+    names = list(args.experiments)
+    for name in names:
+        get_experiment(name)  # a one-line error for an unknown name
+    if args.refresh and not names:
+        raise UsageError("--refresh needs the experiments to recompute, e.g. --refresh fanout")
+    if args.seeds is not None and not args.refresh:
+        raise UsageError("--seeds is only allowed with --refresh")
+    threads = _parse_threads(args.threads)
+    names = names or paper_store.stored()
+    if not names:
+        print(f"no paper-scale runs are stored in {paper_store.store_dir()}")
+        return 0
+    missing = [n for n in names if paper_store.load_record(n) is None and not args.refresh]
+    if missing:
+        raise UsageError(
+            f"experiment={missing[0]!r} has no stored paper-scale runs: stored are "
+            f"{', '.join(paper_store.stored()) or 'none'} (--refresh {missing[0]} computes them)"
+        )
+    if args.json and args.json != "-":
+        _check_writable(Path(args.json))
+    code, out = 0, {}
+    for name in names:
+        if args.refresh:
+            seeds = resolve_seeds(_parse_seeds(args.seeds)) if args.seeds is not None else None
+            plan = get_experiment(name).plan(scale="paper", seeds=seeds, device=args.device)
+            if plan is not None:
+                print(
+                    f"luckbook: {name}: {plan.describe()} (plus its control runs)", file=sys.stderr
+                )
+            paper_store.refresh(
+                name, seeds=seeds, device=args.device, threads=threads, progress=args.progress
+            )
+        if args.verify:
+            check = paper_store.verify(
+                name, write=True, device=args.device, threads=threads, progress=args.progress
+            )
+            verdict = "reproduced" if check["ok"] else "DIFFERS"
+            print(
+                f"{name}: seed {check['seed']} recomputed in {check['seconds']:.0f} s: {verdict} "
+                f"({check['arrays']} arrays, largest relative difference "
+                f"{check['max_rel_diff']:.2g}"
+                + (f"; differing: {', '.join(check['mismatched'])}" if check["mismatched"] else "")
+                + ")"
+            )
+            code = code if check["ok"] else 1
+        report = paper_store.report(name)
+        out[name] = {**report.to_json(), "provenance": paper_store.describe(name)}
+        if args.json != "-":
+            print(paper_store.describe(name))
+            print(report)
+            print()
+        code = code if report.as_predicted else max(code, 1)
+    if args.json == "-":
+        json.dump(out, sys.stdout, indent=1)
+        print()
+    elif args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1))
+        print(f"wrote {args.json}")
+    return code
+
+
 def _summary(result: Any) -> str:
     summary = getattr(result, "summary", None)
     if callable(summary):
@@ -442,6 +541,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sweep(args)
         if args.command == "golden":
             return _golden(args)
+        if args.command == "paper-results":
+            return _paper_results(args)
         experiment = get_experiment(args.experiment)
         scale = args.scale if args.scale is not None else default_scale()
         if scale not in SCALES:
@@ -473,6 +574,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             **overrides,
         )
     except (UsageError, ValueError) as err:
+        print(f"luckbook: error: {err}", file=sys.stderr)
+        return 2
+    except NotStored as err:  # a stored paper-scale run is missing
         print(f"luckbook: error: {err}", file=sys.stderr)
         return 2
     except DivergenceError as err:

@@ -197,6 +197,7 @@ def report_html(entries: Sequence[Entry], base: str = "../") -> str:
     parts.append(
         f"<p><b>{esc(_tally(entries, 'evidence'))}.</b><br>{esc(_tally(entries, 'identity'))}.</p>"
     )
+    parts.append(paper_scale_html(entries, base))
     rows = [(e, r) for e in entries if e.report is not None for r in e.report.rows]
     open_rows = [(e, r) for e, r in rows if r.verdict != "holds" or r.control_fails is False]
     failed = [e for e in entries if e.report is None]
@@ -221,13 +222,27 @@ def report_html(entries: Sequence[Entry], base: str = "../") -> str:
             continue
         r = e.report
         parts.append(f'<p class="muted">{esc(r.header())}</p>')
+        if r.paper is not None or r.paper_source:
+            parts.append(f'<p class="muted">{esc(_paper_provenance(e.experiment))}</p>')
+        paper_head = (
+            "<th>paper scale: value [90 % interval] verdict</th>" if r.paper is not None else ""
+        )
         parts.append(
             '<div class="lb-scroll"><table><thead><tr><th>verdict</th><th>claim (paper)</th>'
             "<th>kind</th><th>predicted</th><th>book value [90 % interval]</th><th>rule</th>"
-            "<th>controls (value [interval] verdict)</th></tr></thead><tbody>"
+            f"<th>controls (value [interval] verdict)</th>{paper_head}</tr></thead><tbody>"
         )
         for row in r.rows:
             c = row.claim
+            paper_cell = ""
+            if r.paper is not None:
+                p = r.paper_row(c.id)
+                paper_cell = (
+                    '<td class="num">—</td>'
+                    if p is None
+                    else f'<td class="num">{esc(fmt(p.stat.value))}<br>'
+                    f"{esc(fmt_interval(p.stat))}<br>{badge(p.verdict)}</td>"
+                )
             parts.append(
                 "<tr>"
                 f"<td>{badge(row.verdict)}</td>"
@@ -238,7 +253,7 @@ def report_html(entries: Sequence[Entry], base: str = "../") -> str:
                 f'<td class="num">{esc(fmt(row.stat.value))}<br>{esc(fmt_interval(row.stat))}</td>'
                 f'<td class="num">{esc(c.rule())}</td>'
                 f'<td class="num">{_controls_cell(row)}</td>'
-                "</tr>"
+                f"{paper_cell}</tr>"
             )
         parts.append("</tbody></table></div>")
         details = []
@@ -261,6 +276,52 @@ def report_html(entries: Sequence[Entry], base: str = "../") -> str:
         )
     parts.append("</div>")
     return "".join(parts)
+
+
+def _paper_provenance(experiment: str) -> str:
+    from . import paper_store
+
+    return "Paper scale: " + paper_store.describe(experiment).split(": ", 1)[1] + "."
+
+
+def paper_scale_html(entries: Sequence[Entry], base: str = "../") -> str:
+    """How many experiments have paper-scale verdicts (runs stored in the package, see
+    :mod:`luckbook.paper_store`), and every claim whose verdict differs between the book's
+    scale and the paper's."""
+    esc = html.escape
+    with_paper = [e for e in entries if e.report is not None and e.report.paper is not None]
+    names = ", ".join(f"<code>{esc(e.experiment)}</code>" for e in with_paper) or "none"
+    stale = [
+        e.experiment for e in with_paper if "stale" in (e.report.paper_source if e.report else "")
+    ]
+    text = (
+        f"<p><b>Paper scale.</b> {len(with_paper)} of {len(entries)} experiments have "
+        f"verdicts at the size the papers used, from runs stored in the package and "
+        f"re-evaluated here without training ({names}); the others take hours on a 2-core "
+        "CPU (<code>luckbook paper-results --refresh EXPERIMENT</code> computes them)."
+    )
+    if stale:
+        text += (
+            f" Stale (the code changed since they were stored or last verified): "
+            f"{esc(', '.join(stale))}."
+        )
+    diffs = [
+        (e, cid, here, there)
+        for e in with_paper
+        if e.report is not None
+        for cid, here, there in e.report.paper_differences()
+    ]
+    if diffs:
+        text += " The verdict differs for:</p><ul>"
+        for e, cid, here, there in diffs:
+            text += (
+                f"<li><code>{esc(cid)}</code> ({_chapter_link(e.experiment, base)}): "
+                f"{badge(here)} at book scale, {badge(there)} at paper scale</li>"
+            )
+        text += "</ul>"
+    else:
+        text += " Every verdict is the same at both scales.</p>" if with_paper else "</p>"
+    return text
 
 
 def claims_map(

@@ -399,6 +399,11 @@ class ClaimReport:
     control_name: str  # what ``control`` is, in words (or the controls shown beside)
     wall_time_s: float
     rows: list[ClaimRow]
+    paper: ClaimReport | None = None
+    """The same claims at ``paper`` scale, re-evaluated from the runs stored in the package
+    (:mod:`luckbook.paper_store`), when they are stored; shown in a column of their own."""
+    paper_source: str = ""
+    """Where :attr:`paper` comes from: seeds, wall time, device, commit and whether current."""
 
     def __getitem__(self, claim_id: str) -> ClaimRow:
         for row in self.rows:
@@ -435,16 +440,49 @@ class ClaimReport:
             f"{int(LEVEL * 100)} % intervals by bootstrap over seeds{few}"
         )
 
+    def paper_row(self, claim_id: str) -> ClaimRow | None:
+        """The claim's row at paper scale (:attr:`paper`), or ``None``."""
+        if self.paper is None or claim_id not in self.paper.ids:
+            return None
+        return self.paper[claim_id]
+
+    def paper_differences(self) -> list[tuple[str, str, str]]:
+        """``(claim id, verdict here, verdict at paper scale)`` where the two differ."""
+        out = []
+        for r in self.rows:
+            p = self.paper_row(r.claim.id)
+            if p is not None and p.verdict != r.verdict:
+                out.append((r.claim.id, r.verdict, p.verdict))
+        return out
+
+    def _paper_footer(self) -> str:
+        if self.paper is None:
+            return ""
+        diff = self.paper_differences()
+        if not diff:
+            what = "every verdict is the same as here"
+        else:
+            what = "the verdict differs for " + "; ".join(
+                f"{i} ({here} here, {there} at paper scale)" for i, here, there in diff
+            )
+        return f"At paper scale ({self.paper_source}) {what}."
+
     def _cells(self, r: ClaimRow) -> list[str]:
         cells = [r.claim.id, r.claim.kind, _fmt(r.stat.value), fmt_interval(r.stat)]
         cells += [r.claim.rule(), r.claim.expected, r.verdict]
         if self.control is None:
             cells.append(_control_text(r))
+        if self.paper is not None:
+            p = self.paper_row(r.claim.id)
+            cells.append(
+                "—" if p is None else f"{_fmt(p.stat.value)} {fmt_interval(p.stat)} {p.verdict}"
+            )
         return cells
 
     def _head(self) -> list[str]:
         cols = ["claim", "kind", "value", "90 % interval", "threshold", "predicted", "verdict"]
-        return cols + (["controls (value, verdict)"] if self.control is None else [])
+        cols += ["controls (value, verdict)"] if self.control is None else []
+        return cols + (["paper scale (value, verdict)"] if self.paper is not None else [])
 
     def __str__(self) -> str:
         table = [self._head()] + [self._cells(r) for r in self.rows]
@@ -459,6 +497,8 @@ class ClaimReport:
             out += ["details:", *notes]
         if self.control is None and self.control_name:
             out.append(f"controls: {self.control_name}")
+        if self.paper is not None:
+            out.append(self._paper_footer())
         return "\n".join(out)
 
     def __repr__(self) -> str:
@@ -488,6 +528,13 @@ class ClaimReport:
                     )
                 else:
                     cells.append("— (identity)" if r.claim.kind == "identity" else "—")
+            if self.paper is not None:
+                p = self.paper_row(r.claim.id)
+                cells.append(
+                    "—"
+                    if p is None
+                    else f"{esc(_fmt(p.stat.value))} {esc(fmt_interval(p.stat))} {badge(p.verdict)}"
+                )
             title = esc(r.claim.statistic)
             rows.append(f'<tr title="{title}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         details = "".join(
@@ -498,6 +545,8 @@ class ClaimReport:
         foot = f"<ul class='lb-claim-details'>{details}</ul>" if details else ""
         if self.control is None and self.control_name:
             foot += f"<p class='lb-claim-control'>Controls: {esc(self.control_name)}.</p>"
+        if self.paper is not None:
+            foot += f"<p class='lb-claim-paper'>{esc(self._paper_footer())}</p>"
         return (
             f"<div class='lb-claim-report'><p><b>{esc(self.header())}</b></p>"
             "<div class='lb-table-scroll'><table><thead><tr>"
@@ -609,6 +658,14 @@ class ClaimReport:
                     "control_fails": r.control_fails,
                 }
             )
+            p = self.paper_row(c.id)
+            if p is not None:
+                rows[-1]["paper"] = {
+                    "value": num(p.stat.value),
+                    "ci_low": num(p.stat.ci_low),
+                    "ci_high": num(p.stat.ci_high),
+                    "verdict": p.verdict,
+                }
         return {
             "experiment": self.experiment,
             "scale": self.scale,
@@ -619,6 +676,7 @@ class ClaimReport:
             "level": LEVEL,
             "wall_time_s": self.wall_time_s,
             "claims": rows,
+            **({"paper_source": self.paper_source} if self.paper is not None else {}),
         }
 
     def glue(self, prefix: str | None = None) -> None:
@@ -643,6 +701,11 @@ class ClaimReport:
                 glue(f"{name}.control.{c.name}.value", c.stat.value)
                 glue(f"{name}.control.{c.name}.interval", fmt_interval(c.stat))
                 glue(f"{name}.control.{c.name}.verdict", r.claim.verdict(c.stat))
+            p = self.paper_row(r.claim.id)
+            if p is not None:
+                glue(f"{name}.paper.value", p.stat.value)
+                glue(f"{name}.paper.interval", fmt_interval(p.stat))
+                glue(f"{name}.paper.verdict", p.verdict)
 
 
 def glue(name: str, value: Any) -> None:

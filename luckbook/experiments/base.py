@@ -276,6 +276,41 @@ class Experiment:
                 f"control={control!r} is not allowed: expected one of {', '.join(self.controls)}"
             )
         seed_list = self.claim_seeds(scale) if seeds is None else seeds
+        report = self._claims(
+            scale, seed_list, device, control, progress, cache, threads, overrides
+        )
+        if scale == "book" and control is None and not overrides and seeds is None:
+            report = self._with_paper_scale(report)
+        return report
+
+    def _with_paper_scale(self, report: ClaimReport) -> ClaimReport:
+        """``report`` with the paper-scale verdicts of the runs stored in the package beside
+        it (:mod:`luckbook.paper_store`), when there are any."""
+        from .. import paper_store
+
+        if paper_store.load_record(self.name) is None:
+            return report
+        try:
+            paper = paper_store.report(self.name)
+        except Exception as err:  # noqa: BLE001 - the book reports it instead of failing
+            return dataclasses.replace(
+                report, paper_source=f"stored paper-scale runs not readable: {err}"
+            )
+        return dataclasses.replace(
+            report, paper=paper, paper_source=paper_store.describe_short(self.name)
+        )
+
+    def _claims(
+        self,
+        scale: str,
+        seed_list: int | Sequence[int],
+        device: str | torch.device | None,
+        control: str | None,
+        progress: bool,
+        cache: bool,
+        threads: int | None,
+        overrides: dict[str, Any],
+    ) -> ClaimReport:
         if self.report is not None:
             return self.report(
                 self,
