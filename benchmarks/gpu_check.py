@@ -35,6 +35,7 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -71,6 +72,21 @@ QUICK = {
 # --------------------------------------------------------------------------- helpers
 
 
+_ABS = re.compile(r"(?<![\w.])/(?:[\w.+-]+/)+")
+
+
+def no_paths(obj: Any) -> Any:
+    """``obj`` with every absolute path cut to what lies inside the repository (or to its file
+    name): recorded results carry no machine paths."""
+    if isinstance(obj, str):
+        return _ABS.sub("", obj.replace(str(ROOT) + "/", ""))
+    if isinstance(obj, dict):
+        return {k: no_paths(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [no_paths(v) for v in obj]
+    return obj
+
+
 class Report:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -79,7 +95,8 @@ class Report:
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data, indent=1, default=_jsonable) + "\n")
+        data = no_paths(json.loads(json.dumps(self.data, default=_jsonable)))
+        tmp.write_text(json.dumps(data, indent=1) + "\n")
         tmp.replace(self.path)
 
 
@@ -289,7 +306,7 @@ def part_bench(args: argparse.Namespace, rep: Report, start: float) -> None:
         str(out),
         *args.bench_args.split(),
     ]
-    print("[2]", " ".join(cmd), flush=True)
+    print("[2]", no_paths(" ".join(cmd)), flush=True)
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=budget)
@@ -507,7 +524,7 @@ def claims(settings, seeds, dev, results, entry, args, full: bool) -> None:
     }
     entry["claims"] = {k: v for k, v in summary.items() if k != "cells"}
     (Path(args.out) / "sweep_summary.json").write_text(
-        json.dumps(summary, indent=1, default=_jsonable) + "\n"
+        json.dumps(no_paths(json.loads(json.dumps(summary, default=_jsonable))), indent=1) + "\n"
     )
 
 
