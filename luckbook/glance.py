@@ -14,7 +14,8 @@ import html
 import io
 from collections.abc import Sequence
 
-from .claims import badge, claims_of
+from .claims import _fmt as fmt
+from .claims import badge, claims_of, fmt_interval
 from .reproducibility import CHAPTERS, Entry, Page, _reason, chapter_title, collect
 
 PAPERS: list[tuple[str, str, list[str]]] = [
@@ -121,6 +122,12 @@ def glance_html(entries: Sequence[Entry], scale: str | None = None, base: str = 
                 why = ""
                 if row.verdict != "holds" or row.control_fails is False:
                     why = f'<span class="lb-why">{esc(_reason(row))}</span>'
+                paper = entry.report.paper_row(c.id)
+                if paper is not None and paper.verdict != row.verdict:
+                    why += (
+                        f'<span class="lb-why">at the papers\' size: {badge(paper.verdict)} '
+                        f"{esc(fmt(paper.stat.value))} {esc(fmt_interval(paper.stat))}</span>"
+                    )
                 items.append(
                     f"<li>{badge(row.verdict)} {esc(c.statement)} "
                     f"<code>{esc(c.id)}</code>{why}</li>"

@@ -337,19 +337,22 @@ def claims_map(
                 if c.kind != kind:
                     continue
                 verdict = "error" if e.report is None else e.report[c.id].verdict
+                at_paper = None if e.report is None else e.report.paper_row(c.id)
                 rows.append(
                     f"<tr><td>{esc(c.key)}</td><td>{esc(_paper(c.source))}</td>"
                     f"<td>{esc(c.statement)}</td><td>{esc(c.kind)}</td>"
-                    f"<td>{_chapter_link(e.experiment, base)}</td><td>{badge(verdict)}</td></tr>"
+                    f"<td>{_chapter_link(e.experiment, base)}</td><td>{badge(verdict)}</td>"
+                    f"<td>{badge(at_paper.verdict) if at_paper is not None else '—'}</td></tr>"
                 )
     for key, claim, _source in PLANNED:
         rows.append(
             f"<tr><td>{esc(key)}</td><td></td><td>{esc(claim)}</td><td></td><td>—</td>"
-            f"<td>{badge('planned')}</td></tr>"
+            f"<td>{badge('planned')}</td><td>—</td></tr>"
         )
     return (
         STYLE + '<div class="lb-repro"><div class="lb-scroll"><table><thead><tr><th>key</th>'
-        "<th>paper</th><th>claim</th><th>kind</th><th>chapter</th><th>verdict</th></tr></thead>"
+        "<th>paper</th><th>claim</th><th>kind</th><th>chapter</th><th>verdict</th>"
+        "<th>at the papers' size</th></tr></thead>"
         "<tbody>"
         + "".join(rows)
         + f'</tbody></table></div><p class="muted">{esc(_tally(entries, "evidence"))}; '
