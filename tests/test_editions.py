@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TOOL = ROOT / "tools" / "notebooks.py"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-EXERCISE_LABEL = re.compile(r"\{exercise\}\s*\n:label:\s*(\S+)")
+EXERCISE_LABEL = re.compile(r"\{exercise\}[^\n]*\n:label:\s*(\S+)")  # a title may follow
 
 spec = importlib.util.spec_from_file_location("luckbook_tools_notebooks", TOOL)
 tool = importlib.util.module_from_spec(spec)

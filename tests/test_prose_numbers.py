@@ -84,7 +84,7 @@ VERDICT = re.compile(
     r"sits at the threshold|fails?)\b",
     re.I,
 )
-CLAIM_REF = re.compile(r"\bE\d\.[\w.-]+|\bclaims?\b", re.I)
+CLAIM_REF = re.compile(r"\bE\d\.[\w.-]+|\bclaims?\b|\bassumptions?\b", re.I)
 HEDGE = re.compile(
     r"\b(when|if|whether|unless|would|should|must|could|can|might|may|predicts?|predicted|"
     r"expected|registered|asserts?|checks?|test|means|meaning|each|every|any|a claim|"
@@ -96,9 +96,9 @@ HEDGE = re.compile(
 def typed_verdicts(text: str) -> list[str]:
     """Sentences that state a claim's verdict in words typed by hand: a verdict word ("holds",
     "does not hold", "inconclusive", "straddles", ...) next to a claim (an id such as
-    ``E4.l-shape`` or the word "claim") with no glued value in the sentence and no
-    conditional or definitional wording (a sentence explaining *what* a verdict means is
-    not a verdict)."""
+    ``E4.l-shape``, the word "claim", or a paper's "assumption") with no glued value in the
+    sentence and no conditional or definitional wording (a sentence explaining *what* a
+    verdict means is not a verdict)."""
     text = _unfence_directives(text)
     for pattern in STRIP:
         text = pattern.sub(" ", text)
@@ -114,6 +114,7 @@ def typed_verdicts(text: str) -> list[str]:
 def test_verdict_rule_examples():
     assert typed_verdicts("All three claims hold on the held-out seeds.")
     assert typed_verdicts("The claim E4.l-shape is inconclusive here.")
+    assert typed_verdicts("LM's small-overlap assumption holds in the first layer.")
     assert not typed_verdicts("A claim holds when its whole interval lies above the threshold.")
     assert not typed_verdicts("The claim {glue:text}`E4.x.verdict` on these seeds.")
     assert not typed_verdicts("The student holds its weights fixed.")
