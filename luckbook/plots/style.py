@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import functools
+import gzip
 import html
 import io
+import re
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -45,9 +47,39 @@ def styled(fn: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         with mpl.rc_context(STYLE):
-            return fn(*args, **kwargs)
+            out = fn(*args, **kwargs)
+        if isinstance(out, BookFigure):  # the outermost plot function names the figure
+            out.name = _figure_name(fn)
+        return out
 
     return wrapper
+
+
+def _figure_name(fn: Callable[..., object]) -> str:
+    """``"<experiment>-<function>"``, the name ``luckbook figures`` gives the same figure."""
+    module = getattr(fn, "__module__", "") or ""
+    chapter = module.rsplit(".", 1)[-1].replace("_", "-") if module.startswith("luckbook.") else ""
+    return f"{chapter}-{fn.__name__}" if chapter else fn.__name__
+
+
+SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "luckbook"}
+"""SVG for slides: text stays text (no embedded glyph paths), ids are reproducible."""
+
+RASTERIZE_OVER = 20_000
+"""An axes whose lines and markers hold more points than this has them rasterized in the
+SVG (axes, ticks and text stay vector), so that no figure's SVG grows without bound."""
+
+_SVGZ_CLICK = (
+    "var a=this;if(a.dataset.ready){return true;}event.preventDefault();"
+    "if(!window.DecompressionStream){a.textContent='SVG: needs a newer browser';return false;}"
+    "var b=Uint8Array.from(atob(a.dataset.svgz),function(c){return c.charCodeAt(0);});"
+    "new Response(new Blob([b]).stream().pipeThrough(new DecompressionStream('gzip')))"
+    ".blob().then(function(x){a.href=window.URL.createObjectURL("
+    "new Blob([x],{type:'image/svg+xml'}));a.dataset.ready='1';a.click();});return false;"
+)
+"""The download link's click handler: the SVG is stored gzipped (a fifth of its size) and
+unpacked in the browser (``DecompressionStream``), from disk and offline like the rest. (In an
+inline handler ``URL`` is ``document.URL``: hence ``window.URL``.)"""
 
 
 class BookFigure(Figure):
@@ -58,6 +90,41 @@ class BookFigure(Figure):
     """
 
     alt: str = ""
+    name: str = "figure"
+
+    def svg_bytes(self) -> bytes:
+        """The figure as lean SVG (text as text, heavy data layers rasterized, no date)."""
+        from matplotlib.collections import Collection
+        from matplotlib.lines import Line2D
+
+        changed = []
+        for ax in self.axes:
+            heavy = [a for a in ax.get_children() if isinstance(a, Collection | Line2D)]
+            points = sum(_n_points(a) for a in heavy)
+            if points > RASTERIZE_OVER:
+                for a in heavy:
+                    if not a.get_rasterized() and _n_points(a) > 2:
+                        a.set_rasterized(True)
+                        changed.append(a)
+        buf = io.BytesIO()
+        try:
+            with mpl.rc_context(SVG_RC):
+                self.savefig(buf, format="svg", dpi=STYLE["savefig.dpi"], metadata={"Date": None})
+        finally:
+            for a in changed:
+                a.set_rasterized(False)
+        return _round_paths(buf.getvalue())
+
+    def svg_link(self) -> str:
+        """An ``<a download>`` that saves the figure as SVG, the SVG inline (gzipped, base64):
+        it works in the static book, from disk, without a kernel."""
+        data = base64.b64encode(gzip.compress(self.svg_bytes(), 9, mtime=0)).decode()
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.name or "figure").strip("-") or "figure"
+        return (
+            f'<a class="luckbook-svg" download="{name}.svg" href="#" data-svgz="{data}" '
+            f'onclick="{html.escape(_SVGZ_CLICK, quote=True)}" '
+            'title="download this figure as SVG (for slides)">\u2b07 SVG</a>'
+        )
 
     def png_bytes(self) -> bytes:
         """The figure as a palette PNG (256 colours): about a third of the size of RGBA,
@@ -83,7 +150,32 @@ class BookFigure(Figure):
         return (
             f'<img class="luckbook-figure" src="data:image/png;base64,{data}" alt="{alt}" '
             'style="max-width:100%;height:auto">'
+            '<div class="luckbook-download" style="font-size:.8em;text-align:right">'
+            f"{self.svg_link()}</div>"
         )
+
+
+def _round_paths(svg: bytes) -> bytes:
+    """Path coordinates to 0.1 pt (matplotlib writes six decimals): a third smaller, the same
+    drawing at any slide size. Text is untouched."""
+
+    def one(match: re.Match[bytes]) -> bytes:
+        return re.sub(rb"(\d+\.\d)\d+", rb"\1", match.group(0))
+
+    return re.sub(rb' d="[^"]*"', one, svg)
+
+
+def _n_points(artist: object) -> int:
+    """How many data points an artist draws (markers of a collection, vertices of a line)."""
+    from matplotlib.collections import PathCollection
+    from matplotlib.lines import Line2D
+
+    if isinstance(artist, Line2D):
+        return len(artist.get_xdata(orig=False))
+    if isinstance(artist, PathCollection):
+        return len(artist.get_offsets())
+    paths = getattr(artist, "get_paths", lambda: [])()
+    return sum(len(p.vertices) for p in paths)
 
 
 def new_figure(width: float = 7.0, height: float = 3.2) -> BookFigure:
