@@ -109,3 +109,71 @@ def test_registered_panels_refuse_unknown_names_in_one_line():
         lb.static_explorer("nope")
     with pytest.raises(ValueError, match=r"panel='nope' is not allowed: the Live panels are"):
         lb.explorer("nope")
+
+
+# --------------------------------------------------------------- text on the figures
+_TEXT_CALLS = {"set_xlabel", "set_ylabel", "set_title", "suptitle", "text", "annotate"}
+
+
+def _setting_names() -> set[str]:
+    """Settings are shown as the code spells them (the slider and ``lb.run`` name); one value
+    of a list setting by its singular (``init_std 0.3`` of ``init_stds``)."""
+    import dataclasses
+
+    names = {f.name for e in lb.REGISTRY.values() for f in dataclasses.fields(e.settings_cls)}
+    return names | {n[:-1] for n in names if n.endswith("s")}
+
+
+def _raw_tex(text: str, allowed: set[str]) -> bool:
+    """An underscore or backslash outside ``$…$`` (after removing setting names)."""
+    outside = re.sub(r"\$[^$]*\$", "", text)
+    for name in allowed:
+        outside = re.sub(rf"\b{name}\b", "", outside)
+    return "_" in outside or "\\" in outside
+
+
+def _strings(node):
+    import ast
+
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        yield node.lineno, node.value
+    elif isinstance(node, ast.JoinedStr):
+        parts = [v.value if isinstance(v, ast.Constant) else "{}" for v in node.values]
+        yield node.lineno, "".join(parts)
+    elif isinstance(node, ast.BinOp):
+        yield from _strings(node.left)
+        yield from _strings(node.right)
+    elif isinstance(node, ast.IfExp):
+        yield from _strings(node.body)
+        yield from _strings(node.orelse)
+
+
+def test_no_raw_underscore_or_latex_in_figure_text():
+    """Axis labels, titles and legend entries of every plot module: mathtext (``$w_j$``) or
+    plain words, never a raw ``β_kk`` or ``w_j``."""
+    import ast
+    from pathlib import Path
+
+    allowed = _setting_names()
+    found = []
+    for path in sorted((Path(lb.__file__).parent / "plots").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+            args = list(node.args) if name in _TEXT_CALLS else []
+            args += [k.value for k in node.keywords if k.arg in {"label", "title"}]
+            for arg in args:
+                found += [
+                    f"{path.name}:{line}: {text!r}"
+                    for line, text in _strings(arg)
+                    if _raw_tex(text, allowed)
+                ]
+    assert not found, "\n".join(found)
+
+
+def test_drawn_text_has_no_raw_underscore(result):
+    allowed = _setting_names()
+    fig = plots.setting_overview(result)
+    texts = [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))]
+    assert texts and not [t for t in texts if _raw_tex(t, allowed)]
