@@ -177,3 +177,27 @@ def test_drawn_text_has_no_raw_underscore(result):
     fig = plots.setting_overview(result)
     texts = [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))]
     assert texts and not [t for t in texts if _raw_tex(t, allowed)]
+
+
+def test_titles_never_print_nan():
+    from luckbook.plots.style import number
+
+    assert number(float("nan")) == "\u2014"
+    assert number(float("nan"), reason="no node") == "not defined (no node)"
+    assert number(float("inf")) == "\u221e" and number(0.123456) == "0.12"
+
+
+def test_noise_levels_get_distinguishable_colours():
+    """The lucky chapter's levels: no two of the first three share a hue family (the old
+    palette had two blues); hue distance >= 60 degrees."""
+    import colorsys
+
+    from matplotlib.colors import to_rgb
+
+    from luckbook.plots.lucky import LEVEL_COLORS
+
+    hues = [colorsys.rgb_to_hsv(*to_rgb(c))[0] * 360 for c in LEVEL_COLORS[:3]]
+    for i in range(3):
+        for j in range(i + 1, 3):
+            d = abs(hues[i] - hues[j]) % 360
+            assert min(d, 360 - d) >= 60, (LEVEL_COLORS[i], LEVEL_COLORS[j])

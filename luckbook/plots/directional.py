@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..results.directional import DirectionalResult, PhaseLengths
-from .style import SPECIALIZED, TEACHER, UNSPECIALIZED, new_figure, styled, with_alt
+from .style import SPECIALIZED, TEACHER, UNSPECIALIZED, new_figure, number, styled, with_alt
 
 LOSS = "#15803d"
 NEURON_RATIO = r"$\Vert w_j(t)\Vert \,/\, \Vert w_j(0)\Vert$"
@@ -82,7 +82,8 @@ def directional_overview(result: DirectionalResult, seed: int | None = None) -> 
     ax[1, 0].set_yscale("log")
     ax[1, 0].set_xlabel("flow time t")
     ax[1, 0].set_ylabel("singular values of W₁")
-    ax[1, 0].set_title(f"effective rank {result.erank[0, s]:.1f} → {result.erank[-1, s]:.1f}")
+    first, last = number(result.erank[0, s], ".1f"), number(result.erank[-1, s], ".1f")
+    ax[1, 0].set_title(f"effective rank {first} → {last}")
     _marks(ax[1, 0], result, s)
     grow = result.growing()[-1, s]
     for j in np.argsort(grow):
@@ -147,7 +148,7 @@ def directional_frame(result: DirectionalResult, step: int, seed: int | None = N
     ax[2].set_xlabel("index")
     ax[2].set_ylabel("singular value of W₁")
     ax[2].legend(fontsize=7.5)
-    ax[2].set_title(f"effective rank {result.erank[i, s]:.2f}")
+    ax[2].set_title(f"effective rank {number(result.erank[i, s])}")
     return with_alt(
         fig,
         f"Step {int(result.steps[i])} (flow time {result.time[i, s]:.3g}), seed "

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..results.fanout import FanoutResult, geometric_mean
-from .style import SPECIALIZED, TEACHER, UNSPECIALIZED, new_figure, styled, with_alt
+from .style import SPECIALIZED, TEACHER, UNSPECIALIZED, new_figure, number, styled, with_alt
 
 LUCKY = SPECIALIZED  # nodes that started at a teacher node plus noise
 UNLUCKY = UNSPECIALIZED  # nodes that started as pure noise
@@ -143,7 +143,8 @@ def fanout_panel(result: FanoutResult) -> Figure:
     s = result.settings
     fig.suptitle(
         f"init_scale = {s.init_scale:g}, top_scale = {s.top_scale:g} ({s.top_init}), "
-        f"multi = {s.multi}, lr = {s.lr:g}: ratio of medians {result.ratio():.3g}"
+        f"multi = {s.multi}, lr = {s.lr:g}: ratio of medians "
+        + number(result.ratio(), ".3g", "no lucky or no unlucky node")
     )
     return fig
 

@@ -40,6 +40,26 @@ SPECIALIZED = "#c2410c"  # student nodes with best correlation ≥ τ
 UNSPECIALIZED = "#64748b"  # the rest
 TEACHER = "#1d4ed8"
 
+LEVELS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+"""Colours of discrete levels (noise levels, widths) in this order: the Okabe–Ito palette,
+told apart with any colour vision; the first three are of middle lightness, so they stay
+distinct on the dark page too (where figures are shown inverted, hue kept)."""
+LEVEL_MARKERS = ("o", "s", "D", "P", "X", "v")
+"""Marker shapes in the order of :data:`LEVELS`: a second cue besides colour."""
+
+
+def number(value: float, spec: str = ".2f", reason: str = "") -> str:
+    """``value`` formatted for a title or label: never ``nan`` on a figure. An undefined value
+    reads ``—``, or ``not defined (reason)`` with ``reason``; an infinite one ``∞``."""
+    import math
+
+    value = float(value)
+    if math.isnan(value):
+        return f"not defined ({reason})" if reason else "\u2014"
+    if math.isinf(value):
+        return "\u221e" if value > 0 else "\u2212\u221e"
+    return format(value, spec)
+
 
 def styled(fn: Callable[P, R]) -> Callable[P, R]:
     """Draw inside the book's rc style (fonts, grid, spines)."""
