@@ -188,8 +188,8 @@ def test_titles_never_print_nan():
 
 
 def test_noise_levels_get_distinguishable_colours():
-    """The lucky chapter's levels: no two of the first three share a hue family (the old
-    palette had two blues); hue distance >= 60 degrees."""
+    """The lucky chapter's levels: at most one blue among the first three (the old palette had
+    two, 25 degrees of hue apart) and every two at least 35 degrees of hue apart."""
     import colorsys
 
     from matplotlib.colors import to_rgb
@@ -197,7 +197,8 @@ def test_noise_levels_get_distinguishable_colours():
     from luckbook.plots.lucky import LEVEL_COLORS
 
     hues = [colorsys.rgb_to_hsv(*to_rgb(c))[0] * 360 for c in LEVEL_COLORS[:3]]
+    assert sum(180 <= h <= 250 for h in hues) <= 1, LEVEL_COLORS[:3]
     for i in range(3):
         for j in range(i + 1, 3):
             d = abs(hues[i] - hues[j]) % 360
-            assert min(d, 360 - d) >= 60, (LEVEL_COLORS[i], LEVEL_COLORS[j])
+            assert min(d, 360 - d) >= 35, (LEVEL_COLORS[i], LEVEL_COLORS[j])
