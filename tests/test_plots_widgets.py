@@ -202,3 +202,21 @@ def test_noise_levels_get_distinguishable_colours():
         for j in range(i + 1, 3):
             d = abs(hues[i] - hues[j]) % 360
             assert min(d, 360 - d) >= 35, (LEVEL_COLORS[i], LEVEL_COLORS[j])
+
+
+def test_figure_text_stays_legible_in_a_slider_panel(result):
+    """Every text of a figure is >= 9 pt, and a slider panel never shows its image below the
+    scale at which 9 pt at the figure's dpi is 9 px on screen."""
+    from matplotlib.text import Text
+
+    from luckbook import static
+    from luckbook.plots.style import MIN_FONT_PT, STYLE, floor_fonts
+
+    fig = plots.setting_overview(result)  # styled: its fonts are floored on return
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_text()]
+    assert sizes and min(sizes) >= MIN_FONT_PT
+    note = fig.text(0.0, 0.0, "a note", fontsize=6)
+    floor_fonts(fig)
+    assert note.get_fontsize() == MIN_FONT_PT
+    min_scale = float(re.search(r"var MIN_SCALE = ([0-9.]+);", static._JS).group(1))
+    assert MIN_FONT_PT * STYLE["savefig.dpi"] / 72 * min_scale >= 9.0

@@ -6,9 +6,9 @@
   var sliders = Array.prototype.slice.call(root.querySelectorAll("input.lb-slider"));
   var img = root.querySelector("img.lb-image");
   // A wide multi-panel figure scaled down to the column would shrink its text below
-  // legibility: never show it at less than MIN_SCALE of its natural size (the book's base
-  // font, 10 pt at 110 dpi = 15.3 px, stays >= 9 px); wider images scroll in their box.
-  var MIN_SCALE = 0.6;
+  // legibility: never show it at less than MIN_SCALE of its natural size (the smallest
+  // figure text, 9 pt at 110 dpi = 13.75 px, stays >= 9 px); wider images scroll in their box.
+  var MIN_SCALE = 0.66;
   if (img && !img.parentNode.classList.contains("lb-image-box")) {
     var box = document.createElement("div");
     box.className = "lb-image-box";

@@ -143,7 +143,7 @@ def luck_curves(result: LuckyResult, seed: int | None = None, ax: Axes | None = 
 @styled
 def luck_overview(result: LuckyResult) -> Figure:
     """The E2 chapter's panel: the scatter and the correlation curves side by side."""
-    fig = new_figure(10.0, 3.6)
+    fig = new_figure(9.2, 3.6)
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.0, 1.15]})
     luck_scatter(result, ax=left)
     luck_curves(result, ax=right)

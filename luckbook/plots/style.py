@@ -70,9 +70,26 @@ def styled(fn: Callable[P, R]) -> Callable[P, R]:
             out = fn(*args, **kwargs)
         if isinstance(out, BookFigure):  # the outermost plot function names the figure
             out.name = _figure_name(fn)
+            floor_fonts(out)
         return out
 
     return wrapper
+
+
+MIN_FONT_PT = 9.0
+"""No text on a figure is smaller: at 110 dpi that is 13.75 px, and a slider panel never shows
+its image at less than 0.66 of its natural size (``assets/static_panel.js``), so figure text
+stays >= 9 px on screen."""
+
+
+def floor_fonts(fig: Figure, minimum: float = MIN_FONT_PT) -> Figure:
+    """Raise every text of ``fig`` (labels, titles, legends, annotations) to ``minimum`` pt."""
+    from matplotlib.text import Text
+
+    for text in fig.findobj(Text):
+        if text.get_fontsize() < minimum:
+            text.set_fontsize(minimum)
+    return fig
 
 
 def _figure_name(fn: Callable[..., object]) -> str:
