@@ -29,6 +29,7 @@ from .claims import held_out_seeds
 from .config import check_choice, check_int, default_scale, provenance
 from .experiments import get_experiment, resolve_seeds
 from .train import DivergenceError
+from .widgets import is_categorical
 
 KINDS = ("grid", "time")
 MAX_FRAMES = 200
@@ -145,6 +146,8 @@ class StaticPanel:
         names: slider names; labels: per slider, the value labels.
         frames: ``"i,j,…" -> {"img": data URL, "alt": str, "text": str}``.
         kind: ``"grid"`` or ``"time"``; seconds: time spent rendering/computing the frames.
+        toggles: per slider, whether it is shown as a group of buttons (a categorical setting
+            of two to four values); its range input stays, hidden, as the panel's state.
     """
 
     def __init__(
@@ -159,8 +162,10 @@ class StaticPanel:
         interval_ms: int = 400,
         seconds: float = 0.0,
         predict: tuple[str, str] | None = None,
+        toggles: list[bool] | None = None,
     ) -> None:
         self.names, self.labels, self.frames = names, labels, frames
+        self.toggles = list(toggles) if toggles is not None else [False] * len(names)
         self.kind, self.initial, self.caption = kind, initial, caption
         self.interval_ms, self.seconds = interval_ms, seconds
         self.predict = _check_predict(predict)
@@ -183,14 +188,36 @@ class StaticPanel:
         uid = "lb-" + hashlib.sha256(payload.encode()).hexdigest()[:12]
         first = self.frames[",".join(str(i) for i in self.initial)]
         controls = []
-        for name, labels, start in zip(self.names, self.labels, self.initial, strict=True):
+        for name, labels, start, toggle in zip(
+            self.names, self.labels, self.initial, self.toggles, strict=True
+        ):
+            esc = html.escape(name)
+            if toggle:  # buttons; the range input holds the state, out of sight
+                buttons = "".join(
+                    f'<button type="button" class="lb-option" data-name="{esc}" '
+                    f'data-index="{i}" aria-pressed="{"true" if i == start else "false"}">'
+                    f"{html.escape(label)}</button>"
+                    for i, label in enumerate(labels)
+                )
+                controls.append(
+                    '<div class="lb-control lb-toggle" role="group" '
+                    f'aria-label="{esc}"><span class="lb-name">{esc}</span>'
+                    f'<span class="lb-options">{buttons}</span>'
+                    f'<input type="range" class="lb-slider lb-hidden" data-name="{esc}" '
+                    f'min="0" max="{len(labels) - 1}" step="1" value="{start}" '
+                    f'tabindex="-1" aria-hidden="true">'
+                    f'<output class="lb-value" data-name="{esc}" hidden>'
+                    f"{html.escape(labels[start])}</output>"
+                    "</div>"
+                )
+                continue
             controls.append(
                 '<label class="lb-control">'
-                f'<span class="lb-name">{html.escape(name)}</span>'
-                f'<input type="range" class="lb-slider" data-name="{html.escape(name)}" min="0" '
+                f'<span class="lb-name">{esc}</span>'
+                f'<input type="range" class="lb-slider" data-name="{esc}" min="0" '
                 f'max="{len(labels) - 1}" step="1" value="{start}" '
-                f'aria-label="{html.escape(name)}">'
-                f'<output class="lb-value" data-name="{html.escape(name)}">'
+                f'aria-label="{esc}">'
+                f'<output class="lb-value" data-name="{esc}">'
                 f"{html.escape(labels[start])}</output>"
                 "</label>"
             )
@@ -302,6 +329,7 @@ def static_panel(
         if code is not None:
             frames[",".join(map(str, idx))]["code"] = code(point)
     labels = [[_label(v) for v in vals] for vals in values]
+    toggles = [kind == "grid" and is_categorical(vals) for vals in values]
     return StaticPanel(
         names,
         labels,
@@ -312,6 +340,7 @@ def static_panel(
         interval_ms=interval_ms,
         seconds=time.perf_counter() - start,
         predict=predict,
+        toggles=toggles,
     )
 
 

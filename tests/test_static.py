@@ -35,7 +35,7 @@ def test_grid_panel_has_one_frame_per_combination_and_the_contract_classes():
     data = _payload(html)
     assert sorted(data["frames"]) == sorted(f"{i},{j}" for i in range(3) for j in range(2))
     assert data["labels"] == [["1", "2", "3"], ["x", "y"]]
-    assert html.count('class="lb-slider"') == 2
+    assert html.count('type="range" class="lb-slider') == 2  # "b" as buttons + hidden range
     assert 'data-kind="grid"' in html and 'class="lb-play"' not in html
     assert 'class="lb-image luckbook-figure"' in html and 'class="lb-numbers"' in html
     # the first frame shown is the initial one, with its alt text and numbers
@@ -161,3 +161,38 @@ def test_predict_prompt_above_the_panel_with_the_answer_folded():
     for bad in ("just a question", ("q",), ("q", ""), ("q", 1)):
         with pytest.raises(ValueError, match="predict="):
             static.static_panel(_frame, {"a": [1]}, predict=bad)
+
+
+def test_categorical_settings_get_buttons_over_a_hidden_range_input():
+    """A setting of two to four non-numeric values is a button group (one pressed); its range
+    input stays in the contract (``input[type=range].lb-slider``), hidden, as the state the
+    buttons set. Numeric settings keep their slider."""
+    panel = static.static_panel(
+        _frame, {"a": [1, 2, 3], "dynamics": ["sgd", "projected-matrix"]}, initial={"a": 2}
+    )
+    html = panel._repr_html_()
+    assert panel.toggles == [False, True]
+    assert html.count('class="lb-slider"') == 1 and html.count('class="lb-slider lb-hidden"') == 1
+    buttons = re.findall(
+        r'<button type="button" class="lb-option" data-name="dynamics" '
+        r'data-index="(\d)" aria-pressed="(true|false)">([^<]+)</button>',
+        html,
+    )
+    assert buttons == [("0", "true", "sgd"), ("1", "false", "projected-matrix")]
+    assert 'role="group" aria-label="dynamics"' in html and "button.lb-option" in html
+    five = static.static_panel(_frame, {"k": ["a", "b", "c", "d", "e"]})
+    assert five.toggles == [False]  # five values: a slider
+
+
+def test_live_explorer_uses_toggle_buttons_for_categorical_settings():
+    pytest.importorskip("ipywidgets")
+    import ipywidgets as w
+
+    from luckbook.widgets import _slider, is_categorical
+
+    assert is_categorical(["relu", "leaky_relu"]) and not is_categorical([1, 2, 3])
+    assert not is_categorical(["only"]) and not is_categorical(list("abcde"))
+    toggle = _slider("activation", {"kind": "select", "options": ["relu", "leaky_relu"]}, "relu")
+    assert isinstance(toggle, w.ToggleButtons) and toggle.value == "relu"
+    numeric = _slider("multi", {"kind": "select", "options": [1, 2, 3]}, 2)
+    assert isinstance(numeric, w.SelectionSlider)

@@ -23,11 +23,28 @@
   if (img) { img.addEventListener("load", fit); fit(); }
   var numbers = root.querySelector("pre.lb-numbers");
   var code = root.querySelector("pre.lb-code");
+  // A categorical setting shows buttons; its (hidden) range input holds the state.
+  var options = Array.prototype.slice.call(root.querySelectorAll("button.lb-option"));
+  function sliderNamed(name) {
+    return sliders.filter(function(s){ return s.dataset.name === name; })[0];
+  }
+  options.forEach(function(b){
+    b.addEventListener("click", function(){
+      var s = sliderNamed(b.dataset.name);
+      if (!s) { return; }
+      s.value = b.dataset.index;
+      s.dispatchEvent(new Event("input", {bubbles: true}));
+    });
+  });
   function show() {
     var key = sliders.map(function(s){ return s.value; }).join(",");
     var frame = data.frames[key];
     sliders.forEach(function(s, i){
       root.querySelector("output.lb-value[data-name='" + s.dataset.name + "']").textContent = data.labels[i][+s.value];
+    });
+    options.forEach(function(b){
+      var s = sliderNamed(b.dataset.name);
+      b.setAttribute("aria-pressed", s && s.value === b.dataset.index ? "true" : "false");
     });
     if (!frame) { return; }
     img.src = frame.img; img.alt = frame.alt; numbers.textContent = frame.text;
