@@ -429,6 +429,7 @@ def time_scrubber(
     every: int | None = None,
     interval_ms: int = 300,
     predict: tuple[str, str] | None = None,
+    start: str | None = None,
 ) -> StaticPanel:
     """A ``"time"`` panel over the snapshot steps of ``result`` (every ``every``-th snapshot).
 
@@ -436,13 +437,16 @@ def time_scrubber(
     the result's experiment (``panel`` names another); its numbers default to
     ``result.numbers(step)``. Each frame shows the ``lb.run(...)`` call that recomputes
     ``result`` (when its settings identify the experiment) and the step on screen;
-    ``predict=(question, answer)`` adds a prediction prompt above the panel.
+    ``predict=(question, answer)`` adds a prediction prompt above the panel; ``start``
+    (``"last"``, default, or ``"first"``) is the frame shown first.
     """
     if frame is None:
         spec = panels.get(panels.Frames, panel or getattr(result, "EXPERIMENT", ""))
         frame, numbers = spec.figure, numbers or spec.numbers
         every = spec.every if every is None else every
         predict = spec.predict if predict is None else predict
+        start = spec.start if start is None else start
+    start = check_choice("start", "last" if start is None else start, ("first", "last"))
     numbers = numbers or _default_numbers
     every = check_int("every", 1 if every is None else every, minimum=1)
     steps = [int(s) for s in result.steps[::every]]
@@ -461,7 +465,7 @@ def time_scrubber(
         render,
         {"step": steps},
         kind="time",
-        initial={"step": steps[-1]},
+        initial={"step": steps[-1] if start == "last" else steps[0]},
         interval_ms=interval_ms,
         code=code if call else None,
         predict=predict,

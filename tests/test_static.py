@@ -196,3 +196,28 @@ def test_live_explorer_uses_toggle_buttons_for_categorical_settings():
     assert isinstance(toggle, w.ToggleButtons) and toggle.value == "relu"
     numeric = _slider("multi", {"kind": "select", "options": [1, 2, 3]}, 2)
     assert isinstance(numeric, w.SelectionSlider)
+
+
+def test_scrubber_can_start_at_step_zero():
+    """``start="first"`` (the fanout chapter's panel, whose trained state is the figure above
+    it) shows step 0 first; the default is the last step; a bad value fails before work."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from luckbook import panels
+
+    run = SimpleNamespace(steps=np.array([0, 10, 20]))
+
+    def frame(result, step):
+        return _frame({"a": step})[0]
+
+    def numbers(result, step):
+        return f"step {step}"
+
+    first = static.time_scrubber(run, frame, numbers, start="first")
+    last = static.time_scrubber(run, frame, numbers)
+    assert first.initial == [0] and last.initial == [2]
+    with pytest.raises(ValueError, match="start='middle' is not allowed"):
+        static.time_scrubber(run, frame, numbers, start="middle")
+    assert panels.get(panels.Frames, "fanout").start == "first"
