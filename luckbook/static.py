@@ -28,6 +28,7 @@ from . import panels
 from .claims import held_out_seeds
 from .config import check_choice, check_int, default_scale, provenance
 from .experiments import get_experiment, resolve_seeds
+from .plots.style import svg_anchor, svg_filename
 from .train import DivergenceError
 from .widgets import is_categorical
 
@@ -235,6 +236,10 @@ class StaticPanel:
                 f"<details><summary>Answer</summary><p>{html.escape(answer)}</p></details>"
                 "</div>"
             )
+        download = ""
+        if first.get("svgz"):
+            link = svg_anchor(first["svgz"], first["svg"].removesuffix(".svg"), "lb-svg")
+            download = f'<div class="lb-download">{link}</div>'
         repro = ""
         if first.get("code"):
             repro = (
@@ -250,6 +255,7 @@ class StaticPanel:
             f'<div class="lb-controls">{"".join(controls)}</div>'
             f'<img class="lb-image luckbook-figure" src="{first["img"]}" '
             f'alt="{html.escape(first["alt"], quote=True)}">'
+            f"{download}"
             f'<pre class="lb-numbers">{html.escape(first["text"])}</pre>'
             f"{repro}"
             f"{caption}"
@@ -269,6 +275,7 @@ def static_panel(
     interval_ms: int = 400,
     code: Callable[[dict[str, Any]], str] | None = None,
     predict: tuple[str, str] | None = None,
+    svg: bool | None = None,
 ) -> StaticPanel:
     """Render every combination of ``axes`` with ``render(values) -> (figure, numbers)``.
 
@@ -283,8 +290,12 @@ def static_panel(
             frame on screen with a Copy button ("Reproduce this frame").
         predict: ``(question, answer)``: a prediction prompt shown above the panel, the
             answer folded in a ``<details>`` drop-down.
+        svg: give every frame an SVG download link (for slides; default: grid panels, whose
+            few frames each cost a run anyway; a time panel's many frames would double its
+            build time and add a third to its weight).
     """
     check_choice("kind", kind, KINDS)
+    svg = kind == "grid" if svg is None else bool(svg)
     predict = _check_predict(predict)
     check_int("interval_ms", interval_ms, minimum=10)
     names = list(axes)
@@ -326,6 +337,10 @@ def static_panel(
             or ", ".join(f"{k}={_label(v)}" for k, v in point.items()),
             "text": text,
         }
+        if svg and hasattr(fig, "svgz"):
+            where = "-".join(f"{k}={_label(v)}" for k, v in point.items())
+            frames[",".join(map(str, idx))]["svgz"] = fig.svgz()
+            frames[",".join(map(str, idx))]["svg"] = svg_filename(f"{fig.name}-{where}")
         if code is not None:
             frames[",".join(map(str, idx))]["code"] = code(point)
     labels = [[_label(v) for v in vals] for vals in values]

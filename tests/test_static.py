@@ -221,3 +221,26 @@ def test_scrubber_can_start_at_step_zero():
     with pytest.raises(ValueError, match="start='middle' is not allowed"):
         static.time_scrubber(run, frame, numbers, start="middle")
     assert panels.get(panels.Frames, "fanout").start == "first"
+
+
+def test_grid_frames_carry_their_svg_and_the_link_follows_the_sliders():
+    """A grid panel's frames each carry their figure as gzipped SVG (``svgz``, valid XML) and
+    a file name with the frame's values; the panel shows one download link (the first
+    frame's), which the panel's script retargets. Time panels leave it out by default."""
+    import base64
+    import gzip
+    import xml.etree.ElementTree as ET
+
+    panel = static.static_panel(_frame, {"a": [1, 2], "b": ["x", "y"]})
+    html = panel._repr_html_()
+    frames = _payload(html)["frames"]
+    for frame in frames.values():
+        root = ET.fromstring(gzip.decompress(base64.b64decode(frame["svgz"])))
+        assert root.tag.endswith("svg")
+    assert frames["1,0"]["svg"] == "figure-a=2-b=x.svg"
+    assert (
+        html.count('class="luckbook-svg lb-svg"') == 1 and 'download="figure-a=1-b=x.svg"' in html
+    )
+    assert "svg.dataset.svgz = frame.svgz" in html
+    time_panel = static.static_panel(_frame, {"step": [0, 10]}, kind="time")
+    assert "svgz" not in _payload(time_panel._repr_html_())["frames"]["0"]

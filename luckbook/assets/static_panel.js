@@ -23,6 +23,7 @@
   if (img) { img.addEventListener("load", fit); fit(); }
   var numbers = root.querySelector("pre.lb-numbers");
   var code = root.querySelector("pre.lb-code");
+  var svg = root.querySelector("a.lb-svg");
   // A categorical setting shows buttons; its (hidden) range input holds the state.
   var options = Array.prototype.slice.call(root.querySelectorAll("button.lb-option"));
   function sliderNamed(name) {
@@ -48,6 +49,11 @@
     });
     if (!frame) { return; }
     img.src = frame.img; img.alt = frame.alt; numbers.textContent = frame.text;
+    if (svg && frame.svgz && svg.dataset.svgz !== frame.svgz) {
+      // the link's click handler unpacks data-svgz into a blob URL once; a new frame resets it
+      if (svg.dataset.ready) { window.URL.revokeObjectURL(svg.href); delete svg.dataset.ready; }
+      svg.dataset.svgz = frame.svgz; svg.download = frame.svg; svg.href = "#";
+    }
     if (code && frame.code) { code.textContent = frame.code; }
   }
   var copy = root.querySelector("button.lb-copy");

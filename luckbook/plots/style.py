@@ -152,16 +152,14 @@ class BookFigure(Figure):
                 a.set_rasterized(False)
         return _round_paths(buf.getvalue())
 
+    def svgz(self) -> str:
+        """:meth:`svg_bytes` gzipped, base64: what a download link carries."""
+        return base64.b64encode(gzip.compress(self.svg_bytes(), 9, mtime=0)).decode()
+
     def svg_link(self) -> str:
         """An ``<a download>`` that saves the figure as SVG, the SVG inline (gzipped, base64):
         it works in the static book, from disk, without a kernel."""
-        data = base64.b64encode(gzip.compress(self.svg_bytes(), 9, mtime=0)).decode()
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.name or "figure").strip("-") or "figure"
-        return (
-            f'<a class="luckbook-svg" download="{name}.svg" href="#" data-svgz="{data}" '
-            f'onclick="{html.escape(_SVGZ_CLICK, quote=True)}" '
-            'title="download this figure as SVG (for slides)">\u2b07 SVG</a>'
-        )
+        return svg_anchor(self.svgz(), self.name)
 
     def png_bytes(self) -> bytes:
         """The figure as a palette PNG (256 colours): about a third of the size of RGBA,
@@ -190,6 +188,21 @@ class BookFigure(Figure):
             '<div class="luckbook-download" style="font-size:.8em;text-align:right">'
             f"{self.svg_link()}</div>"
         )
+
+
+def svg_filename(name: str) -> str:
+    """``name`` as a safe file name ending in ``.svg``."""
+    return (re.sub(r"[^A-Za-z0-9_.=-]+", "-", name or "figure").strip("-") or "figure") + ".svg"
+
+
+def svg_anchor(svgz: str, name: str, extra_class: str = "") -> str:
+    """The download link for a gzipped, base64 SVG (see :data:`_SVGZ_CLICK`)."""
+    cls = f"luckbook-svg {extra_class}".strip()
+    return (
+        f'<a class="{cls}" download="{html.escape(svg_filename(name), quote=True)}" href="#" '
+        f'data-svgz="{svgz}" onclick="{html.escape(_SVGZ_CLICK, quote=True)}" '
+        'title="download this figure as SVG (for slides)">\u2b07 SVG</a>'
+    )
 
 
 def _round_paths(svg: bytes) -> bytes:
