@@ -187,6 +187,18 @@ def test_titles_never_print_nan():
     assert number(float("inf")) == "\u221e" and number(0.123456) == "0.12"
 
 
+def test_a_nan_left_in_figure_text_reads_as_a_dash():
+    from luckbook.plots.style import new_figure, no_nan
+
+    fig = new_figure(3, 2)
+    ax = fig.add_subplot()
+    ax.set_title(f"ρ = {float('nan'):.2f}, median {float('nan'):g}; nanmean, banana")
+    fig.alt = "ratio nan"
+    no_nan(fig)
+    assert ax.get_title() == "ρ = \u2014, median \u2014; nanmean, banana"
+    assert fig.alt == "ratio not defined"
+
+
 def test_noise_levels_get_distinguishable_colours():
     """The lucky chapter's levels: at most one blue among the first three (the old palette had
     two, 25 degrees of hue apart) and every two at least 35 degrees of hue apart."""

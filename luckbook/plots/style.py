@@ -71,6 +71,7 @@ def styled(fn: Callable[P, R]) -> Callable[P, R]:
         if isinstance(out, BookFigure):  # the outermost plot function names the figure
             out.name = _figure_name(fn)
             floor_fonts(out)
+            no_nan(out)
         return out
 
     return wrapper
@@ -89,6 +90,23 @@ def floor_fonts(fig: Figure, minimum: float = MIN_FONT_PT) -> Figure:
     for text in fig.findobj(Text):
         if text.get_fontsize() < minimum:
             text.set_fontsize(minimum)
+    return fig
+
+
+_NAN = re.compile(r"(?<![\w.])nan(?![\w])", re.IGNORECASE)
+
+
+def no_nan(fig: Figure) -> Figure:
+    """The safety net behind :func:`number`: a ``nan`` left in a title, label or legend reads
+    ``—``, in the alt text ``not defined``."""
+    from matplotlib.text import Text
+
+    for text in fig.findobj(Text):
+        value = text.get_text()
+        if value and _NAN.search(value):
+            text.set_text(_NAN.sub("\u2014", value))
+    if isinstance(fig, BookFigure) and fig.alt:
+        fig.alt = _NAN.sub("not defined", fig.alt)
     return fig
 
 
