@@ -28,7 +28,7 @@ from . import panels
 from .claims import held_out_seeds
 from .config import check_choice, check_int, default_scale, provenance
 from .experiments import get_experiment, resolve_seeds
-from .plots.style import svg_anchor, svg_filename
+from .plots.style import NAN_WORD, svg_anchor, svg_filename
 from .train import DivergenceError
 from .widgets import is_categorical
 
@@ -335,7 +335,7 @@ def static_panel(
             "img": _png_data_url(fig),
             "alt": getattr(fig, "alt", "")
             or ", ".join(f"{k}={_label(v)}" for k, v in point.items()),
-            "text": text,
+            "text": NAN_WORD.sub("\u2014", text),  # "r = nan" in a frame's numbers reads "r = —"
         }
         if svg and hasattr(fig, "svgz"):
             where = "-".join(f"{k}={_label(v)}" for k, v in point.items())

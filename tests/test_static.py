@@ -244,3 +244,12 @@ def test_grid_frames_carry_their_svg_and_the_link_follows_the_sliders():
     assert "svg.dataset.svgz = frame.svgz" in html
     time_panel = static.static_panel(_frame, {"step": [0, 10]}, kind="time")
     assert "svgz" not in _payload(time_panel._repr_html_())["frames"]["0"]
+
+
+def test_frame_numbers_never_print_nan():
+    def render(values):
+        fig, _ = _frame(values)
+        return fig, f"r = {float('nan'):.3f} [nan, nan]; nanmean"
+
+    panel = static.static_panel(render, {"a": [1]}, svg=False)
+    assert panel.frames["0"]["text"] == "r = \u2014 [\u2014, \u2014]; nanmean"

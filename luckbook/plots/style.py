@@ -93,7 +93,7 @@ def floor_fonts(fig: Figure, minimum: float = MIN_FONT_PT) -> Figure:
     return fig
 
 
-_NAN = re.compile(r"(?<![\w.])nan(?![\w])", re.IGNORECASE)
+NAN_WORD = re.compile(r"(?<![\w.])nan(?![\w])", re.IGNORECASE)
 
 
 def no_nan(fig: Figure) -> Figure:
@@ -103,10 +103,10 @@ def no_nan(fig: Figure) -> Figure:
 
     for text in fig.findobj(Text):
         value = text.get_text()
-        if value and _NAN.search(value):
-            text.set_text(_NAN.sub("\u2014", value))
+        if value and NAN_WORD.search(value):
+            text.set_text(NAN_WORD.sub("\u2014", value))
     if isinstance(fig, BookFigure) and fig.alt:
-        fig.alt = _NAN.sub("not defined", fig.alt)
+        fig.alt = NAN_WORD.sub("not defined", fig.alt)
     return fig
 
 
