@@ -88,7 +88,10 @@ def write_figures(
     for name, fn in figures.items():
         fig = fn(result)
         path = folder / f"{experiment}-{name}.{fmt}"
-        fig.savefig(path, format=fmt, bbox_inches="tight", metadata=_metadata(fmt))
+        if fmt == "svg" and hasattr(fig, "svg_bytes"):  # the same lean SVG as the book's links
+            path.write_bytes(fig.svg_bytes())
+        else:
+            fig.savefig(path, format=fmt, bbox_inches="tight", metadata=_metadata(fmt))
         plt.close(fig)
         written.append(path)
     return written

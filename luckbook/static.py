@@ -28,7 +28,9 @@ from . import panels
 from .claims import held_out_seeds
 from .config import check_choice, check_int, default_scale, provenance
 from .experiments import get_experiment, resolve_seeds
+from .plots.style import NAN_WORD, svg_anchor, svg_filename
 from .train import DivergenceError
+from .widgets import is_categorical
 
 KINDS = ("grid", "time")
 MAX_FRAMES = 200
@@ -145,6 +147,8 @@ class StaticPanel:
         names: slider names; labels: per slider, the value labels.
         frames: ``"i,j,…" -> {"img": data URL, "alt": str, "text": str}``.
         kind: ``"grid"`` or ``"time"``; seconds: time spent rendering/computing the frames.
+        toggles: per slider, whether it is shown as a group of buttons (a categorical setting
+            of two to four values); its range input stays, hidden, as the panel's state.
     """
 
     def __init__(
@@ -159,8 +163,10 @@ class StaticPanel:
         interval_ms: int = 400,
         seconds: float = 0.0,
         predict: tuple[str, str] | None = None,
+        toggles: list[bool] | None = None,
     ) -> None:
         self.names, self.labels, self.frames = names, labels, frames
+        self.toggles = list(toggles) if toggles is not None else [False] * len(names)
         self.kind, self.initial, self.caption = kind, initial, caption
         self.interval_ms, self.seconds = interval_ms, seconds
         self.predict = _check_predict(predict)
@@ -183,14 +189,36 @@ class StaticPanel:
         uid = "lb-" + hashlib.sha256(payload.encode()).hexdigest()[:12]
         first = self.frames[",".join(str(i) for i in self.initial)]
         controls = []
-        for name, labels, start in zip(self.names, self.labels, self.initial, strict=True):
+        for name, labels, start, toggle in zip(
+            self.names, self.labels, self.initial, self.toggles, strict=True
+        ):
+            esc = html.escape(name)
+            if toggle:  # buttons; the range input holds the state, out of sight
+                buttons = "".join(
+                    f'<button type="button" class="lb-option" data-name="{esc}" '
+                    f'data-index="{i}" aria-pressed="{"true" if i == start else "false"}">'
+                    f"{html.escape(label)}</button>"
+                    for i, label in enumerate(labels)
+                )
+                controls.append(
+                    '<div class="lb-control lb-toggle" role="group" '
+                    f'aria-label="{esc}"><span class="lb-name">{esc}</span>'
+                    f'<span class="lb-options">{buttons}</span>'
+                    f'<input type="range" class="lb-slider lb-hidden" data-name="{esc}" '
+                    f'min="0" max="{len(labels) - 1}" step="1" value="{start}" '
+                    f'tabindex="-1" aria-hidden="true">'
+                    f'<output class="lb-value" data-name="{esc}" hidden>'
+                    f"{html.escape(labels[start])}</output>"
+                    "</div>"
+                )
+                continue
             controls.append(
                 '<label class="lb-control">'
-                f'<span class="lb-name">{html.escape(name)}</span>'
-                f'<input type="range" class="lb-slider" data-name="{html.escape(name)}" min="0" '
+                f'<span class="lb-name">{esc}</span>'
+                f'<input type="range" class="lb-slider" data-name="{esc}" min="0" '
                 f'max="{len(labels) - 1}" step="1" value="{start}" '
-                f'aria-label="{html.escape(name)}">'
-                f'<output class="lb-value" data-name="{html.escape(name)}">'
+                f'aria-label="{esc}">'
+                f'<output class="lb-value" data-name="{esc}">'
                 f"{html.escape(labels[start])}</output>"
                 "</label>"
             )
@@ -208,6 +236,10 @@ class StaticPanel:
                 f"<details><summary>Answer</summary><p>{html.escape(answer)}</p></details>"
                 "</div>"
             )
+        download = ""
+        if first.get("svgz"):
+            link = svg_anchor(first["svgz"], first["svg"].removesuffix(".svg"), "lb-svg")
+            download = f'<div class="lb-download">{link}</div>'
         repro = ""
         if first.get("code"):
             repro = (
@@ -223,6 +255,7 @@ class StaticPanel:
             f'<div class="lb-controls">{"".join(controls)}</div>'
             f'<img class="lb-image luckbook-figure" src="{first["img"]}" '
             f'alt="{html.escape(first["alt"], quote=True)}">'
+            f"{download}"
             f'<pre class="lb-numbers">{html.escape(first["text"])}</pre>'
             f"{repro}"
             f"{caption}"
@@ -242,6 +275,7 @@ def static_panel(
     interval_ms: int = 400,
     code: Callable[[dict[str, Any]], str] | None = None,
     predict: tuple[str, str] | None = None,
+    svg: bool | None = None,
 ) -> StaticPanel:
     """Render every combination of ``axes`` with ``render(values) -> (figure, numbers)``.
 
@@ -256,8 +290,12 @@ def static_panel(
             frame on screen with a Copy button ("Reproduce this frame").
         predict: ``(question, answer)``: a prediction prompt shown above the panel, the
             answer folded in a ``<details>`` drop-down.
+        svg: give every frame an SVG download link (for slides; default: grid panels, whose
+            few frames each cost a run anyway; a time panel's many frames would double its
+            build time and add a third to its weight).
     """
     check_choice("kind", kind, KINDS)
+    svg = kind == "grid" if svg is None else bool(svg)
     predict = _check_predict(predict)
     check_int("interval_ms", interval_ms, minimum=10)
     names = list(axes)
@@ -297,11 +335,16 @@ def static_panel(
             "img": _png_data_url(fig),
             "alt": getattr(fig, "alt", "")
             or ", ".join(f"{k}={_label(v)}" for k, v in point.items()),
-            "text": text,
+            "text": NAN_WORD.sub("\u2014", text),  # "r = nan" in a frame's numbers reads "r = —"
         }
+        if svg and hasattr(fig, "svgz"):
+            where = "-".join(f"{k}={_label(v)}" for k, v in point.items())
+            frames[",".join(map(str, idx))]["svgz"] = fig.svgz()
+            frames[",".join(map(str, idx))]["svg"] = svg_filename(f"{fig.name}-{where}")
         if code is not None:
             frames[",".join(map(str, idx))]["code"] = code(point)
     labels = [[_label(v) for v in vals] for vals in values]
+    toggles = [kind == "grid" and is_categorical(vals) for vals in values]
     return StaticPanel(
         names,
         labels,
@@ -312,6 +355,7 @@ def static_panel(
         interval_ms=interval_ms,
         seconds=time.perf_counter() - start,
         predict=predict,
+        toggles=toggles,
     )
 
 
@@ -400,6 +444,7 @@ def time_scrubber(
     every: int | None = None,
     interval_ms: int = 300,
     predict: tuple[str, str] | None = None,
+    start: str | None = None,
 ) -> StaticPanel:
     """A ``"time"`` panel over the snapshot steps of ``result`` (every ``every``-th snapshot).
 
@@ -407,13 +452,16 @@ def time_scrubber(
     the result's experiment (``panel`` names another); its numbers default to
     ``result.numbers(step)``. Each frame shows the ``lb.run(...)`` call that recomputes
     ``result`` (when its settings identify the experiment) and the step on screen;
-    ``predict=(question, answer)`` adds a prediction prompt above the panel.
+    ``predict=(question, answer)`` adds a prediction prompt above the panel; ``start``
+    (``"last"``, default, or ``"first"``) is the frame shown first.
     """
     if frame is None:
         spec = panels.get(panels.Frames, panel or getattr(result, "EXPERIMENT", ""))
         frame, numbers = spec.figure, numbers or spec.numbers
         every = spec.every if every is None else every
         predict = spec.predict if predict is None else predict
+        start = spec.start if start is None else start
+    start = check_choice("start", "last" if start is None else start, ("first", "last"))
     numbers = numbers or _default_numbers
     every = check_int("every", 1 if every is None else every, minimum=1)
     steps = [int(s) for s in result.steps[::every]]
@@ -432,7 +480,7 @@ def time_scrubber(
         render,
         {"step": steps},
         kind="time",
-        initial={"step": steps[-1]},
+        initial={"step": steps[-1] if start == "last" else steps[0]},
         interval_ms=interval_ms,
         code=code if call else None,
         predict=predict,

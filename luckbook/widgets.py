@@ -7,7 +7,7 @@ the results cache: moving a slider back to a value already computed is instant.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from matplotlib.figure import Figure
@@ -16,11 +16,30 @@ from . import panels
 from .experiments import get_experiment
 from .train import DivergenceError
 
+MAX_TOGGLES = 4
+"""A categorical setting with at most this many values gets toggle buttons, not a slider."""
+
+
+def is_categorical(options: Sequence[Any]) -> bool:
+    """Two to :data:`MAX_TOGGLES` values that are not numbers (``top_init``, ``dynamics``,
+    ``activation``): they have no order, so they get buttons, not a slider."""
+    values = list(options)
+    return 2 <= len(values) <= MAX_TOGGLES and all(
+        isinstance(v, str | bool) or v is None for v in values
+    )
+
 
 def _slider(name: str, spec: Mapping[str, Any], value: Any) -> Any:
     import ipywidgets as w
 
     style = {"description_width": "80px"}
+    if spec["kind"] == "select" and is_categorical(spec["options"]):
+        return w.ToggleButtons(
+            options=list(spec["options"]),
+            value=value,
+            description=spec.get("description", name),
+            style={**style, "button_width": "auto"},
+        )
     if spec["kind"] == "select":
         return w.SelectionSlider(
             options=spec["options"],

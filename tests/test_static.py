@@ -35,7 +35,7 @@ def test_grid_panel_has_one_frame_per_combination_and_the_contract_classes():
     data = _payload(html)
     assert sorted(data["frames"]) == sorted(f"{i},{j}" for i in range(3) for j in range(2))
     assert data["labels"] == [["1", "2", "3"], ["x", "y"]]
-    assert html.count('class="lb-slider"') == 2
+    assert html.count('type="range" class="lb-slider') == 2  # "b" as buttons + hidden range
     assert 'data-kind="grid"' in html and 'class="lb-play"' not in html
     assert 'class="lb-image luckbook-figure"' in html and 'class="lb-numbers"' in html
     # the first frame shown is the initial one, with its alt text and numbers
@@ -161,3 +161,95 @@ def test_predict_prompt_above_the_panel_with_the_answer_folded():
     for bad in ("just a question", ("q",), ("q", ""), ("q", 1)):
         with pytest.raises(ValueError, match="predict="):
             static.static_panel(_frame, {"a": [1]}, predict=bad)
+
+
+def test_categorical_settings_get_buttons_over_a_hidden_range_input():
+    """A setting of two to four non-numeric values is a button group (one pressed); its range
+    input stays in the contract (``input[type=range].lb-slider``), hidden, as the state the
+    buttons set. Numeric settings keep their slider."""
+    panel = static.static_panel(
+        _frame, {"a": [1, 2, 3], "dynamics": ["sgd", "projected-matrix"]}, initial={"a": 2}
+    )
+    html = panel._repr_html_()
+    assert panel.toggles == [False, True]
+    assert html.count('class="lb-slider"') == 1 and html.count('class="lb-slider lb-hidden"') == 1
+    buttons = re.findall(
+        r'<button type="button" class="lb-option" data-name="dynamics" '
+        r'data-index="(\d)" aria-pressed="(true|false)">([^<]+)</button>',
+        html,
+    )
+    assert buttons == [("0", "true", "sgd"), ("1", "false", "projected-matrix")]
+    assert 'role="group" aria-label="dynamics"' in html and "button.lb-option" in html
+    five = static.static_panel(_frame, {"k": ["a", "b", "c", "d", "e"]})
+    assert five.toggles == [False]  # five values: a slider
+
+
+def test_live_explorer_uses_toggle_buttons_for_categorical_settings():
+    pytest.importorskip("ipywidgets")
+    import ipywidgets as w
+
+    from luckbook.widgets import _slider, is_categorical
+
+    assert is_categorical(["relu", "leaky_relu"]) and not is_categorical([1, 2, 3])
+    assert not is_categorical(["only"]) and not is_categorical(list("abcde"))
+    toggle = _slider("activation", {"kind": "select", "options": ["relu", "leaky_relu"]}, "relu")
+    assert isinstance(toggle, w.ToggleButtons) and toggle.value == "relu"
+    numeric = _slider("multi", {"kind": "select", "options": [1, 2, 3]}, 2)
+    assert isinstance(numeric, w.SelectionSlider)
+
+
+def test_scrubber_can_start_at_step_zero():
+    """``start="first"`` (the fanout chapter's panel, whose trained state is the figure above
+    it) shows step 0 first; the default is the last step; a bad value fails before work."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from luckbook import panels
+
+    run = SimpleNamespace(steps=np.array([0, 10, 20]))
+
+    def frame(result, step):
+        return _frame({"a": step})[0]
+
+    def numbers(result, step):
+        return f"step {step}"
+
+    first = static.time_scrubber(run, frame, numbers, start="first")
+    last = static.time_scrubber(run, frame, numbers)
+    assert first.initial == [0] and last.initial == [2]
+    with pytest.raises(ValueError, match="start='middle' is not allowed"):
+        static.time_scrubber(run, frame, numbers, start="middle")
+    assert panels.get(panels.Frames, "fanout").start == "first"
+
+
+def test_grid_frames_carry_their_svg_and_the_link_follows_the_sliders():
+    """A grid panel's frames each carry their figure as gzipped SVG (``svgz``, valid XML) and
+    a file name with the frame's values; the panel shows one download link (the first
+    frame's), which the panel's script retargets. Time panels leave it out by default."""
+    import base64
+    import gzip
+    import xml.etree.ElementTree as ET
+
+    panel = static.static_panel(_frame, {"a": [1, 2], "b": ["x", "y"]})
+    html = panel._repr_html_()
+    frames = _payload(html)["frames"]
+    for frame in frames.values():
+        root = ET.fromstring(gzip.decompress(base64.b64decode(frame["svgz"])))
+        assert root.tag.endswith("svg")
+    assert frames["1,0"]["svg"] == "figure-a=2-b=x.svg"
+    assert (
+        html.count('class="luckbook-svg lb-svg"') == 1 and 'download="figure-a=1-b=x.svg"' in html
+    )
+    assert "svg.dataset.svgz = frame.svgz" in html
+    time_panel = static.static_panel(_frame, {"step": [0, 10]}, kind="time")
+    assert "svgz" not in _payload(time_panel._repr_html_())["frames"]["0"]
+
+
+def test_frame_numbers_never_print_nan():
+    def render(values):
+        fig, _ = _frame(values)
+        return fig, f"r = {float('nan'):.3f} [nan, nan]; nanmean"
+
+    panel = static.static_panel(render, {"a": [1]}, svg=False)
+    assert panel.frames["0"]["text"] == "r = \u2014 [\u2014, \u2014]; nanmean"

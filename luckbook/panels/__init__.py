@@ -79,12 +79,16 @@ class Frames:
         numbers: ``(result, step) -> str`` (default ``result.numbers(step)``).
         every: show every ``every``-th snapshot (and the last).
         predict: ``(question, answer)`` prompt above the panel.
+        start: ``"last"`` (the trained state) or ``"first"`` (step 0): the frame shown before
+            the reader moves the slider. ``"first"`` where the chapter already shows the
+            trained state in a figure above, so the panel does not repeat it.
     """
 
     figure: Callable[[Any, int], Any]
     numbers: Callable[[Any, int], str] | None = None
     every: int = 1
     predict: tuple[str, str] | None = None
+    start: str = "last"
 
 
 @dataclasses.dataclass(frozen=True)

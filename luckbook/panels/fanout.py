@@ -10,6 +10,7 @@ register(
     Frames(
         figure=plots.fanout_frame,
         every=2,
+        start="first",  # the trained state is the chapter's first figure (its left panel)
         predict=(
             "Before you press Play: at step 0, how far apart are the fan-outs of the lucky nodes "
             "(started near a teacher node) and of the unlucky ones (pure noise)? As training "

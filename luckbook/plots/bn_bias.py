@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from ..experiments.bn_bias import ARCHS
 from ..results.bn_bias import BNBiasResult
-from .style import new_figure, styled, with_alt
+from .style import new_figure, number, styled, with_alt
 
 LAYER_COLORS = ("#1d4ed8", "#0891b2", "#65a30d", "#c2410c", "#7c3aed", "#64748b")
 ARCH_TITLES = {"cnn": "VGG-style CNN", "mlp": "MLP with BatchNorm"}
@@ -39,7 +39,8 @@ def negative_fraction_curves(result: BNBiasResult) -> Figure:
         ax.axhline(0.5, color="k", lw=0.8, ls=":")
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("epoch")
-        ax.set_title(f"{ARCH_TITLES[arch]}: pooled {pooled.mean():.2f}")
+        share = float(pooled.mean()) if pooled.size else float("nan")
+        ax.set_title(f"{ARCH_TITLES[arch]}: pooled {number(share)}")
         ax.legend(loc="lower right", fontsize=8)
         alt.append(
             f"{ARCH_TITLES[arch]}: final fraction per BN layer "

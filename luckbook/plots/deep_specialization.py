@@ -17,6 +17,8 @@ from matplotlib.figure import Figure
 from ..results.deep_specialization import HIGH, LOW, DeepSpecializationResult
 from .style import SPECIALIZED, UNSPECIALIZED, new_figure, styled, with_alt
 
+FANOUT = r"$\sqrt{\mathrm{E}[\beta_{kk}]}$"
+"""A node's effective fan-out (mathtext: no raw underscore on an axis)."""
 MIDDLE = "#0891b2"  # student nodes with best correlation between LOW and HIGH
 LAYER_COLORS = ("#1d4ed8", "#0891b2", "#65a30d", "#c2410c", "#7c3aed", "#64748b")
 
@@ -72,7 +74,7 @@ def l_shape_layer(
         fontsize=9,
     )
     ax.set_xlabel("best correlation with a teacher node")
-    ax.set_ylabel("√E[β_kk] (effective fan-out)")
+    ax.set_ylabel(FANOUT + " (effective fan-out)")
     return with_alt(
         fig,
         f"Layer {layer}: {q['n_low']} student nodes with best correlation below {LOW} have median "
@@ -217,8 +219,8 @@ def fanout_decay_panel(result: DeepSpecializationResult, layer: int = 0) -> Figu
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo / 10, hi)
-    ax.set_xlabel("√E[β_kk] at step 0")
-    ax.set_ylabel(f"√E[β_kk] at step {int(result.steps[-1])}")
+    ax.set_xlabel(FANOUT + " at step 0")
+    ax.set_ylabel(f"{FANOUT} at step {int(result.steps[-1])}")
     ax.set_title(f"Layer {layer}: effective fan-out, end vs start")
     ax.legend(loc="lower right", fontsize=7.5, markerscale=2)
     q = result.decay_numbers(layer)

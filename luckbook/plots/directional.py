@@ -12,9 +12,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..results.directional import DirectionalResult, PhaseLengths
-from .style import SPECIALIZED, TEACHER, UNSPECIALIZED, new_figure, styled, with_alt
+from .style import SPECIALIZED, TEACHER, UNSPECIALIZED, new_figure, number, styled, with_alt
 
 LOSS = "#15803d"
+NEURON_RATIO = r"$\Vert w_j(t)\Vert \,/\, \Vert w_j(0)\Vert$"
+"""A neuron's norm relative to its start (mathtext: no raw underscore on an axis)."""
 
 
 def _mean(values: np.ndarray) -> str:
@@ -80,7 +82,8 @@ def directional_overview(result: DirectionalResult, seed: int | None = None) -> 
     ax[1, 0].set_yscale("log")
     ax[1, 0].set_xlabel("flow time t")
     ax[1, 0].set_ylabel("singular values of W₁")
-    ax[1, 0].set_title(f"effective rank {result.erank[0, s]:.1f} → {result.erank[-1, s]:.1f}")
+    first, last = number(result.erank[0, s], ".1f"), number(result.erank[-1, s], ".1f")
+    ax[1, 0].set_title(f"effective rank {first} → {last}")
     _marks(ax[1, 0], result, s)
     grow = result.growing()[-1, s]
     for j in np.argsort(grow):
@@ -93,7 +96,7 @@ def directional_overview(result: DirectionalResult, seed: int | None = None) -> 
         )
     ax[1, 1].set_yscale("log")
     ax[1, 1].set_xlabel("flow time t")
-    ax[1, 1].set_ylabel("‖w_j(t)‖/‖w_j(0)‖")
+    ax[1, 1].set_ylabel(NEURON_RATIO)
     ax[1, 1].set_title(f"{int(grow.sum())} of {result.settings.width} neurons grow (orange)")
     c = result.seed_numbers()
     st = result.settings
@@ -135,7 +138,7 @@ def directional_frame(result: DirectionalResult, step: int, seed: int | None = N
     ax[1].set_xscale("log")
     ax[1].set_xlim(0.3, max(3.0, float(result.neuron_ratio[:, s].max()) * 1.5))
     ax[1].set_ylim(-0.05, 1.05)
-    ax[1].set_xlabel("‖w_j(t)‖/‖w_j(0)‖")
+    ax[1].set_xlabel(NEURON_RATIO)
     ax[1].set_ylabel("cosine to nearest KKT dir.")
     ax[1].legend(loc="lower right", fontsize=7.5)
     k = np.arange(result.svals.shape[-1])
@@ -145,7 +148,7 @@ def directional_frame(result: DirectionalResult, step: int, seed: int | None = N
     ax[2].set_xlabel("index")
     ax[2].set_ylabel("singular value of W₁")
     ax[2].legend(fontsize=7.5)
-    ax[2].set_title(f"effective rank {result.erank[i, s]:.2f}")
+    ax[2].set_title(f"effective rank {number(result.erank[i, s])}")
     return with_alt(
         fig,
         f"Step {int(result.steps[i])} (flow time {result.time[i, s]:.3g}), seed "

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..results.fanout import FanoutResult, geometric_mean
-from .style import SPECIALIZED, TEACHER, UNSPECIALIZED, new_figure, styled, with_alt
+from .style import SPECIALIZED, TEACHER, UNSPECIALIZED, new_figure, number, styled, with_alt
 
 LUCKY = SPECIALIZED  # nodes that started at a teacher node plus noise
 UNLUCKY = UNSPECIALIZED  # nodes that started as pure noise
@@ -143,7 +143,8 @@ def fanout_panel(result: FanoutResult) -> Figure:
     s = result.settings
     fig.suptitle(
         f"init_scale = {s.init_scale:g}, top_scale = {s.top_scale:g} ({s.top_init}), "
-        f"multi = {s.multi}, lr = {s.lr:g}: ratio of medians {result.ratio():.3g}"
+        f"multi = {s.multi}, lr = {s.lr:g}: ratio of medians "
+        + number(result.ratio(), ".3g", "no lucky or no unlucky node")
     )
     return fig
 
@@ -232,31 +233,52 @@ def lottery_figure(result: FanoutResult) -> Figure:
 
 @styled
 def fanout_controls(result: FanoutResult) -> Figure:
-    """:func:`fanout_traces` for the trained run and for each control run of E1 (the same
-    seeds and start; lucky, unlucky and specialized always scored against the original
-    teacher), side by side with a shared fan-out axis."""
+    """:func:`fanout_traces` for each control run of E1 (the same seeds and start; lucky,
+    unlucky and specialized always scored against the original teacher), side by side with a
+    shared fan-out axis. The trained run, drawn in full above them in the chapter
+    (:func:`dynamics_comparison`), is here as its two median lines, dashed, on every panel."""
     names = [n for n in result.control_names() if n not in result.CONTROLS]
-    runs = [("trained", result)] + [(n, result.control_result(n)) for n in names]
-    fig = new_figure(4.0 * len(runs), 3.4)
-    axes = fig.subplots(1, len(runs), sharey=True)
+    runs = [(n, result.control_result(n)) for n in names]
+    if not runs:  # no control run: the trained run alone
+        runs = [("trained", result)]
+    fig = new_figure(max(4.6 * len(runs), 5.4), 3.4)
+    axes = np.atleast_1d(fig.subplots(1, len(runs), sharey=True))
+    mask = result.steps >= 1
+    steps, fan = result.steps[mask], result.fanout[mask]  # [T', S, n]
+    never = result.never_specialized()
+    trained = (
+        (fan[:, np.broadcast_to(~result.unlucky, never.shape)], LUCKY),
+        (fan[:, never], UNLUCKY),
+    )
     parts = []
     for ax, (name, run) in zip(axes, runs, strict=True):
         fanout_traces(run, ax=ax, title=f"{name} ({dynamics_name(run.settings.dynamics)})")
-        never = run.never_specialized()
+        if run is not result:
+            for lines, color in trained:
+                if lines.size:
+                    ax.plot(steps, np.median(lines, axis=1), color=color, lw=1.4, ls="--")
+        run_never = run.never_specialized()
         decay = run.decay()
         parts.append(
-            f"{name}: never-specialized unlucky nodes at {np.median(decay[never]):.2g} of their "
-            f"start, lucky nodes at {np.median(decay[:, ~run.unlucky]):.3g}"
+            f"{name}: never-specialized unlucky nodes at {np.median(decay[run_never]):.2g} of "
+            f"their start, lucky nodes at {np.median(decay[:, ~run.unlucky]):.3g}"
         )
+    legend = axes[0].get_legend()
+    if runs[0][1] is not result and legend is not None:
+        handles = [*legend.legend_handles, Line2D([], [], color="k", lw=1.4, ls="--")]
+        labels = [t.get_text() for t in legend.get_texts()] + ["trained run, medians"]
+        axes[0].legend(handles, labels, loc="lower left")
     for ax in axes[1:]:
         ax.set_ylabel("")
         ax.get_legend().remove()
-    limits = [_fanout_limits(run) for _, run in runs]  # shared y: the union of all panels
+    limits = [_fanout_limits(run) for _, run in runs] + [_fanout_limits(result)]
     axes[0].set_ylim(min(lo for lo, _ in limits), max(hi for _, hi in limits))
     fig.alt = (
-        f"{len(runs)} log-log panels of fan-out norm against training step, the trained run "
-        "and its control runs, median decay at the last step (end over start): "
+        f"{len(runs)} log-log panels of fan-out norm against training step, one per control "
+        "run, with the trained run's lucky and never-specialized unlucky medians dashed for "
+        "comparison; median decay at the last step (end over start): "
         + "; ".join(parts)
-        + "."
+        + f"; trained run: never-specialized unlucky nodes at "
+        f"{np.median(result.decay()[never]):.2g}."
     )
     return fig

@@ -15,7 +15,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..experiments.gradient_relation import STUDENTS
 from ..results.gradient_relation import GradientRelationResult
-from .style import new_figure, styled, with_alt
+from .style import new_figure, number, styled, with_alt
 
 KIND_COLORS = {"aligned": "#c2410c", "random": "#64748b"}
 KIND_STYLES = {"random": "-", "aligned": "--"}
@@ -230,8 +230,8 @@ def beta_matrices(
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         conc = float(result.concentration[kind][s, h])
         share = float(result.block_share[kind][s, h])
-        ax_a.set_title(f"{kind}: β* = E[D A D*], concentration {conc:.2f}")
-        ax_b.set_title(f"{kind}: β = E[D B D], block share {share:.2f}")
+        ax_a.set_title(f"{kind}: β* = E[D A D*], concentration {number(conc)}")
+        ax_b.set_title(f"{kind}: β = E[D B D], block share {number(share)}")
         ax_a.set_ylabel("student node (sorted)")
         if row == 1:
             ax_a.set_xlabel("teacher node")
@@ -355,7 +355,7 @@ def gradient_relation_panel(result: GradientRelationResult) -> Figure:
     ax_b.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_b.yaxis.set_major_locator(MaxNLocator(integer=True))
     conc = float(result.concentration["aligned"][0, h])
-    ax_b.set_title(f"aligned β*, layer 1: concentration {conc:.2f}")
+    ax_b.set_title(f"aligned β*, layer 1: concentration {number(conc)}")
     ax_b.set_xlabel("teacher node")
     ax_b.set_ylabel("student node (sorted)")
     fig.colorbar(image, ax=ax_b, shrink=0.85)

@@ -15,9 +15,9 @@ from matplotlib.figure import Figure
 
 from ..results.lucky import LuckyResult, nanmean
 from .fanout import dynamics_name
-from .style import new_figure, styled, with_alt
+from .style import LEVEL_MARKERS, LEVELS, new_figure, number, styled, with_alt
 
-LEVEL_COLORS = ("#1d4ed8", "#0ea5e9", "#f59e0b", "#c2410c", "#7c3aed", "#64748b")
+LEVEL_COLORS = LEVELS
 CORR_CMAP = "viridis"
 
 
@@ -27,6 +27,10 @@ def _count(k: int, noun: str) -> str:
 
 def _level_color(k: int) -> str:
     return LEVEL_COLORS[k % len(LEVEL_COLORS)]
+
+
+def _level_marker(k: int) -> str:
+    return LEVEL_MARKERS[k % len(LEVEL_MARKERS)]
 
 
 @styled
@@ -44,7 +48,15 @@ def luck_scatter(result: LuckyResult, ax: Axes | None = None) -> Figure:
         y = result.time[k].ravel() + 1.0
         done = result.reached[k].ravel()
         color = _level_color(k)
-        ax.scatter(x[done], y[done], s=11, alpha=0.7, color=color, label=f"init_std {v:g}")
+        ax.scatter(
+            x[done],
+            y[done],
+            s=11,
+            alpha=0.7,
+            color=color,
+            marker=_level_marker(k),
+            label=f"init_std {v:g}",
+        )
         if (~done).any():
             ax.scatter(x[~done], y[~done], s=22, marker="^", facecolors="none", edgecolors=color)
     ax.set_yscale("log")
@@ -131,7 +143,7 @@ def luck_curves(result: LuckyResult, seed: int | None = None, ax: Axes | None = 
 @styled
 def luck_overview(result: LuckyResult) -> Figure:
     """The E2 chapter's panel: the scatter and the correlation curves side by side."""
-    fig = new_figure(10.0, 3.6)
+    fig = new_figure(9.2, 3.6)
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.0, 1.15]})
     luck_scatter(result, ax=left)
     luck_curves(result, ax=right)
@@ -151,7 +163,15 @@ def luck_frame(result: LuckyResult, step: int | None = None) -> Figure:
     for k, v in enumerate(result.init_stds):
         x = result.init_corr[k].ravel()
         y = result.corr[t, k].ravel()
-        ax.scatter(x, y, s=11, alpha=0.75, color=_level_color(k), label=f"init_std {v:g}")
+        ax.scatter(
+            x,
+            y,
+            s=11,
+            alpha=0.75,
+            color=_level_color(k),
+            marker=_level_marker(k),
+            label=f"init_std {v:g}",
+        )
     ax.plot([0, 1], [0, 1], color="k", lw=0.6, alpha=0.4)
     ax.axhline(tau, color="k", lw=0.8, ls=":")
     low = min(0.0, float(result.corr.min()) - 0.02)
@@ -182,7 +202,15 @@ def luck_rates(result: LuckyResult, ax: Axes | None = None) -> Figure:
     for k, v in enumerate(result.init_stds):
         below = result.init_corr[k] < tau
         x, y = result.init_corr[k][below], result.rate[k][below]
-        ax.scatter(x, y, s=11, alpha=0.7, color=_level_color(k), label=f"init_std {v:g}")
+        ax.scatter(
+            x,
+            y,
+            s=11,
+            alpha=0.7,
+            color=_level_color(k),
+            marker=_level_marker(k),
+            label=f"init_std {v:g}",
+        )
     rates = result.rate[result.init_corr < tau]
     if (rates > 0).all():
         ax.set_yscale("log")
@@ -247,7 +275,9 @@ def luck_gaps(
     rhos, _ = result.seed_rhos(init_std)
     rho = nanmean(rhos if seed is None else rhos[sel])
     ax.set_title(
-        f"init_std {init_std:g}, {which}: ρ(initial corr, halving time) = {rho:.2f}", fontsize=9
+        f"init_std {init_std:g}, {which}: ρ(initial corr, halving time) = "
+        + number(rho, ".2f", "too few nodes below τ to rank"),
+        fontsize=9,
     )
     fig.colorbar(
         ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="initial correlation", shrink=0.9
@@ -260,5 +290,6 @@ def luck_gaps(
         f"({float(init.max()):.2f}); dotted line at {1 - tau:.2g} (correlation {tau:g}), dashed "
         f"at the rate window's floor {floor:g}. A straight line is exponential convergence; "
         f"its slope is the rate. Spearman's rho between initial correlation and gap halving "
-        f"time ({'mean over seeds' if seed is None else 'this seed'}): {rho:.3f}.",
+        f"time ({'mean over seeds' if seed is None else 'this seed'}): "
+        f"{number(rho, '.3f', 'too few nodes below the threshold to rank')}.",
     )

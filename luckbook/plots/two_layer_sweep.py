@@ -209,7 +209,8 @@ def sweep_loss_curves(
         ax.set_xlabel("epoch (1000 steps)")
         parts.append(f"p = {p:g}: " + ", ".join(finals))
     axes[0].set_ylabel("log₁₀ eval loss (mean over outputs)")
-    axes[-1].legend(fontsize=8, loc="upper right")
+    handles, labels = axes[-1].get_legend_handles_labels()  # beside the panels: at p = 2 the
+    fig.legend(handles, labels, loc="outside right center")  # curves fill the upper right
     fig.alt = (
         f"{len(ps)} panels, one per p, of log10 eval loss (released convention: mean of the "
         f"squared error over samples and outputs) against epoch (1000 steps), teacher width {m}, "
@@ -285,7 +286,7 @@ def cell_panel(result: TwoLayerSweepResult, m: int, multi: int, p: float) -> Fig
     right.plot(epochs, mean, color=SPECIALIZED)
     right.fill_between(epochs, mean - std, mean + std, color=SPECIALIZED, alpha=0.2, lw=0)
     right.set_xlabel("epoch (1000 steps)")
-    right.set_ylabel("log₁₀ eval loss (mean over outputs)")
+    right.set_ylabel("log₁₀ eval loss")
     fig.suptitle(
         f"m = {m}, multi = {multi}, p = {p:g}, init_scale = {s.init_scale:g}: "
         f"{result.covered(m, multi, p).mean():.2f} of {m} teachers covered (mean of "
