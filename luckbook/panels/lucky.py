@@ -16,8 +16,9 @@ register(
             "had less distance to cover?",
             "Crossing first is mostly distance: at one common rate the node with the smaller "
             "gap crosses first. To see speed, compare how fast each dot leaves the diagonal "
-            "relative to its own gap: at init_std 0.3 the nodes on the right halve their gap "
-            "a little sooner; at 0.1 and 1 there is no such order (see the claim check).",
+            "relative to its own gap, and at which noise levels the nodes on the right halve "
+            "their gap sooner; the claim check measures exactly that (the halving-rate claims "
+            "of E2), with intervals.",
         ),
     ),
 )
@@ -34,11 +35,12 @@ register(
             "Set multi = 2: every student gets as many extra nodes as the teacher has, all "
             "starting as pure noise. Before you move it: where do those nodes appear in the "
             "scatter, and do they reach 0.95 as quickly as the perturbed nodes?",
-            "They start with low initial correlation, on the left of the scatter. At the low "
-            "noise levels none of them reaches 0.95 in the run (hollow triangles): every "
-            "teacher node already has a perturbed node with a head start. Only at the noisiest "
-            "level, where the perturbed nodes have lost most of that head start, do some of "
-            "them converge, often onto a teacher node that another node also covers.",
+            "They start with low initial correlation, on the left of the scatter; a hollow "
+            "triangle is a node that never reaches 0.95 in the run. Count them at each noise "
+            "level: where every teacher node already has a perturbed node with a head start, "
+            "does an extra node still converge? At which noise level do the perturbed nodes "
+            "lose enough of their head start for extra nodes to catch up, and onto which "
+            "teacher node do those converge (one that another node already covers)?",
         ),
     ),
 )

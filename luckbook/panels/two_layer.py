@@ -37,11 +37,12 @@ register(
             "Set multi = 1 (a student exactly as wide as its teacher) and move p from 0 to 2, "
             "so the teacher's later nodes get weaker fan-out. Before you move it: which teacher "
             "nodes will the student miss, and will multi = 5 rescue them?",
-            "The weak ones (the highest indices, on the right of the recovery bars) are missed "
+            "The weak ones (the highest indices: the bottom rows of the heat-map, which lose "
+            "their dark red cell) are missed "
             "first: their signal in the output is small, and a student node that drifted "
             "towards a strong teacher never comes back. With multi = 5 the spare student "
             "nodes give every teacher more lucky initial matches, so more of the weak ones are "
-            "covered; compare the two frames' covered counts.",
+            "covered; compare how many heat-map rows keep a dark red cell in the two frames.",
         ),
     ),
 )

@@ -71,13 +71,10 @@ def fanout_vs_correlation(
     result: TwoLayerResult, step: int | None = None, tau: float = 0.95, ax: Axes | None = None
 ) -> Figure:
     """The L-shape (SS, E4): every student node's best correlation vs its fan-out norm, all seeds;
-    training-set correlations at the end (as released), eval-set ones at earlier snapshots."""
+    eval-set correlations at every snapshot (the sweep's ``l_shape_grid`` keeps the released
+    training-set L)."""
     t = _step_index(result, step)
-    final = t == len(result.steps) - 1
-    if final and result.student_best_train is not None:  # the released L-shape: training set
-        best, which = result.student_best_train[-1].ravel(), "training"
-    else:
-        best, which = result.student_best[t].ravel(), "eval"
+    best, which = result.student_best[t].ravel(), "eval"
     fan = result.fanout[t].ravel()
     fig = ax.figure if ax is not None else new_figure(4.2, 3.2)
     ax = ax if ax is not None else fig.add_subplot()

@@ -267,7 +267,8 @@ class DeepSpecializationResult(Result["DeepSpecializationSettings"]):
         ]
         for l, (r, q) in enumerate(zip(d["r"], d["l_shape"], strict=True)):
             lines.append(
-                f"  layer {l}: r = {r.value:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]; median √E[β] "
+                f"  layer {l}: r = {_num(r.value)} [{_num(r.ci_low)}, {_num(r.ci_high)}]; "
+                "median √E[β] "
                 f"{q['median_low']:.3f} ({q['n_low']} nodes < {LOW}, {q['n_dead']} dead) / "
                 f"{q['median_high']:.3f} ({q['n_high']} nodes > {HIGH}); specialized "
                 f"{d['specialized'][l]:.3f}; teacher mean best corr {d['teacher'][l]:.3f}"
@@ -409,3 +410,8 @@ def bottom_gap(per_seed: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]]) -> f
     if not math.isfinite(ratios[0]) or not upper:
         return math.nan
     return ratios[0] - min(upper)
+
+
+def _num(x: float) -> str:
+    """``x`` to three decimals, or "—" when it is not defined (nan)."""
+    return "—" if x is None or not np.isfinite(x) else f"{x:.3f}"
