@@ -401,8 +401,7 @@ def _claims(args: argparse.Namespace, scale: str, overrides: dict[str, Any]) -> 
     if args.json and args.json != "-":
         _check_writable(Path(args.json))
     plan = experiment.plan(scale=scale, seeds=seeds, device=args.device, **overrides)
-    if plan is not None and plan.seconds >= ANNOUNCE_S:
-        print(f"luckbook: {plan.describe()}", file=sys.stderr)
+    _announce(experiment, plan, scale, seeds, args.device, overrides)
     report = experiment.claims(
         scale=scale,
         seeds=seeds,
@@ -424,6 +423,28 @@ def _claims(args: argparse.Namespace, scale: str, overrides: dict[str, Any]) -> 
         Path(args.json).write_text(json.dumps(report.to_json(), indent=1))
         print(f"wrote {args.json}")
     return code
+
+
+def _announce(
+    experiment: Any,
+    plan: Any,
+    scale: str,
+    seeds: Any,
+    device: str | None,
+    overrides: dict[str, Any],
+) -> None:
+    """Refuse a run that cannot fit in memory (one line, before any work: the run would check
+    the same estimate), then print a long run's estimate."""
+    if plan is None:
+        return
+    from .config import resolve_device
+    from .resources import check_memory
+
+    count = len(resolve_seeds(experiment.default_seeds[scale] if seeds is None else seeds))
+    settings = experiment.settings(scale, **overrides)
+    check_memory(plan.bytes, resolve_device(device), settings, count)
+    if plan.seconds >= ANNOUNCE_S:
+        print(f"luckbook: {plan.describe()}", file=sys.stderr)
 
 
 def _figures(args: argparse.Namespace, scale: str, overrides: dict[str, Any]) -> int:
@@ -561,8 +582,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.estimate:
             print(plan.describe() if plan else f"{experiment.name}: no estimate is defined")
             return 0
-        if plan is not None and plan.seconds >= ANNOUNCE_S:
-            print(f"luckbook: {plan.describe()}", file=sys.stderr)
+        _announce(experiment, plan, scale, seeds, args.device, overrides)
         threads = _parse_threads(args.threads)
         result = experiment.run(
             scale=scale,

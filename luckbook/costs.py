@@ -5,15 +5,28 @@ Estimate``; :meth:`~luckbook.experiments.base.Experiment.run` uses the estimate 
 memory pre-flight and to pick the torch thread count (:mod:`luckbook.resources`). Each model
 counts the run's FLOPs and converts them at a rate that is either calibrated (constants below,
 measured on the book's quiet 2-core CPU with one torch thread; the measurements are in
-``benchmarks/README.md``) or timed just now at the run's shapes.
+``benchmarks/README.md``) or measured at the run's shapes.
+
+**Measured rates** are CPU time of the timing thread (:func:`time.thread_time`, one torch
+thread), not wall time: on a busy machine wall time swings with the other processes' load,
+CPU time hardly does, so an estimate made under load matches one made on a quiet machine.
+A measurement is remembered (:func:`remembered`, a small JSON file in the cache folder, keyed
+by what was timed, the shapes, the torch version and the CPU), so the same run is estimated
+the same way every time. Estimates never allocate more than a few MiB: a shape too large to
+time is timed scaled down and scaled back up by its FLOP count, so the memory pre-flight can
+refuse a run that cannot fit before anything large exists (:func:`capped`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import math
+import os
+import platform
 import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -22,7 +35,6 @@ from .config import resolve_dtype
 from .data import boundary_augmented, gaussian
 from .ensemble import Net
 from .evaluate import SEED_GROUP
-from .homogeneous_net import widths_for
 from .resources import torch_threads
 from .train import sgd_step, snapshot_steps
 
@@ -38,6 +50,115 @@ if TYPE_CHECKING:
     from .experiments.sample_complexity import SampleComplexitySettings
     from .experiments.two_layer import TwoLayerSettings
     from .experiments.two_layer_sweep import TwoLayerSweepSettings
+
+
+# ---------- measuring: CPU time, remembered, at capped shapes ---------------------------
+CALIBRATION_FILE = "calibration.json"
+"""File in the cache folder (:func:`luckbook.cache.cache_dir`) holding remembered timings."""
+
+TIMING_ELEMENTS = 2**20
+"""Largest tensor (in elements) a timing may build; larger shapes are scaled down."""
+
+_REMEMBERED: dict[str, float] = {}
+
+
+@functools.lru_cache(maxsize=1)
+def machine_name() -> str:
+    """``"<CPU model>, <n> cores"`` (the CPU model from ``/proc/cpuinfo`` where there is one)."""
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    model = model or platform.processor() or platform.machine() or "unknown CPU"
+    return f"{model}, {os.cpu_count() or 1} cores"
+
+
+def _calibration_path() -> os.PathLike[str] | None:
+    from .cache import cache_dir, cache_enabled
+
+    return cache_dir() / CALIBRATION_FILE if cache_enabled() else None
+
+
+def remembered(key: str, measure: Callable[[], float], device: torch.device) -> float:
+    """``measure()`` the first time ``key`` is asked for on this machine and torch version,
+    then the stored value (in this process and in the cache folder's ``calibration.json``)."""
+    if device.type != "cpu":  # accelerators differ from one run to the next: time each one
+        return measure()
+    full = f"{key}|torch {torch.__version__}|{machine_name()}"
+    if full in _REMEMBERED:
+        return _REMEMBERED[full]
+    path = _calibration_path()
+    table: dict[str, float] = {}
+    if path is not None:
+        try:
+            with open(path) as f:
+                table = json.load(f)
+        except (OSError, ValueError):
+            table = {}
+    value = table.get(full)
+    if not isinstance(value, (int, float)) or not value > 0:
+        value = float(measure())
+        if path is not None:
+            table[full] = value
+            try:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                tmp = f"{path}.{os.getpid()}.tmp"
+                with open(tmp, "w") as f:
+                    json.dump(table, f, indent=0, sort_keys=True)
+                os.replace(tmp, path)
+            except OSError:
+                pass
+    _REMEMBERED[full] = float(value)
+    return float(value)
+
+
+def _clock(device: torch.device) -> Callable[[], float]:
+    """CPU time of this thread on a CPU (load-independent), wall time on an accelerator."""
+    return time.thread_time if device.type == "cpu" else time.perf_counter
+
+
+def capped(widths: Sequence[int], batch: int) -> tuple[list[int], int, float]:
+    """Widths and batch small enough to time (every tensor under :data:`TIMING_ELEMENTS`),
+    and the factor by which the full shapes' matmul FLOPs exceed the timed ones."""
+    full = [int(w) for w in widths]
+    w = [min(x, 2048) for x in full]
+    b = max(1, min(int(batch), 4096))
+    while b > 1 and b * (max(w) + 1) > TIMING_ELEMENTS:
+        b = max(1, b // 2)
+    while max(a * c for a, c in zip(w[:-1], w[1:], strict=True)) * 4 > TIMING_ELEMENTS:
+        w = [max(1, x // 2) for x in w]
+
+    def macs(ws: Sequence[int], bb: int) -> float:
+        return float(bb) * sum((a + 1) * c for a, c in zip(ws[:-1], ws[1:], strict=True))
+
+    return w, b, macs(full, batch) / macs(w, b)
+
+
+def gflops(rate: float) -> str:
+    """A FLOP rate for people: ``"48 GFLOP/s"``, ``"0.43 GFLOP/s"``, ``"12 MFLOP/s"``."""
+    if rate >= 1e9:
+        return f"{rate / 1e9:.3g} GFLOP/s"
+    return f"{rate / 1e6:.3g} MFLOP/s"
+
+
+def n_snapshots_of(steps: int, n: int, spacing: str = "linear") -> int:
+    """``len(snapshot_steps(steps, n, spacing))`` without building the list when it is huge."""
+    if n <= 100_000:
+        return len(snapshot_steps(steps, n, spacing))
+    return min(n, steps) + 1
+
+
+def _train_buffers(
+    steps: float, n_seeds: int, item: int, n_snap: int = 0, per_snapshot: float = 0
+) -> int:
+    """Bytes :func:`~luckbook.train.train` keeps whatever the widths: the minibatch losses
+    ``[steps, S]`` and ``per_snapshot`` numbers (float64 on the CPU) per seed and snapshot."""
+    return int(item * steps * n_seeds + 8 * n_snap * n_seeds * per_snapshot)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,9 +183,17 @@ class Estimate:
             else f"{sec / 60:.0f} min"
             if sec < 7200
             else f"{sec / 3600:.1f} h"
+            if sec < 1000 * 3600
+            else f"{sec / 3600:.2g} h"
         )
         mem = self.bytes / 2**30
-        size = f"{mem:.1f} GiB" if mem >= 0.1 else f"{self.bytes / 2**20:.0f} MiB"
+        size = (
+            f"{self.bytes / 2**20:.0f} MiB"
+            if mem < 0.1
+            else f"{mem:.1f} GiB"
+            if mem < 1000
+            else f"{mem:.2g} GiB"
+        )
         return f"estimated time ≈ {when}, memory ≈ {size} ({self.basis})"
 
 
@@ -114,7 +243,7 @@ def two_layer_cost(
     forward = 2 * ((s.d + 1) * n + (n + 1) * s.c)
     eval_flops = s.n_eval * (forward + 2 * s.m * n) + (s.n_train * forward if train_loss else 0)
     eval_samples = s.n_eval + (s.n_train if train_loss else 0)
-    n_evals = len(snapshot_steps(s.steps, s.n_snapshots, s.spacing))
+    n_evals = n_snapshots_of(s.steps, s.n_snapshots, s.spacing)
     per_seed_step = SEED_STEP_OVERHEAD_S + step_flops / (TRAIN_GFLOPS[dtype] * 1e9)
     seconds = s.steps * (STEP_OVERHEAD_S + n_seeds * per_seed_step)
     per_eval = eval_flops / (EVAL_GFLOPS[dtype] * 1e9) + eval_samples * EVAL_SAMPLE_S
@@ -157,7 +286,7 @@ def two_layer_sweep(
             cost = two_layer_cost(cell, n_seeds * n_p, device, train_loss=False, draw_data=False)
             seconds += cost.seconds
             peak = max(peak, cost.bytes)
-            t = len(snapshot_steps(settings.steps, settings.n_snapshots, settings.spacing))
+            t = n_snapshots_of(settings.steps, settings.n_snapshots, settings.spacing)
             results += n_p * n_seeds * t * (m * 4 + multi * m * 10 + 8)
     seconds += n_seeds * (settings.n_train + settings.n_eval) * settings.d * RANDN_S
     n_programs = len(settings.ms) * len(settings.multis)
@@ -178,66 +307,87 @@ def e5_training_rate(
     s: SampleComplexitySettings, device: torch.device, seconds: float = 0.3
 ) -> float:
     """FLOP/s of training at these shapes on ``device``: :func:`~luckbook.train.sgd_step` on
-    minibatches gathered by :class:`StackedSets` (8 members), timed for about ``seconds``."""
+    minibatches gathered by :class:`StackedSets` (8 members), CPU time of about ``seconds``
+    of steps with one torch thread, at shapes :func:`capped` to a few MiB; remembered per
+    shape."""
     from .experiments.sample_complexity import StackedSets
 
-    dtype = resolve_dtype(s.dtype)
     k = 8
-    gen = torch.Generator().manual_seed(0)
-    net = Net(
-        [
-            0.01 * torch.randn(k, s.d + 1, s.n, generator=gen, dtype=dtype).to(device),
-            0.01 * torch.randn(k, s.n + 1, s.c, generator=gen, dtype=dtype).to(device),
-        ],
-        activation=s.activation,
-        slope=s.slope,
-    )
-    n = min(max(s.n_trains), 2_000)
-    x = torch.randn(k, n, s.d, generator=gen, dtype=dtype).to(device)
-    source = StackedSets([x], [torch.randn(k, n, s.c, generator=gen, dtype=dtype).to(device)])
-    batches = source.batches(list(range(k)), 10**9, s.batch)
-    for _ in range(20):
-        sgd_step(net, *next(batches), 1e-4)
-    reps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for _ in range(20):
-            sgd_step(net, *next(batches), 1e-4)
-        reps += 20
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    per_step = (time.perf_counter() - start) / reps
-    return 6 * k * s.batch * _e5_layer_flops(s) / per_step
+    (d, width, c), b, _factor = capped([s.d, s.n, s.c], s.batch)
+
+    def measure() -> float:
+        dtype = resolve_dtype(s.dtype)
+        gen = torch.Generator().manual_seed(0)
+        net = Net(
+            [
+                0.01 * torch.randn(k, d + 1, width, generator=gen, dtype=dtype).to(device),
+                0.01 * torch.randn(k, width + 1, c, generator=gen, dtype=dtype).to(device),
+            ],
+            activation=s.activation,
+            slope=s.slope,
+        )
+        n = max(1, min(max(s.n_trains), 2_000, TIMING_ELEMENTS // (k * (d + c))))
+        x = torch.randn(k, n, d, generator=gen, dtype=dtype).to(device)
+        y = torch.randn(k, n, c, generator=gen, dtype=dtype).to(device)
+        batches = StackedSets([x], [y]).batches(list(range(k)), 10**9, b)
+        clock = _clock(device)
+        with torch_threads(1):
+            for _ in range(20):
+                sgd_step(net, *next(batches), 1e-4)
+            reps, start = 0, clock()
+            while clock() - start < seconds:
+                for _ in range(20):
+                    sgd_step(net, *next(batches), 1e-4)
+                reps += 20
+            _sync(device)
+            per_step = (clock() - start) / reps
+        return 6 * k * b * ((d + 1) * width + (width + 1) * c) / per_step
+
+    key = f"e5 sgd_step d {d} n {width} c {c} batch {b} {s.dtype} {s.activation}"
+    return remembered(key, measure, device)
 
 
 def e5_setup_cost(s: SampleComplexitySettings, device: torch.device, points: int = 2_000) -> float:
-    """Seconds per training point to build the training sets (one Gaussian and one augmented
-    set of ``points`` points for one seed, labelled by the teacher, and stacked)."""
+    """Seconds (CPU time, one torch thread) per training point to build the training sets
+    (one Gaussian and one augmented set of ``points`` points for one seed, labelled by the
+    teacher, and stacked), at ``d`` and ``m`` capped to a few MiB and scaled back by ``d·m``;
+    remembered per shape."""
     from .experiments.sample_complexity import StackedSets
     from .experiments.two_layer import make_nets
 
-    teacher = make_nets(s.two_layer(1), [0], device)[0]
-    start = time.perf_counter()
-    xs = [
-        gaussian(points, s.d, [0], data_std=s.data_std).to(device, teacher.dtype),
-        boundary_augmented(
-            teacher,
-            points,
-            [0],
-            data_std=s.data_std,
-            alpha_mean=s.alpha_mean,
-            alpha_sigma=s.alpha_sigma,
-        ).to(device, teacher.dtype),
-    ]
-    StackedSets(xs, [teacher(x) for x in xs])
-    return (time.perf_counter() - start) / (2 * points)
+    d, m = min(s.d, 1024), min(s.m, 256)
+    small = dataclasses.replace(s, d=d, m=m, multi=1) if (d, m, 1) != (s.d, s.m, s.multi) else s
+    points = max(1, min(points, TIMING_ELEMENTS // (d + m)))
+
+    def measure() -> float:
+        teacher = make_nets(small.two_layer(1), [0], device)[0]
+        clock = _clock(device)
+        with torch_threads(1):
+            start = clock()
+            xs = [
+                gaussian(points, d, [0], data_std=s.data_std).to(device, teacher.dtype),
+                boundary_augmented(
+                    teacher,
+                    points,
+                    [0],
+                    data_std=s.data_std,
+                    alpha_mean=s.alpha_mean,
+                    alpha_sigma=s.alpha_sigma,
+                ).to(device, teacher.dtype),
+            ]
+            StackedSets(xs, [teacher(x) for x in xs])
+            return (clock() - start) / (2 * points)
+
+    key = f"e5 setup d {d} m {m} points {points} {s.dtype}"
+    return remembered(key, measure, device) * (s.d * s.m) / (d * m)
 
 
 def sample_complexity(
     settings: SampleComplexitySettings, n_seeds: int, device: torch.device
 ) -> Estimate:
-    """Time from a FLOP count at the SGD-step rate measured now on ``device``, plus the set-up
-    (training sets) at a per-point cost measured now; memory from the tensors the run holds
-    (training sets, eval probe, evaluation temporaries) plus 15 % allocator slack."""
+    """Time from a FLOP count at the SGD-step rate measured (CPU time) on ``device``, plus the
+    set-up (training sets) at a per-point cost measured likewise; memory from the tensors the
+    run holds (training sets, eval probe, evaluation temporaries) plus 15 % allocator slack."""
     s = settings
     groups = len(s.n_trains) * len(s.kinds)
     members = groups * n_seeds
@@ -253,26 +403,34 @@ def sample_complexity(
     probe = n_seeds * s.n_eval * (2 * (s.d + 1) + 3 * s.m + s.c)
     temps = SEED_GROUP * max(s.n_eval, max(s.n_trains)) * (3 * s.n + 2 * s.c)
     weights = 3 * members * _e5_layer_flops(s)
-    total = 1.15 * (data + probe + temps + weights) * item + 200 * 2**20
+    batch = 3 * members * s.batch * (s.d + 2 * s.n + 2 * s.c + 3)  # a minibatch's activations
+    total = 1.15 * (data + probe + temps + weights + batch) * item + 200 * 2**20
+    total += _train_buffers(s.steps, members, item)
     return Estimate(
         seconds=flops / rate + setup,
         bytes=int(total),
         basis=(
             f"{flops / 1e9:.0f} GFLOP counted (SGD {members} students × {s.steps} steps, plus "
-            f"{s.n_snapshots + 1} evaluations) at {rate / 1e9:.1f} GFLOP/s measured just now for "
-            f"SGD steps with minibatch gathers at these shapes on {device.type}, "
+            f"{s.n_snapshots + 1} evaluations) at {gflops(rate)} measured (CPU time, one thread) "
+            f"for SGD steps with minibatch gathers at these shapes on {device.type}, "
             f"plus {setup:.0f} s "
-            f"to build {points:,} training points (per-point cost measured just now); memory = "
+            f"to build {points:,} training points (per-point cost measured likewise); memory = "
             f"training sets + eval probe + temporaries + 15 % + 200 MiB"
         ),
     )
 
 
 # ---------- E6 deep specialization --------------------------------------------
-def _e6_flops(settings: DeepSpecializationSettings, n_seeds: int) -> tuple[float, float]:
-    """Multiply-add FLOPs of (training, evaluation) for ``n_seeds`` seeds."""
+def _e6_n_snap(settings: DeepSpecializationSettings) -> int:
+    """Number of snapshots (counted without building a huge schedule)."""
     from .experiments.deep_specialization import snapshot_schedule
 
+    bound = settings.epochs // settings.snapshot_every + settings.log_snapshots + 4
+    return len(snapshot_schedule(settings)) if bound <= 100_000 else bound
+
+
+def _e6_flops(settings: DeepSpecializationSettings, n_seeds: int) -> tuple[float, float]:
+    """Multiply-add FLOPs of (training, evaluation) for ``n_seeds`` seeds."""
     w = settings.student_widths
     tw = settings.widths
     per_sample = sum(2 * (a + 1) * b for a, b in zip(w[:-1], w[1:], strict=True))
@@ -281,7 +439,7 @@ def _e6_flops(settings: DeepSpecializationSettings, n_seeds: int) -> tuple[float
     c = settings.d_output
     beta = 2 * c * sum((hidden[i] + 1) * (hidden[i + 1] + 1) for i in range(len(hidden) - 1))
     corr = 2 * sum(m * n for m, n in zip(tw[1:-1], hidden, strict=True))
-    n_snap = len(snapshot_schedule(settings))
+    n_snap = _e6_n_snap(settings)
     eval_flops = (
         n_snap * n_seeds * (settings.n_eval * (2 * per_sample + corr) + settings.n_beta * beta)
     )
@@ -296,45 +454,60 @@ def _sync(device: torch.device) -> None:
 def _e6_measure(
     settings: DeepSpecializationSettings, device: torch.device
 ) -> tuple[float, float, int]:
-    """Seconds per SGD step and per β input, measured now on ``device`` at the run's widths.
+    """Seconds per SGD step and per β input at the run's widths (CPU time, one torch thread;
+    widths :func:`capped` to a few MiB and scaled back by their FLOPs; remembered per shape).
 
-    A random student of the run's widths (``k ≤ 4`` seeds) takes a few SGD steps on a random
+    A random student of the run's widths (``k = 4`` seeds) takes a few SGD steps on a random
     batch, and :func:`mean_beta` runs on a few inputs. Returns ``(step_s, beta_s_per_input, k)``
     for ``k`` seeds at once.
     """
     from .experiments.deep_specialization import mean_beta
 
-    dtype = resolve_dtype(settings.dtype)
-    w = settings.student_widths
+    w = list(settings.student_widths)
     k = 4
-    step_s = timed_sgd_step(tuple(w), settings.batch, settings.dtype, device.type, k, None)
-    gen = torch.Generator().manual_seed(0)
-    weights = [
-        (torch.randn(k, a + 1, b, generator=gen) / math.sqrt(a + 1)).to(device, dtype)
-        for a, b in zip(w[:-1], w[1:], strict=True)
-    ]
-    net = Net(weights, activation=settings.activation, slope=settings.slope)
-    n_x = 8
-    xb = torch.randn(k, n_x, w[0], generator=gen).to(device, dtype)
-    mean_beta(net, xb)
-    _sync(device)
-    start = time.perf_counter()
-    mean_beta(net, xb)
-    _sync(device)
-    return step_s, (time.perf_counter() - start) / n_x, k
+    step_s = timed_sgd_step(tuple(w), settings.batch, settings.dtype, device.type, k)
+    small, _b, _f = capped(w, 8)
+
+    def beta_macs(ws: Sequence[int]) -> float:
+        return float(ws[-1]) * sum((ws[i] + 1) * (ws[i + 1] + 1) for i in range(len(ws) - 1))
+
+    def measure() -> float:
+        dtype = resolve_dtype(settings.dtype)
+        gen = torch.Generator().manual_seed(0)
+        weights = [
+            (torch.randn(k, a + 1, b, generator=gen) / math.sqrt(a + 1)).to(device, dtype)
+            for a, b in zip(small[:-1], small[1:], strict=True)
+        ]
+        net = Net(weights, activation=settings.activation, slope=settings.slope)
+        n_x = 8
+        xb = torch.randn(k, n_x, small[0], generator=gen).to(device, dtype)
+        clock = _clock(device)
+        with torch_threads(1):
+            mean_beta(net, xb)
+            _sync(device)
+            reps, start = 0, clock()
+            while reps < 2 or clock() - start < 0.05:
+                mean_beta(net, xb)
+                reps += 1
+            _sync(device)
+        return (clock() - start) / (reps * n_x)
+
+    key = f"e6 beta {small} {settings.dtype} {settings.activation} k {k}"
+    beta_s = remembered(key, measure, device) * max(1.0, beta_macs(w) / beta_macs(small))
+    return step_s, beta_s, k
 
 
 def deep_specialization(
     settings: DeepSpecializationSettings, n_seeds: int, device: torch.device
 ) -> Estimate:
-    """Time from SGD steps and a β evaluation timed now on ``device`` at the run's widths,
-    scaled by the run's step, snapshot and seed counts (evaluation forward passes by their FLOP
-    count at the measured training rate); memory from the tensor sizes."""
-    from .experiments.deep_specialization import BETA_CHUNK, snapshot_schedule
+    """Time from SGD steps and a β evaluation timed (CPU time) on ``device`` at the run's
+    widths, scaled by the run's step, snapshot and seed counts (evaluation forward passes by
+    their FLOP count at the measured training rate); memory from the tensor sizes."""
+    from .experiments.deep_specialization import BETA_CHUNK
 
     train_flops, eval_flops = _e6_flops(settings, n_seeds)
     step_s, beta_s, k = _e6_measure(settings, device)
-    n_snap = len(snapshot_schedule(settings))
+    n_snap = _e6_n_snap(settings)
     seeds = n_seeds / k
     train_s = settings.steps * step_s * seeds
     beta_s_total = n_snap * settings.n_beta * beta_s * seeds
@@ -353,16 +526,20 @@ def deep_specialization(
     data = n_seeds * (settings.n_train + settings.n_eval) * (settings.d + 1 + settings.d_output)
     weights = n_seeds * sum((a + 1) * b for a, b in zip(w[:-1], w[1:], strict=True))
     acts = n_seeds * settings.n_eval * sum(w[1:]) * 3
-    mem = (data + 3 * weights + acts) * item + BETA_CHUNK * item * 3
+    corr = n_seeds * sum(a * b for a, b in zip(settings.widths[1:-1], w[1:-1], strict=True))
+    acts += n_seeds * settings.batch * (sum(w) + len(w)) * 3  # one minibatch's activations
+    mem = (data + 3 * weights + acts + 2 * corr) * item + BETA_CHUNK * item * 3
+    mem += _train_buffers(settings.steps, n_seeds, item, n_snap, 6 * sum(w[1:-1]))
     return Estimate(
         seconds=train_s + beta_s_total + other_s,
         bytes=int(mem),
         basis=(
             f"{settings.steps} SGD steps at {step_s * 1e3:.3g} ms per step timed for {k} seeds "
             f"(scaled to {n_seeds}) and β "
-            f"on {settings.n_beta} inputs × {n_snap} snapshots, both timed now on {device.type} "
+            f"on {settings.n_beta} inputs × {n_snap} snapshots, both timed now or remembered "
+            f"(CPU time, one thread) on {device.type} "
             f"at the run's widths; {train_flops / 1e12:.3g} TFLOP training + "
-            f"{eval_flops / 1e12:.3g} TFLOP evaluation counted ({rate / 1e9:.0f} GFLOP/s)"
+            f"{eval_flops / 1e12:.3g} TFLOP evaluation counted ({gflops(rate)})"
         ),
     )
 
@@ -397,8 +574,19 @@ def bn_bias(settings: BNBiasSettings, n_seeds: int, device: torch.device) -> Est
     seconds += 1.0 + 0.1 * n_seeds  # loading the digits, measurements
     width = max(settings.channels) * 64 + max(settings.hidden)
     nbytes = 4 * (1797 * 64 * 4 + 1797 * width * 6) + 2**22
+    # per seed: the two networks' weights, gradients and momenta; per epoch, the recorded
+    # statistics of every BatchNorm channel
+    cnn_params = sum(
+        9 * a * b for a, b in zip((1, *settings.channels), settings.channels, strict=False)
+    )
+    cnn_params += sum(9 * c * c for c in settings.channels)
+    mlp_params = sum(
+        a * b for a, b in zip((64, *settings.hidden), (*settings.hidden, 10), strict=True)
+    )
+    bn = 2 * sum(settings.channels) + sum(settings.hidden)
+    nbytes += n_seeds * (4 * 3 * (cnn_params + mlp_params) + 8 * (settings.epochs + 1) * 4 * bn)
     basis = (
-        f"{cnn:.2f} M multiply-adds per image (CNN), {mlp:.3f} M (MLP); rates measured on a quiet "
+        f"{cnn:.3g} M multiply-adds per image (CNN), {mlp:.3g} M (MLP); rates measured on a quiet "
         "2-core CPU with one torch thread"
         + ("" if device.type == "cpu" else f"; on {device.type} expect less time")
     )
@@ -432,7 +620,20 @@ def real_teacher(settings: RealTeacherSettings, n_seeds: int, device: torch.devi
         per = E8_STEP_OVERHEAD_S + n_seeds * flops(multi, settings.batch) / (E8_GFLOPS * 1e9)
         seconds += len(settings.kinds) * settings.steps * per
     item = 4 if settings.dtype == "float32" else 8
+    n_test = 10_000 if settings.dataset == "cifar10" else 449
+    top = max(settings.multis)
+    wide = [widths[0]] + [top * h for h in widths[1:-1]] + [widths[-1]]
+    params = sum((wide[i] + 1) * wide[i + 1] for i in range(len(wide) - 1))
+    hidden = sum(wide[1:-1])
     nbytes = item * n_seeds * settings.n_train * (d + 11) * 2 + 2**22
+    # weights (+ teacher, Adam's moments), one minibatch's activations, the test-split probe
+    nbytes += item * n_seeds * (4 * params + 3 * settings.batch * (sum(wide) + len(wide)))
+    nbytes += item * n_seeds * n_test * (3 * hidden + 2 * sum(settings.hidden))
+    nbytes += item * n_seeds * sum(settings.hidden) * hidden  # correlation matrices
+    teacher_batch = min(settings.teacher_batch, n_split)  # a larger one takes no step at all
+    nbytes += item * n_seeds * 3 * teacher_batch * (d + sum(settings.hidden) + 10)
+    n_snap = min(settings.n_snapshots, settings.steps) + 1
+    nbytes += _train_buffers(settings.steps, n_seeds, item, n_snap, 3 * hidden)
     basis = (
         f"{len(settings.kinds)} input kind(s) × {len(settings.multis)} multipliers × "
         f"{settings.steps} SGD steps at {E8_STEP_OVERHEAD_S * 1e6:.0f} µs + FLOPs at "
@@ -446,10 +647,10 @@ def real_teacher(settings: RealTeacherSettings, n_seeds: int, device: torch.devi
 # ---------- E9 directional convergence ----------------------------------------
 def directional(settings: DirectionalSettings, n_seeds: int, device: torch.device) -> Estimate:
     """Cost from a FLOP count and a measured rate (see ``basis``)."""
-    widths = widths_for(settings.d, settings.width, settings.depth)
-    per_pass = (
-        2 * settings.n_train * sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True))
-    )
+    d, w, depth = settings.d, settings.width, settings.depth
+    # widths_for(d, w, depth) = [d, w, …, w, 1], summed in closed form (depth may be huge)
+    macs = d * w + (depth - 2) * w * w + w
+    per_pass = 2 * settings.n_train * macs
     # Euler steps: degree 2 needs about (ln(1/δ) + 3)/(2 N*·lr) steps with N* ≈ 3–5 here; the
     # time-rescaled steps of degree > 2 need a δ-independent number, measured ≈ 700–1500.
     if settings.degree == 2:
@@ -471,6 +672,9 @@ def directional(settings: DirectionalSettings, n_seeds: int, device: torch.devic
         * (
             n_rec * (2 * settings.width + settings.d + 4)
             + settings.n_train * (settings.d + 2 + 2 * settings.width) * (settings.kkt_starts + 1)
+            # weights, gradients and activations of every layer, per start; the teacher
+            + (settings.kkt_starts + 2) * (4 * macs + 2 * settings.n_train * (d + depth * w + 1))
+            + 2 * (d + 2) * settings.m
         )
     )
     return Estimate(
@@ -492,30 +696,38 @@ def timed_sgd_step(
     threads: int | None = 1,
 ) -> float:
     """Seconds of one SGD step of ``k`` seed-networks of ``widths`` on a minibatch of
-    ``batch``, timed now on ``device`` with ``threads`` torch threads (``None``: torch's
-    default, as runs estimated at 10 s or more get); about 0.1 s of timing, remembered per
-    shape."""
+    ``batch``: CPU time of about 0.1 s of steps with one torch thread (``threads`` is kept for
+    callers; the timing always uses one thread so that CPU time is the step's cost), at
+    shapes :func:`capped` to a few MiB and scaled back by the FLOP ratio; remembered per
+    shape (:func:`remembered`)."""
     dev = torch.device(device)
-    torch_dtype = resolve_dtype(dtype)
-    gen = torch.Generator().manual_seed(0)
-    weights = [
-        (torch.randn(k, a + 1, b, generator=gen) / math.sqrt(a + 1)).to(dev, torch_dtype)
-        for a, b in zip(widths[:-1], widths[1:], strict=True)
-    ]
-    net = Net(weights, activation="relu", slope=0.01)
-    x1 = torch.ones(k, batch, widths[0] + 1, dtype=torch_dtype, device=dev)
-    x1[..., :-1] = torch.randn(k, batch, widths[0], generator=gen).to(dev, torch_dtype)
-    y = torch.randn(k, batch, widths[-1], generator=gen).to(dev, torch_dtype)
-    with torch_threads(threads):
-        for _ in range(3):
-            sgd_step(net, x1, y, 1e-6)
-        _sync(dev)
-        reps, start = 0, time.perf_counter()
-        while reps < 5 or time.perf_counter() - start < 0.1:
-            sgd_step(net, x1, y, 1e-6)
-            reps += 1
-        _sync(dev)
-    return (time.perf_counter() - start) / reps
+    w, b, factor = capped(widths, batch)
+
+    def measure() -> float:
+        torch_dtype = resolve_dtype(dtype)
+        gen = torch.Generator().manual_seed(0)
+        weights = [
+            (torch.randn(k, a + 1, c, generator=gen) / math.sqrt(a + 1)).to(dev, torch_dtype)
+            for a, c in zip(w[:-1], w[1:], strict=True)
+        ]
+        net = Net(weights, activation="relu", slope=0.01)
+        x1 = torch.ones(k, b, w[0] + 1, dtype=torch_dtype, device=dev)
+        x1[..., :-1] = torch.randn(k, b, w[0], generator=gen).to(dev, torch_dtype)
+        y = torch.randn(k, b, w[-1], generator=gen).to(dev, torch_dtype)
+        clock = _clock(dev)
+        with torch_threads(1):
+            for _ in range(3):
+                sgd_step(net, x1, y, 1e-6)
+            _sync(dev)
+            reps, start = 0, clock()
+            while reps < 5 or clock() - start < 0.1:
+                sgd_step(net, x1, y, 1e-6)
+                reps += 1
+            _sync(dev)
+        return (clock() - start) / reps
+
+    key = f"sgd_step {w} batch {b} {dtype} k {k}"
+    return remembered(key, measure, dev) * max(factor, 1.0)
 
 
 def _sgd_estimate(
@@ -528,23 +740,29 @@ def _sgd_estimate(
     dtype: str,
     device: torch.device,
     what: str,
+    n_train: int = 0,
 ) -> Estimate:
     """``steps`` SGD steps of ``members`` networks, plus ``n_evals`` evaluations of each on
-    ``n_eval`` inputs (a forward pass costs about a third of a training step per sample)."""
+    ``n_eval`` inputs (a forward pass costs about a third of a training step per sample);
+    memory: weights, activations, the eval (and ``n_train``-point training) inputs drawn in
+    float64, the minibatch losses and the snapshot records."""
     k = 4
     step_s = timed_sgd_step(tuple(widths), batch, dtype, device.type, k) * members / k
     eval_s = n_evals * (n_eval / batch) * step_s / 3
     item = resolve_dtype(dtype).itemsize
     params = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:], strict=True))
     acts = n_eval * sum(widths) * 3
+    data = 8 * (n_eval + n_train) * (widths[0] + 1 + widths[-1]) * 2
     nbytes = item * members * (4 * params + acts + batch * sum(widths) * 3) + 2**24
+    nbytes += members * data + _train_buffers(steps, members, item, n_evals, 4 * params)
     return Estimate(
         seconds=steps * step_s + eval_s,
         bytes=int(nbytes),
         basis=(
             f"{what}: {steps:,.0f} SGD steps of {members} networks at "
-            f"{step_s * 1e3:.3g} ms per step (timed now at widths {list(widths)}, batch "
-            f"{batch}, on {device.type}) + {n_evals} evaluations on {n_eval} inputs"
+            f"{step_s * 1e3:.3g} ms per step (CPU time, one thread, timed now or remembered, at "
+            f"widths {list(widths)}, batch {batch}, on {device.type}) + {n_evals} evaluations "
+            f"on {n_eval} inputs"
         ),
     )
 
@@ -605,11 +823,9 @@ def lucky(settings: LuckySettings, n_seeds: int, device: torch.device) -> Estima
     geometric snapshots (duplicates of the small steps merged, so fewer than
     ``n_snapshots + 1``). A ``different-teacher`` control run costs the same: the second
     teacher only labels the batches."""
-    from .train import snapshot_steps
-
     s = settings
     members = n_seeds * len(s.init_stds)
-    n_evals = len(snapshot_steps(s.steps, s.n_snapshots, "log"))
+    n_evals = n_snapshots_of(s.steps, s.n_snapshots, "log")
     train_part = _sgd_estimate(
         [s.d, s.multi * s.m, s.c],
         s.batch,
@@ -627,7 +843,7 @@ def lucky(settings: LuckySettings, n_seeds: int, device: torch.device) -> Estima
     factor = _dynamics_factor(s.dynamics)
     return Estimate(
         factor * train_part.seconds + eval_part.seconds,
-        train_part.bytes,
+        train_part.bytes + eval_part.bytes,
         f"{train_part.basis}, × {factor:g} for {s.dynamics} steps; {n_evals} geometric "
         f"snapshots evaluated on {s.n_eval} inputs",
     )
@@ -640,16 +856,19 @@ def deep_teacher(settings: DeepTeacherSettings, n_seeds: int, device: torch.devi
 
     s = settings
     widths = [s.d, *(s.multi * m for m in s.hidden), s.d_output]
+    bound = s.epochs * s.snapshots_per_epoch + s.log_snapshots + 2
+    n_snap = len(snapshot_schedule(s)) if bound <= 100_000 else bound
     return _sgd_estimate(
         widths,
         s.batch,
         n_seeds,
         s.steps,
-        len(snapshot_schedule(s)),
+        n_snap,
         s.n_eval,
         s.dtype,
         device,
         "training",
+        n_train=s.n_train,
     )
 
 
@@ -681,7 +900,8 @@ def gradient_relation(
     inputs = n_seeds * (samples + s.n_overlap) * (s.d + 1 + s.c)
     largest = max(s.n_check, s.n_repeats * max(s.batch_sizes), s.n_matrix)
     temps = min(2 * MAX_ELEMENTS, n_seeds * largest * s.c * (max(student) + 1))
-    nbytes = item * (inputs + temps) + 2**24
+    params = 4 * n_seeds * (pairs + t_pairs)  # teacher and two students, with gradients
+    nbytes = item * (inputs + temps + params) + 2**24
     return Estimate(
         flops / (E0_GFLOPS * 1e9) + 0.1,
         int(nbytes),

@@ -50,11 +50,14 @@ def _gib(n: float) -> str:
 
 
 def largest_sizes(settings: Any, n_seeds: int, k: int = 3) -> str:
-    """``"batch=100000000, d=100, seeds=8"``: the largest integer settings, what to lower."""
+    """``"batch=100000000, d=100, seeds=8"``: the largest integer settings (a tuple of integers
+    counts as its largest entry), what to lower."""
     sizes = [("seeds", n_seeds)]
     if dataclasses.is_dataclass(settings):
         for f in dataclasses.fields(settings):
             v = getattr(settings, f.name)
+            if isinstance(v, tuple) and v and all(type(x) is int for x in v):
+                v = max(v)  # a tuple of widths or sizes: its largest entry
             if isinstance(v, int) and not isinstance(v, bool) and f.name not in ("n_snapshots",):
                 sizes.append((f.name, v))
     sizes.sort(key=lambda kv: -kv[1])
