@@ -128,12 +128,18 @@ def matmul_peak(
     out = torch.empty(size, size, dtype=dtype, device=device)
     for _ in range(2):
         torch.matmul(a, b, out=out)
-    best = math.inf
+    best = best_cpu = math.inf
     for _ in range(repeats):
-        t0 = now(device)
+        t0, c0 = now(device), time.process_time()
         torch.matmul(a, b, out=out)
         best = min(best, now(device) - t0)
-    return {"size": size, "best_s": best, "gflops": 2 * size**3 / best / 1e9}
+        best_cpu = min(best_cpu, time.process_time() - c0)
+    return {
+        "size": size,
+        "best_s": best,
+        "gflops": 2 * size**3 / best / 1e9,
+        "gflops_cpu": 2 * size**3 / best_cpu / 1e9,
+    }
 
 
 # --------------------------------------------------------------------------- batched
@@ -165,12 +171,17 @@ def matmul_ceiling(
     for _ in range(50):
         step()
     reps = 500
-    t0 = now(device)
+    t0, c0 = now(device), time.process_time()
     for _ in range(reps):
         step()
     seconds = (now(device) - t0) / reps
+    cpu = (time.process_time() - c0) / reps
     fl = flops_per_seed_step(d, n, c, b)
-    return {"seed_steps_per_s": s / seconds, "gflops": s * fl / seconds / 1e9}
+    return {
+        "seed_steps_per_s": s / seconds,
+        "gflops": s * fl / seconds / 1e9,
+        "seed_steps_per_s_cpu": s / cpu,
+    }
 
 
 def batched_loop(
@@ -181,10 +192,14 @@ def batched_loop(
     warm = student.clone()
     train(warm, train_set, seeds, lr=settings.lr, steps=warmup, batch=settings.batch)
     del warm
-    t0 = now(device)
+    t0, c0 = now(device), time.process_time()
     train(student, train_set, seeds, lr=settings.lr, steps=settings.steps, batch=settings.batch)
-    seconds = now(device) - t0
-    return {"seconds": seconds, "seed_steps_per_s": len(seeds) * settings.steps / seconds}
+    seconds, cpu = now(device) - t0, time.process_time() - c0
+    return {
+        "seconds": seconds,
+        "seed_steps_per_s": len(seeds) * settings.steps / seconds,
+        "seed_steps_per_s_cpu": len(seeds) * settings.steps / cpu,
+    }
 
 
 def batched_eval(
@@ -192,9 +207,9 @@ def batched_eval(
 ) -> dict[str, Any]:
     """One E4 evaluation, as ``compute``'s snapshot takes it: best of ``repeats``."""
     _, student, _, eval_probe, train_probe = build(settings, seeds, device)
-    best = math.inf
+    best = best_cpu = math.inf
     for _ in range(repeats + 1):  # the first one warms up
-        t0 = now(device)
+        t0, c0 = now(device), time.process_time()
         ev = eval_probe.evaluate(student)
         corr = ev["corr"][0]
         best_s, match_s = best_per_student(corr)
@@ -209,16 +224,27 @@ def batched_eval(
         }
         _ = {k: v.detach().cpu() for k, v in rec.items()}
         best = min(best, now(device) - t0)
-    return {"seconds_per_eval": best, "seconds_per_eval_per_seed": best / len(seeds)}
+        best_cpu = min(best_cpu, time.process_time() - c0)
+    return {
+        "seconds_per_eval": best,
+        "seconds_per_eval_per_seed": best / len(seeds),
+        "cpu_seconds_per_eval": best_cpu,
+    }
 
 
 def batched_end_to_end(
     settings: TwoLayerSettings, seeds: list[int], device: torch.device
 ) -> dict[str, Any]:
-    """``two_layer.compute`` as the experiment runs it; returns timings and the result."""
-    t0 = now(device)
+    """``two_layer.compute`` as the experiment runs it; returns timings and the result.
+
+    The CPU-time rate subtracts the CPU time of :func:`build` (the setup), timed apart."""
+    c0 = time.process_time()
+    build(settings, seeds, device)
+    setup_cpu = time.process_time() - c0
+    t0, c0 = now(device), time.process_time()
     result = compute(settings, seeds, device)
     total = now(device) - t0
+    cpu = time.process_time() - c0 - setup_cpu
     loop = result.wall_time_s  # training + snapshots, measured inside luckbook.train.train
     return {
         "seconds_total": total,
@@ -227,6 +253,7 @@ def batched_end_to_end(
         "n_evaluations": len(result.steps),
         "seed_steps_per_s": len(seeds) * settings.steps / loop,
         "seed_steps_per_s_incl_setup": len(seeds) * settings.steps / total,
+        "seed_steps_per_s_cpu": len(seeds) * settings.steps / cpu,
         "_result": result,
     }
 
@@ -392,6 +419,11 @@ def run_dtype(args: argparse.Namespace, dtype: str, device: torch.device) -> dic
         ref = _best(ref, new, "seed_steps_per_s")
         say(f"{new['seed_steps_per_s']:.0f} seed-steps/s", flush=True)
     assert peak and ceiling and loop and ev and e2e and ref
+    for part in (loop, e2e):
+        part["fraction_of_ceiling"] = part["seed_steps_per_s"] / ceiling["seed_steps_per_s"]
+        part["fraction_of_ceiling_cpu"] = (
+            part["seed_steps_per_s_cpu"] / ceiling["seed_steps_per_s_cpu"]
+        )
     for part in (loop, e2e, ref):
         part["gflops"] = part["seed_steps_per_s"] * fl / 1e9
         part["fraction_of_peak"] = part["gflops"] / peak["gflops"]
@@ -473,6 +505,17 @@ def table(report: dict[str, Any]) -> str:
         "batched end to end, GFLOP/s (training FLOPs only)", ".1f", lambda r: r["batched"]["gflops"]
     )
     row("batched end to end, % of peak", ".1%", lambda r: r["batched"]["fraction_of_peak"])
+    row("**batched end to end / matmul ceiling** (wall)", ".1%",
+        lambda r: r["batched"]["fraction_of_ceiling"])  # fmt: skip
+    row("batched end to end / matmul ceiling (CPU time)", ".1%",
+        lambda r: r["batched"]["fraction_of_ceiling_cpu"])  # fmt: skip
+    row("batched training loop / matmul ceiling (wall)", ".1%",
+        lambda r: r["loop"]["fraction_of_ceiling"])  # fmt: skip
+    row("batched training loop / matmul ceiling (CPU time)", ".1%",
+        lambda r: r["loop"]["fraction_of_ceiling_cpu"])  # fmt: skip
+    row("batched eval, CPU s per evaluation (all seeds)", ".3f",
+        lambda r: r["batched_eval"]["cpu_seconds_per_eval"])  # fmt: skip
+    row("matmul peak, GFLOP/s per CPU second", ".1f", lambda r: r["peak"]["gflops_cpu"])
     row("batched setup (build + final metrics), s", ".2f",
         lambda r: r["batched"]["seconds_setup_and_final"])  # fmt: skip
     row("naive end to end, seed-steps/s", ",.0f", lambda r: r["naive"]["seed_steps_per_s"])

@@ -31,38 +31,65 @@ class Probe:
             (h - h.mean(dim=-2, keepdim=True)).transpose(1, 2).contiguous() for h in self.t.hidden
         ]
         self._ct_norm = [ct.norm(dim=-1) + EPS for ct in self._ct]  # [S, m_l]
+        self._work: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def loss(self, student: Net) -> torch.Tensor:
         """``[S]``: the square loss of every student on this set."""
         return self.evaluate(student, correlations=False)["loss"]
 
+    def _buffers(
+        self, k: int, n: int, width: int, like: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Two reusable ``[k, n, width]`` work arrays (views of two flat buffers kept on the
+        probe). A fresh ``[k, N, n]`` temporary is new memory whose pages the kernel must map
+        and zero on first touch; at E4's size that cost as much as the matmul writing it."""
+        size = k * n * width
+        work = self._work
+        if (
+            work is None
+            or work[0].numel() < size
+            or work[0].dtype != like.dtype
+            or work[0].device != like.device
+        ):
+            work = self._work = (like.new_empty(size), like.new_empty(size))
+        return work[0][:size].view(k, n, width), work[1][:size].view(k, n, width)
+
     def evaluate(
-        self, student: Net, correlations: bool = True
+        self, student: Net, correlations: bool = True, live: bool = False
     ) -> dict[str, torch.Tensor | list[torch.Tensor]]:
         """Loss ``[S]``, and per hidden layer the correlation ``[S, m_l, n_l]`` and fan-out
-        ``[S, n_l]``.
+        ``[S, n_l]``; with ``live``, also per hidden layer whether each student node's
+        activation varies over the set (``"live"``, bool ``[S, n_l]``).
 
         Same values as :func:`~luckbook.metrics.activation_correlation` and
         :func:`~luckbook.metrics.square_loss` on a full forward pass, computed seed group by
-        seed group with few temporaries: the teacher's centred activations sum to zero over the
-        samples, so the student's need centring only for their norms.
+        seed group with few temporaries (two work arrays reused across groups and calls): the
+        teacher's centred activations sum to zero over the samples, so the student's need
+        centring only for their norms.
         """
         x1 = self.t.inputs[0]
         n_seeds, n = x1.shape[:2]
-        losses, corrs = [], []
-        for lo in range(0, n_seeds, SEED_GROUP):
-            sl = slice(lo, min(lo + SEED_GROUP, n_seeds))
+        group = min(SEED_GROUP, n_seeds)
+        buf_a, buf_b = self._buffers(group, n, max(student.widths[1:]), student.weights[0])
+        losses, corrs, lives = [], [], []
+        for lo in range(0, n_seeds, group):
+            sl = slice(lo, min(lo + group, n_seeds))
+            k = sl.stop - sl.start
             ws = [w[sl] for w in student.weights]
-            a = torch.bmm(x1[sl], ws[0])
-            layer_corrs = []
+            a = _view(buf_a, k, n, ws[0].shape[2])
+            torch.bmm(x1[sl], ws[0], out=a)
+            layer_corrs, layer_live = [], []
             for l in range(student.depth - 1):
-                h = (
-                    a.clamp_min_(0)
-                    if student.activation == "relu"
-                    else activate(a, student.activation, student.slope)
-                )
+                if student.activation == "relu":
+                    h = a.clamp_min_(0)
+                else:
+                    h = activate(a, student.activation, student.slope)
+                if live:
+                    lo_h, hi_h = torch.aminmax(h, dim=1)
+                    layer_live.append(hi_h > lo_h)
                 w = ws[l + 1]
-                a = torch.baddbmm(w[:, -1:, :], h, w[:, :-1, :])
+                nxt = _view(buf_b if a.data_ptr() == buf_a.data_ptr() else buf_a, k, n, w.shape[2])
+                a = torch.baddbmm(w[:, -1:, :], h, w[:, :-1, :], out=nxt)
                 if correlations:
                     inner = torch.bmm(self._ct[l][sl], h)  # [k, m, n]
                     h_norm = (
@@ -74,8 +101,16 @@ class Probe:
             diff = a.sub_(self.t.out[sl])
             losses.append(0.5 * torch.linalg.vector_norm(diff, dim=(1, 2)).square() / n)
             corrs.append(layer_corrs)
+            lives.append(layer_live)
         out: dict[str, torch.Tensor | list[torch.Tensor]] = {"loss": torch.cat(losses)}
         if correlations:
             out["corr"] = [torch.cat([c[l] for c in corrs]) for l in range(student.depth - 1)]
             out["fanout"] = [fanout_norms(w) for w in student.weights[1:]]
+        if live:
+            out["live"] = [torch.cat([v[l] for v in lives]) for l in range(student.depth - 1)]
         return out
+
+
+def _view(buf: torch.Tensor, k: int, n: int, width: int) -> torch.Tensor:
+    """The leading ``k · n · width`` elements of the work array ``buf`` as ``[k, n, width]``."""
+    return buf.view(-1)[: k * n * width].view(k, n, width)

@@ -331,15 +331,14 @@ def compute(
         return sgd_step(net, x1, y, rate * scale)
 
     def on_snapshot(step: int, net: Net) -> dict[str, Any]:
-        ev = probe.evaluate(net)
+        ev = probe.evaluate(net, live=True)  # one forward pass gives the live flags too
         best, match = zip(*(best_per_student(c) for c in ev["corr"]), strict=True)
-        fwd = net.forward(probe.x)
         return {
             "best": [b.cpu() for b in best],
             "match": [m.cpu() for m in match],
             "tbest": [best_per_teacher(c).cpu() for c in ev["corr"]],
             "fanout": [b.clamp_min(0).sqrt().cpu() for b in mean_beta(net, x_beta)],
-            "live": [(h.amax(1) > h.amin(1)).cpu() for h in fwd.hidden],
+            "live": [v.cpu() for v in ev["live"]],
             "loss": ev["loss"].cpu(),
         }
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,7 @@ import torch
 from .. import costs
 from ..claims import ClaimReport
 from ..config import check_choice, check_float, check_int
-from ..data import FixedSet
+from ..data import CHUNK_VALUES, FixedSet
 from ..ensemble import Net
 from ..evaluate import Probe
 from ..metrics import best_per_student, best_per_teacher
@@ -39,6 +39,7 @@ from ..results.two_layer_sweep import (
     SweepCell,
     TwoLayerSweepResult,
 )
+from ..rng import generator
 from ..train import DivergenceError, snapshot_steps, train
 from .base import Experiment, RunControl, register
 from .two_layer import (
@@ -146,6 +147,43 @@ SEEDS = {"paper": 32, "book": 8, "tiny": 8}
 # ---------------------------------------------------------------------- batching helpers
 
 
+class StackedSet(FixedSet):
+    """A :class:`~luckbook.data.FixedSet` whose seed axis repeats the same seeds (one copy per
+    ``p``): the minibatch indices are drawn once per distinct seed and shared by its copies.
+
+    The indices equal :meth:`FixedSet.batches`' (each copy would redraw the same stream from
+    the seed's generator), so the training is unchanged; the random draw, which at 192
+    networks of the smallest shapes cost as much as the SGD steps, shrinks by the number of
+    copies.
+    """
+
+    def batches(
+        self, seeds: Sequence[int], steps: int, batch: int | None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if batch is None:
+            yield from super().batches(seeds, steps, batch)
+            return
+        n_seeds, n = self.x1.shape[:2]
+        distinct = list(dict.fromkeys(seeds))
+        where = torch.tensor([distinct.index(s) for s in seeds])
+        flat_x = self.x1.reshape(n_seeds * n, -1)
+        flat_y = self.y.reshape(n_seeds * n, -1)
+        offset = (torch.arange(n_seeds) * n)[:, None]
+        gens = [generator(s, "batches") for s in distinct]
+        chunk = max(1, CHUNK_VALUES // batch)  # as FixedSet.batches: whole chunks per seed
+        done = 0
+        while done < steps:
+            k = min(chunk, steps - done)
+            idx = torch.stack([torch.randint(n, (chunk, batch), generator=g) for g in gens], dim=1)
+            idx = (idx[:k, where] + offset).reshape(k, n_seeds * batch).to(self.x1.device)
+            for i in range(k):
+                yield (
+                    flat_x.index_select(0, idx[i]).view(n_seeds, batch, -1),
+                    flat_y.index_select(0, idx[i]).view(n_seeds, batch, -1),
+                )
+            done += k
+
+
 def sweep_data(
     settings: TwoLayerSweepSettings, seeds: Sequence[int]
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -183,7 +221,7 @@ def build_group(
         ]
     )
     x = x.repeat(n_p, 1, 1)
-    return teacher, student, FixedSet(x, y), Probe(teacher, x_eval.repeat(n_p, 1, 1))
+    return teacher, student, StackedSet(x, y), Probe(teacher, x_eval.repeat(n_p, 1, 1))
 
 
 def compute(
