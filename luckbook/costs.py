@@ -256,10 +256,10 @@ def two_layer_cost(
     step = 3 * s.batch * (s.d + 1 + 2 * (n + 1) + 2 * s.c)
     nbytes = item * (n_seeds * (int(1.5 * data) + s.steps + step) + work)
     basis = (
-        f"{step_flops / 1e6:.2f} MFLOP per seed-step at {TRAIN_GFLOPS[dtype]:g} GFLOP/s "
+        f"{step_flops / 1e6:.3g} MFLOP per seed-step at {TRAIN_GFLOPS[dtype]:g} GFLOP/s "
         f"+ {SEED_STEP_OVERHEAD_S * 1e6:.0f} µs per seed-step "
         f"+ {STEP_OVERHEAD_S * 1e6:.0f} µs per step, "
-        f"{eval_flops / 1e6:.0f} MFLOP per seed-evaluation at {EVAL_GFLOPS[dtype]:g} GFLOP/s; "
+        f"{eval_flops / 1e6:.3g} MFLOP per seed-evaluation at {EVAL_GFLOPS[dtype]:g} GFLOP/s; "
         "rates "
         f"measured on a quiet 2-core CPU with one torch thread, {dtype}"
         + ("" if device.type == "cpu" else f"; on {device.type} expect much less time")
@@ -410,7 +410,7 @@ def sample_complexity(
         seconds=flops / rate + setup,
         bytes=int(total),
         basis=(
-            f"{flops / 1e9:.0f} GFLOP counted (SGD {members} students × {s.steps} steps, plus "
+            f"{flops / 1e9:.3g} GFLOP counted (SGD {members} students × {s.steps} steps, plus "
             f"{s.n_snapshots + 1} evaluations) at {gflops(rate)} measured (CPU time, one thread) "
             f"for SGD steps with minibatch gathers at these shapes on {device.type}, "
             f"plus {setup:.0f} s "
@@ -905,7 +905,7 @@ def gradient_relation(
     return Estimate(
         flops / (E0_GFLOPS * 1e9) + 0.1,
         int(nbytes),
-        f"{flops / 1e9:.1f} GFLOP counted ({samples:,} checked samples × 2 students, "
+        f"{flops / 1e9:.3g} GFLOP counted ({samples:,} checked samples × 2 students, "
         f"{len(s.biases)} biases × {s.n_overlap:,} overlap samples) at {E0_GFLOPS:g} GFLOP/s "
         "(calibrated, one thread); memory: inputs + chunked temporaries",
     )
