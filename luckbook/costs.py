@@ -256,10 +256,10 @@ def two_layer_cost(
     step = 3 * s.batch * (s.d + 1 + 2 * (n + 1) + 2 * s.c)
     nbytes = item * (n_seeds * (int(1.5 * data) + s.steps + step) + work)
     basis = (
-        f"{step_flops / 1e6:.2f} MFLOP per seed-step at {TRAIN_GFLOPS[dtype]:g} GFLOP/s "
+        f"{step_flops / 1e6:.3g} MFLOP per seed-step at {TRAIN_GFLOPS[dtype]:g} GFLOP/s "
         f"+ {SEED_STEP_OVERHEAD_S * 1e6:.0f} µs per seed-step "
         f"+ {STEP_OVERHEAD_S * 1e6:.0f} µs per step, "
-        f"{eval_flops / 1e6:.0f} MFLOP per seed-evaluation at {EVAL_GFLOPS[dtype]:g} GFLOP/s; "
+        f"{eval_flops / 1e6:.3g} MFLOP per seed-evaluation at {EVAL_GFLOPS[dtype]:g} GFLOP/s; "
         "rates "
         f"measured on a quiet 2-core CPU with one torch thread, {dtype}"
         + ("" if device.type == "cpu" else f"; on {device.type} expect much less time")
@@ -410,7 +410,7 @@ def sample_complexity(
         seconds=flops / rate + setup,
         bytes=int(total),
         basis=(
-            f"{flops / 1e9:.0f} GFLOP counted (SGD {members} students × {s.steps} steps, plus "
+            f"{flops / 1e9:.3g} GFLOP counted (SGD {members} students × {s.steps} steps, plus "
             f"{s.n_snapshots + 1} evaluations) at {gflops(rate)} measured (CPU time, one thread) "
             f"for SGD steps with minibatch gathers at these shapes on {device.type}, "
             f"plus {setup:.0f} s "
@@ -746,7 +746,7 @@ def _sgd_estimate(
     ``n_eval`` inputs (a forward pass costs about a third of a training step per sample);
     memory: weights, activations, the eval (and ``n_train``-point training) inputs drawn in
     float64, the minibatch losses and the snapshot records."""
-    k = 4
+    k = max(1, min(members, 32))  # timed at up to 32 networks: the per-step overhead is shared
     step_s = timed_sgd_step(tuple(widths), batch, dtype, device.type, k) * members / k
     eval_s = n_evals * (n_eval / batch) * step_s / 3
     item = resolve_dtype(dtype).itemsize
@@ -767,19 +767,70 @@ def _sgd_estimate(
     )
 
 
-PROJECTED_FACTOR = 4.0
-"""A projected matrix-gradient step (E1/E2's default dynamics) costs about this many plain SGD
-steps at the same widths (its expectations over the batch and the projection; measured at
-``tiny`` scale on the book's 2-core CPU)."""
+@functools.lru_cache(maxsize=128)
+def projected_factor(m: int, widths: tuple[int, ...], batch: int, dtype: str, device: str) -> float:
+    """How many plain SGD steps (:func:`timed_sgd_step`) one projected matrix-gradient step of
+    E1/E2 costs at these shapes (teacher of width ``m``, student ``widths``): the matrix
+    gradient (:func:`luckbook.gradients.matrix_step`) and the unit-column projections, CPU time
+    with one torch thread at :func:`capped` shapes; remembered per shape."""
+    from .experiments.fanout import project_top
+    from .gradients import matrix_step
+    from .train import project_columns
+
+    dev = torch.device(device)
+    w, b, _factor = capped(widths, batch)
+    tm = max(1, min(m, w[1]))
+    k = 4
+
+    def measure() -> float:
+        torch_dtype = resolve_dtype(dtype)
+        gen = torch.Generator().manual_seed(0)
+
+        def net(ws: list[int]) -> Net:
+            return Net(
+                [
+                    (torch.randn(k, a + 1, c, generator=gen) / math.sqrt(a + 1)).to(
+                        dev, torch_dtype
+                    )
+                    for a, c in zip(ws[:-1], ws[1:], strict=True)
+                ]
+            )
+
+        teacher, student = net([w[0], tm, w[-1]]), net(w)
+        step = matrix_step(teacher)
+        x1 = torch.ones(k, b, w[0] + 1, dtype=torch_dtype, device=dev)
+        x1[..., :-1] = torch.randn(k, b, w[0], generator=gen).to(dev, torch_dtype)
+        y = teacher(x1[..., :-1])
+        clock = _clock(dev)
+        with torch_threads(1):
+            for _ in range(3):
+                step(student, x1, y, 1e-6)
+            reps, start = 0, clock()
+            while reps < 5 or clock() - start < 0.1:
+                step(student, x1, y, 1e-6)
+                project_columns(student)
+                project_top(student)
+                reps += 1
+            _sync(dev)
+        return (clock() - start) / reps
+
+    key = f"projected_step m {tm} {w} batch {b} {dtype} k {k}"
+    projected = remembered(key, measure, dev)
+    plain = timed_sgd_step(tuple(w), b, dtype, device, k)
+    return max(1.0, projected / plain)
 
 
-def _dynamics_factor(dynamics: str) -> float:
-    return PROJECTED_FACTOR if dynamics.startswith("projected") else 1.0
+def _dynamics_factor(
+    dynamics: str, m: int, widths: list[int], batch: int, dtype: str, device: torch.device
+) -> float:
+    if not dynamics.startswith("projected"):
+        return 1.0
+    return projected_factor(m, tuple(widths), batch, dtype, device.type)
 
 
 def fanout(settings: FanoutSettings, n_seeds: int, device: torch.device) -> Estimate:
     """Training, then (not in a control run) the lottery ticket's retraining of ticket and
-    random subnetwork."""
+    random subnetwork, both with the run's dynamics (:func:`projected_factor`)."""
     s = settings
     widths = [s.d, s.multi * s.m, s.c]
     main = _sgd_estimate(
@@ -804,17 +855,17 @@ def fanout(settings: FanoutSettings, n_seeds: int, device: torch.device) -> Esti
         device,
         "retraining",
     )
-    factor = _dynamics_factor(s.dynamics)
+    factor = _dynamics_factor(s.dynamics, s.m, widths, s.batch, s.dtype, device)
     if s.control != "none":  # a control run has no lottery ticket to retrain
         return Estimate(
             factor * main.seconds,
             main.bytes,
-            f"{main.basis}, × {factor:g} for {s.dynamics} steps ({s.control} control run)",
+            f"{main.basis}, × {factor:.3g} for {s.dynamics} steps ({s.control} control run)",
         )
     return Estimate(
-        factor * main.seconds + retrain.seconds,
+        factor * (main.seconds + retrain.seconds),  # the retraining uses the same dynamics
         max(main.bytes, retrain.bytes),
-        f"{main.basis}, × {factor:g} for {s.dynamics} steps; then {retrain.basis}",
+        f"{main.basis}; then {retrain.basis}; both × {factor:.3g} for {s.dynamics} steps",
     )
 
 
@@ -840,11 +891,11 @@ def lucky(settings: LuckySettings, n_seeds: int, device: torch.device) -> Estima
     eval_part = _sgd_estimate(
         [s.d, s.multi * s.m, s.c], s.batch, members, 0, n_evals, s.n_eval, s.dtype, device, "eval"
     )
-    factor = _dynamics_factor(s.dynamics)
+    factor = _dynamics_factor(s.dynamics, s.m, [s.d, s.multi * s.m, s.c], s.batch, s.dtype, device)
     return Estimate(
         factor * train_part.seconds + eval_part.seconds,
         train_part.bytes + eval_part.bytes,
-        f"{train_part.basis}, × {factor:g} for {s.dynamics} steps; {n_evals} geometric "
+        f"{train_part.basis}, × {factor:.3g} for {s.dynamics} steps; {n_evals} geometric "
         f"snapshots evaluated on {s.n_eval} inputs",
     )
 
@@ -873,9 +924,10 @@ def deep_teacher(settings: DeepTeacherSettings, n_seeds: int, device: torch.devi
 
 
 # ---------- E0 gradient relation ---------------------------------------------------------
-E0_GFLOPS = 2.0
+E0_GFLOPS = 5.0
 """Effective rate of E0's per-sample relation checks (small batched products and their
-chunking; calibrated from ``tiny`` and ``book`` runs on the book's 2-core CPU, one thread)."""
+chunking; calibrated from the CPU time of ``tiny`` and ``book`` runs on the book's 2-core CPU,
+one thread: 28.5 GFLOP at book scale took 4.5–5.9 s of CPU, 2026-12-07)."""
 
 
 def gradient_relation(
@@ -903,9 +955,9 @@ def gradient_relation(
     params = 4 * n_seeds * (pairs + t_pairs)  # teacher and two students, with gradients
     nbytes = item * (inputs + temps + params) + 2**24
     return Estimate(
-        flops / (E0_GFLOPS * 1e9) + 0.1,
+        flops / (E0_GFLOPS * 1e9) + 0.15,
         int(nbytes),
-        f"{flops / 1e9:.1f} GFLOP counted ({samples:,} checked samples × 2 students, "
+        f"{flops / 1e9:.3g} GFLOP counted ({samples:,} checked samples × 2 students, "
         f"{len(s.biases)} biases × {s.n_overlap:,} overlap samples) at {E0_GFLOPS:g} GFLOP/s "
         "(calibrated, one thread); memory: inputs + chunked temporaries",
     )

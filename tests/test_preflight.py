@@ -155,3 +155,15 @@ def test_estimates_allocate_little():
     assert max(w) <= 2048 and b * (max(w) + 1) <= costs.TIMING_ELEMENTS and factor > 1e12
     w, b, factor = costs.capped([20, 100, 10], 64)
     assert (w, b, factor) == ([20, 100, 10], 64, 1.0)
+
+
+def test_estimates_print_readable_rates():
+    """No estimate prints a rate or a count that rounds to zero (``0.0 GFLOP/s``)."""
+    import re
+
+    from luckbook import costs
+
+    assert costs.gflops(4.3e7) == "43 MFLOP/s" and costs.gflops(4.8e10) == "48 GFLOP/s"
+    for name, exp in sorted(REGISTRY.items()):
+        text = exp.plan(scale="tiny").describe()
+        assert not re.search(r"(?<![\d.])0(\.0+)? [GMT]?FLOP", text), (name, text)
