@@ -174,38 +174,43 @@ def _e5_layer_flops(s: SampleComplexitySettings) -> int:
     return (s.d + 1) * s.n + (s.n + 1) * s.c
 
 
-def e5_training_rate(
-    s: SampleComplexitySettings, device: torch.device, seconds: float = 0.3
-) -> float:
-    """FLOP/s of training at these shapes on ``device``: :func:`~luckbook.train.sgd_step` on
-    minibatches gathered by :class:`StackedSets` (8 members), timed for about ``seconds``."""
+def e5_training_rate(s: SampleComplexitySettings, device: torch.device, steps: int = 100) -> float:
+    """FLOP/s of training at these shapes on ``device``, as E5 trains: two blocks per worker
+    of :func:`~luckbook.batched_sgd.train_blocked` (minibatches gathered from stacked sets),
+    the time of ``steps`` more steps after a warm-up call."""
+    from .batched_sgd import block_size, train_blocked
     from .experiments.sample_complexity import StackedSets
 
     dtype = resolve_dtype(s.dtype)
-    k = 8
     gen = torch.Generator().manual_seed(0)
-    net = Net(
-        [
-            0.01 * torch.randn(k, s.d + 1, s.n, generator=gen, dtype=dtype).to(device),
-            0.01 * torch.randn(k, s.n + 1, s.c, generator=gen, dtype=dtype).to(device),
-        ],
-        activation=s.activation,
-        slope=s.slope,
-    )
+
+    def weights(k: int) -> Net:
+        return Net(
+            [
+                0.01 * torch.randn(k, s.d + 1, s.n, generator=gen, dtype=dtype).to(device),
+                0.01 * torch.randn(k, s.n + 1, s.c, generator=gen, dtype=dtype).to(device),
+            ],
+            activation=s.activation,
+            slope=s.slope,
+        )
+
+    block = block_size(weights(1))
+    k = 2 * block * torch.get_num_threads()
+    net = weights(k)
     n = min(max(s.n_trains), 2_000)
     x = torch.randn(k, n, s.d, generator=gen, dtype=dtype).to(device)
     source = StackedSets([x], [torch.randn(k, n, s.c, generator=gen, dtype=dtype).to(device)])
-    batches = source.batches(list(range(k)), 10**9, s.batch)
-    for _ in range(20):
-        sgd_step(net, *next(batches), 1e-4)
-    reps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for _ in range(20):
-            sgd_step(net, *next(batches), 1e-4)
-        reps += 20
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    per_step = (time.perf_counter() - start) / reps
+    args = (source.flat_x, source.flat_y, source.member_sizes, source.offsets, list(range(k)))
+
+    def timed(t: int) -> float:
+        start = time.perf_counter()
+        train_blocked(net, *args, lr=1e-4, steps=t, batch=s.batch, block=block)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return time.perf_counter() - start
+
+    short = timed(20)
+    per_step = max(timed(20 + steps) - short, 1e-9) / steps
     return 6 * k * s.batch * _e5_layer_flops(s) / per_step
 
 
@@ -260,7 +265,7 @@ def sample_complexity(
         basis=(
             f"{flops / 1e9:.0f} GFLOP counted (SGD {members} students × {s.steps} steps, plus "
             f"{s.n_snapshots + 1} evaluations) at {rate / 1e9:.1f} GFLOP/s measured just now for "
-            f"SGD steps with minibatch gathers at these shapes on {device.type}, "
+            f"cache-blocked SGD steps with minibatch gathers at these shapes on {device.type}, "
             f"plus {setup:.0f} s "
             f"to build {points:,} training points (per-point cost measured just now); memory = "
             f"training sets + eval probe + temporaries + 15 % + 200 MiB"
