@@ -659,29 +659,56 @@ def deep_teacher(settings: DeepTeacherSettings, n_seeds: int, device: torch.devi
 
 
 # ---------- E0 gradient relation ---------------------------------------------------------
-E0_GFLOPS = 2.0
-"""Effective rate of E0's per-sample relation checks (small batched products and their
-chunking; calibrated from ``tiny`` and ``book`` runs on the book's 2-core CPU, one thread)."""
+E0_GFLOPS = 15.0
+"""Rate of E0's measurements per torch thread (batched matmuls of a few hundred rows; 15–23
+GFLOP/s per core-second in ``benchmarks/bench_gradient_relation.py`` on the book's 2-core CPU)."""
+
+
+def _e0_flops(s: GradientRelationSettings) -> float:
+    """Matmul FLOPs of E0 for one seed: per-sample relation terms (Jacobians ``Ṽ_l`` of both
+    nets and the ``[n, n]``, ``[n, m]``, ``[m, m]`` products) on the check set (relation and
+    its ungated control, both students), the matrix set (both students and the aligned
+    student at every bias); the drift study's forward/backward passes per sample and its
+    ``H_l`` recursion per batch; the overlaps' teacher passes."""
+    student = [s.d, *(s.multi * m for m in s.hidden), s.c]
+    teacher = [s.d, *s.hidden, s.c]
+    hidden = range(1, len(student) - 1)
+    jac = sum(
+        2 * s.c * (w[l + 1] + 1) * (w[l] + 1)
+        for w in (student, teacher)
+        for l in range(1, len(w) - 2)
+    )
+    grams = sum(
+        2 * s.c * ((student[l] + 1) ** 2 + (student[l] + 1) * (teacher[l] + 1) + teacher[l] ** 2)
+        for l in hidden
+    )
+    relation = jac + grams  # per sample and student
+    pairs = list(zip(student[:-1], student[1:], strict=True))
+    forward = 2 * sum((a + 1) * b for a, b in pairs)
+    t_forward = 2 * sum((a + 1) * b for a, b in zip(teacher[:-1], teacher[1:], strict=True))
+    drift_sample = 5 * forward + 2 * sum(
+        (a + 1) * (a + 1 + t + 1) for a, t in zip(student[:-1], teacher[:-1], strict=True)
+    )
+    drift_batch = 2 * sum(2 * (a + 1) * (b + 1) * (a + b + 2) for a, b in pairs)
+    n_drift = s.n_repeats * sum(s.batch_sizes)
+    drift = n_drift * drift_sample + s.n_repeats * len(s.batch_sizes) * drift_batch
+    overlap = (2 * len(s.biases) + 3) * s.n_overlap * t_forward
+    matrices = (2 + len(s.biases)) * s.n_matrix * relation
+    return float(2 * 2 * s.n_check * relation + matrices + 2 * drift + overlap)
 
 
 def gradient_relation(
     settings: GradientRelationSettings, n_seeds: int, device: torch.device
 ) -> Estimate:
-    """Per-sample relation terms for both students on every checked sample (the check set,
-    every batch-size repeat, the matrix set), plus the teacher's activation overlap at every
-    bias; memory: the inputs plus the chunked temporaries (at most ``MAX_ELEMENTS`` numbers
-    each, :mod:`luckbook.gradient_checks`)."""
+    """Matmul FLOPs counted by :func:`_e0_flops` at :data:`E0_GFLOPS` on one thread; memory:
+    the inputs plus the chunked temporaries (at most ``MAX_ELEMENTS`` numbers each,
+    :mod:`luckbook.gradient_checks`)."""
     from .gradient_checks import MAX_ELEMENTS
 
     s = settings
-    teacher = [s.d, *s.hidden, s.c]
     student = [s.d, *(s.multi * m for m in s.hidden), s.c]
-    pairs = sum((a + 1) * (b + 1) for a, b in zip(student[:-1], student[1:], strict=True))
     samples = s.n_check + s.n_repeats * sum(s.batch_sizes) + s.n_matrix
-    relation = 2 * n_seeds * samples * 4 * s.c * pairs  # two students; Ṽ_l and its products
-    t_pairs = sum((a + 1) * b for a, b in zip(teacher[:-1], teacher[1:], strict=True))
-    overlap = len(s.biases) * n_seeds * s.n_overlap * 2 * t_pairs
-    flops = relation + overlap
+    flops = n_seeds * _e0_flops(s)
     item = resolve_dtype(s.dtype).itemsize
     inputs = n_seeds * (samples + s.n_overlap) * (s.d + 1 + s.c)
     largest = max(s.n_check, s.n_repeats * max(s.batch_sizes), s.n_matrix)
@@ -691,6 +718,6 @@ def gradient_relation(
         flops / (E0_GFLOPS * 1e9) + 0.1,
         int(nbytes),
         f"{flops / 1e9:.1f} GFLOP counted ({samples:,} checked samples × 2 students, "
-        f"{len(s.biases)} biases × {s.n_overlap:,} overlap samples) at {E0_GFLOPS:g} GFLOP/s "
+        f"{len(s.biases)} biases × {s.n_matrix:,} matrix samples) at {E0_GFLOPS:g} GFLOP/s "
         "(calibrated, one thread); memory: inputs + chunked temporaries",
     )

@@ -251,6 +251,10 @@ def random_overlap(
 # ----------------------------------------------------------------------------- compute
 
 
+SEED_GROUPS = 2
+"""E0 measures its seeds in this many groups (the book's CPU has two cores); a group has at
+least two seeds (one seed alone takes other matmul paths, which round differently)."""
+
 SHARED_FIELDS = ("settings", "seeds", "device", "wall_time_s", "batch_sizes", "biases")
 """Fields of :class:`GradientRelationResult` without a leading seed axis."""
 
@@ -263,31 +267,34 @@ def compute(
 ) -> GradientRelationResult:
     """Run E0 (a)–(d) for every seed; see :class:`GradientRelationResult`.
 
-    On a CPU with ``T > 1`` torch threads the seeds are split into ``T`` contiguous groups
-    (of at least two seeds: one seed alone takes other matmul paths, which round differently),
-    each measured by :func:`compute_group` in its own Python thread with one torch thread (a
-    seed's numbers do not depend on the other seeds of its group; torch releases the GIL in
-    its kernels, so the groups run on separate cores and no OpenMP thread spins waiting for
-    another). Otherwise all seeds run as one group.
+    With at least ``2 · SEED_GROUPS`` seeds, the seeds are split into :data:`SEED_GROUPS`
+    contiguous groups, each measured by :func:`compute_group`. On a CPU with more than one
+    torch thread the groups run at once, each in its own Python thread with one torch thread
+    (torch releases the GIL in its kernels, so they run on separate cores and no OpenMP thread
+    spins waiting for another). The grouping depends only on the seeds, never on the threads,
+    so the numbers do not either.
     """
     start = time.perf_counter()
-    threads = torch.get_num_threads()
-    workers = min(threads, len(seeds) // 2) if device.type == "cpu" else 1
-    if workers <= 1:
+    n_groups = SEED_GROUPS if len(seeds) >= 2 * SEED_GROUPS else 1
+    if n_groups == 1:
         return compute_group(settings, seeds, device, progress)
-    bounds = np.linspace(0, len(seeds), workers + 1).round().astype(int)
+    bounds = np.linspace(0, len(seeds), n_groups + 1).round().astype(int)
     groups = [list(seeds[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
-    torch.set_num_threads(1)
-    try:
-        with ThreadPoolExecutor(workers) as pool:
-            parts = list(
-                pool.map(
-                    lambda i: compute_group(settings, groups[i], device, progress and i == 0),
-                    range(workers),
-                )
-            )
-    finally:
-        torch.set_num_threads(threads)
+    threads = torch.get_num_threads()
+    workers = min(threads, n_groups) if device.type == "cpu" else 1
+
+    def one(i: int) -> GradientRelationResult:
+        return compute_group(settings, groups[i], device, progress and i == 0)
+
+    if workers == 1:
+        parts = [one(i) for i in range(n_groups)]
+    else:
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(workers) as pool:
+                parts = list(pool.map(one, range(n_groups)))
+        finally:
+            torch.set_num_threads(threads)
     merged = {
         f.name: _join([getattr(p, f.name) for p in parts])
         for f in dataclasses.fields(parts[0])
