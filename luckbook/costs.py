@@ -174,11 +174,11 @@ def _e5_layer_flops(s: SampleComplexitySettings) -> int:
     return (s.d + 1) * s.n + (s.n + 1) * s.c
 
 
-def e5_training_rate(s: SampleComplexitySettings, device: torch.device, steps: int = 100) -> float:
-    """FLOP/s of training at these shapes on ``device``, as E5 trains: two blocks per worker
+def e5_training_rate(s: SampleComplexitySettings, device: torch.device, steps: int = 60) -> float:
+    """FLOP/s of training at these shapes on ``device``, as E5 trains: one block per worker
     of :func:`~luckbook.batched_sgd.train_blocked` (minibatches gathered from stacked sets),
     the time of ``steps`` more steps after a warm-up call."""
-    from .batched_sgd import block_size, train_blocked
+    from .batched_sgd import BLOCK_VALUES, train_blocked
     from .experiments.sample_complexity import StackedSets
 
     dtype = resolve_dtype(s.dtype)
@@ -194,8 +194,8 @@ def e5_training_rate(s: SampleComplexitySettings, device: torch.device, steps: i
             slope=s.slope,
         )
 
-    block = block_size(weights(1))
-    k = 2 * block * torch.get_num_threads()
+    block = max(1, BLOCK_VALUES // _e5_layer_flops(s))  # members per block, as E5 trains
+    k = block * torch.get_num_threads()
     net = weights(k)
     n = min(max(s.n_trains), 2_000)
     x = torch.randn(k, n, s.d, generator=gen, dtype=dtype).to(device)
