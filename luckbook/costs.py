@@ -304,16 +304,18 @@ def _e5_layer_flops(s: SampleComplexitySettings) -> int:
 
 
 def e5_training_rate(
-    s: SampleComplexitySettings, device: torch.device, seconds: float = 0.3
+    s: SampleComplexitySettings, device: torch.device, steps: int = 60
 ) -> float:
-    """FLOP/s of training at these shapes on ``device``: :func:`~luckbook.train.sgd_step` on
-    minibatches gathered by :class:`StackedSets` (8 members), CPU time of about ``seconds``
-    of steps with one torch thread, at shapes :func:`capped` to a few MiB; remembered per
-    shape."""
+    """FLOP/s of training at these shapes on ``device``, as E5 trains: one block of
+    :func:`~luckbook.batched_sgd.train_blocked` (minibatches gathered from stacked sets), the
+    CPU time of ``steps`` more steps after a warm-up call with one torch thread, at shapes
+    :func:`capped` to a few MiB; remembered per shape."""
+    from .batched_sgd import BLOCK_VALUES, train_blocked
     from .experiments.sample_complexity import StackedSets
 
-    k = 8
     (d, width, c), b, _factor = capped([s.d, s.n, s.c], s.batch)
+    layer = (d + 1) * width + (width + 1) * c
+    k = max(1, BLOCK_VALUES // layer)  # members per block, as E5 trains
 
     def measure() -> float:
         dtype = resolve_dtype(s.dtype)
@@ -329,21 +331,22 @@ def e5_training_rate(
         n = max(1, min(max(s.n_trains), 2_000, TIMING_ELEMENTS // (k * (d + c))))
         x = torch.randn(k, n, d, generator=gen, dtype=dtype).to(device)
         y = torch.randn(k, n, c, generator=gen, dtype=dtype).to(device)
-        batches = StackedSets([x], [y]).batches(list(range(k)), 10**9, b)
+        source = StackedSets([x], [y])
+        args = (source.flat_x, source.flat_y, source.member_sizes, source.offsets, list(range(k)))
         clock = _clock(device)
-        with torch_threads(1):
-            for _ in range(20):
-                sgd_step(net, *next(batches), 1e-4)
-            reps, start = 0, clock()
-            while clock() - start < seconds:
-                for _ in range(20):
-                    sgd_step(net, *next(batches), 1e-4)
-                reps += 20
-            _sync(device)
-            per_step = (clock() - start) / reps
-        return 6 * k * b * ((d + 1) * width + (width + 1) * c) / per_step
 
-    key = f"e5 sgd_step d {d} n {width} c {c} batch {b} {s.dtype} {s.activation}"
+        def timed(t: int) -> float:
+            start = clock()
+            train_blocked(net, *args, lr=1e-4, steps=t, batch=b, block=k)
+            _sync(device)
+            return clock() - start
+
+        with torch_threads(1):
+            short = timed(20)
+            per_step = max(timed(20 + steps) - short, 1e-9) / steps
+        return 6 * k * b * layer / per_step
+
+    key = f"e5 train_blocked d {d} n {width} c {c} batch {b} {s.dtype} {s.activation}"
     return remembered(key, measure, device)
 
 
@@ -412,7 +415,8 @@ def sample_complexity(
         basis=(
             f"{flops / 1e9:.3g} GFLOP counted (SGD {members} students × {s.steps} steps, plus "
             f"{s.n_snapshots + 1} evaluations) at {gflops(rate)} measured (CPU time, one thread) "
-            f"for SGD steps with minibatch gathers at these shapes on {device.type}, "
+            f"for cache-blocked SGD steps with minibatch gathers at these shapes on "
+            f"{device.type}, "
             f"plus {setup:.0f} s "
             f"to build {points:,} training points (per-point cost measured likewise); memory = "
             f"training sets + eval probe + temporaries + 15 % + 200 MiB"
@@ -924,40 +928,69 @@ def deep_teacher(settings: DeepTeacherSettings, n_seeds: int, device: torch.devi
 
 
 # ---------- E0 gradient relation ---------------------------------------------------------
-E0_GFLOPS = 5.0
-"""Effective rate of E0's per-sample relation checks (small batched products and their
-chunking; calibrated from the CPU time of ``tiny`` and ``book`` runs on the book's 2-core CPU,
-one thread: 28.5 GFLOP at book scale took 4.5–5.9 s of CPU, 2026-12-07)."""
+E0_GFLOPS = 15.0
+"""Rate of E0's measurements per torch thread (batched matmuls of a few hundred rows; 15–23
+GFLOP/s per core-second in ``benchmarks/bench_gradient_relation.py`` on the book's 2-core CPU)."""
+
+
+def _e0_flops(s: GradientRelationSettings) -> float:
+    """Matmul FLOPs of E0 for one seed: per-sample relation terms (Jacobians ``Ṽ_l`` of both
+    nets and the ``[n, n]``, ``[n, m]``, ``[m, m]`` products) on the check set (relation and
+    its ungated control, both students), the matrix set (both students and the aligned
+    student at every bias); the drift study's forward/backward passes per sample and its
+    ``H_l`` recursion per batch; the overlaps' teacher passes."""
+    student = [s.d, *(s.multi * m for m in s.hidden), s.c]
+    teacher = [s.d, *s.hidden, s.c]
+    hidden = range(1, len(student) - 1)
+    jac = sum(
+        2 * s.c * (w[l + 1] + 1) * (w[l] + 1)
+        for w in (student, teacher)
+        for l in range(1, len(w) - 2)
+    )
+    grams = sum(
+        2 * s.c * ((student[l] + 1) ** 2 + (student[l] + 1) * (teacher[l] + 1) + teacher[l] ** 2)
+        for l in hidden
+    )
+    relation = jac + grams  # per sample and student
+    pairs = list(zip(student[:-1], student[1:], strict=True))
+    forward = 2 * sum((a + 1) * b for a, b in pairs)
+    t_forward = 2 * sum((a + 1) * b for a, b in zip(teacher[:-1], teacher[1:], strict=True))
+    drift_sample = 5 * forward + 2 * sum(
+        (a + 1) * (a + 1 + t + 1) for a, t in zip(student[:-1], teacher[:-1], strict=True)
+    )
+    drift_batch = 2 * sum(2 * (a + 1) * (b + 1) * (a + b + 2) for a, b in pairs)
+    n_drift = s.n_repeats * sum(s.batch_sizes)
+    drift = n_drift * drift_sample + s.n_repeats * len(s.batch_sizes) * drift_batch
+    overlap = (2 * len(s.biases) + 3) * s.n_overlap * t_forward
+    matrices = (2 + len(s.biases)) * s.n_matrix * relation
+    return float(2 * 2 * s.n_check * relation + matrices + 2 * drift + overlap)
 
 
 def gradient_relation(
     settings: GradientRelationSettings, n_seeds: int, device: torch.device
 ) -> Estimate:
-    """Per-sample relation terms for both students on every checked sample (the check set,
-    every batch-size repeat, the matrix set), plus the teacher's activation overlap at every
-    bias; memory: the inputs plus the chunked temporaries (at most ``MAX_ELEMENTS`` numbers
-    each, :mod:`luckbook.gradient_checks`)."""
+    """Matmul FLOPs counted by :func:`_e0_flops` at :data:`E0_GFLOPS` on one thread; memory:
+    the inputs plus the chunked temporaries (at most ``MAX_ELEMENTS`` numbers each,
+    :mod:`luckbook.gradient_checks`)."""
     from .gradient_checks import MAX_ELEMENTS
 
     s = settings
-    teacher = [s.d, *s.hidden, s.c]
     student = [s.d, *(s.multi * m for m in s.hidden), s.c]
-    pairs = sum((a + 1) * (b + 1) for a, b in zip(student[:-1], student[1:], strict=True))
     samples = s.n_check + s.n_repeats * sum(s.batch_sizes) + s.n_matrix
-    relation = 2 * n_seeds * samples * 4 * s.c * pairs  # two students; Ṽ_l and its products
-    t_pairs = sum((a + 1) * b for a, b in zip(teacher[:-1], teacher[1:], strict=True))
-    overlap = len(s.biases) * n_seeds * s.n_overlap * 2 * t_pairs
-    flops = relation + overlap
+    flops = n_seeds * _e0_flops(s)
     item = resolve_dtype(s.dtype).itemsize
     inputs = n_seeds * (samples + s.n_overlap) * (s.d + 1 + s.c)
     largest = max(s.n_check, s.n_repeats * max(s.batch_sizes), s.n_matrix)
     temps = min(2 * MAX_ELEMENTS, n_seeds * largest * s.c * (max(student) + 1))
+    teacher = [s.d, *s.hidden, s.c]
+    pairs = sum((a + 1) * (b + 1) for a, b in zip(student[:-1], student[1:], strict=True))
+    t_pairs = sum((a + 1) * b for a, b in zip(teacher[:-1], teacher[1:], strict=True))
     params = 4 * n_seeds * (pairs + t_pairs)  # teacher and two students, with gradients
     nbytes = item * (inputs + temps + params) + 2**24
     return Estimate(
         flops / (E0_GFLOPS * 1e9) + 0.15,
         int(nbytes),
         f"{flops / 1e9:.3g} GFLOP counted ({samples:,} checked samples × 2 students, "
-        f"{len(s.biases)} biases × {s.n_overlap:,} overlap samples) at {E0_GFLOPS:g} GFLOP/s "
+        f"{len(s.biases)} biases × {s.n_matrix:,} matrix samples) at {E0_GFLOPS:g} GFLOP/s "
         "(calibrated, one thread); memory: inputs + chunked temporaries",
     )

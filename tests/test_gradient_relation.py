@@ -171,6 +171,34 @@ def test_aligned_student_without_noise_computes_the_teacher():
     assert float((noisy(x) - teacher(x)).abs().max()) > 1e-3
 
 
+def test_seed_groups_on_worker_threads_give_the_batched_numbers():
+    """compute() measures 4 seeds in two groups (on two worker threads when torch has two):
+    every array equals one batched compute_group over all seeds."""
+    from luckbook.resources import torch_threads
+
+    settings = E.GradientRelationSettings(**E.PRESETS["tiny"])
+    seeds, cpu = [0, 1, 2, 3], torch.device("cpu")
+    with torch_threads(1):
+        ref = E.compute_group(settings, seeds, cpu)
+    with torch_threads(2):
+        two = E.compute(settings, seeds, cpu)
+    assert two.seeds == seeds
+    for r in (two,):
+        for name in ("relation_error", "drift", "beta", "overlap", "aligned_concentration"):
+            a, b = getattr(ref, name), getattr(r, name)
+            if isinstance(a, dict):
+                a, b = [a[k] for k in sorted(a)], [b[k] for k in sorted(b)]
+            a = a if isinstance(a, list) else [a]
+            b = b if isinstance(b, list) else [b]
+            for x, y in zip(a, b, strict=True):
+                for u, v in zip(
+                    x if isinstance(x, list) else [x],
+                    y if isinstance(y, list) else [y],
+                    strict=True,
+                ):
+                    np.testing.assert_array_equal(u, v)
+
+
 def test_standardised_biases_are_batchnorm_shifts():
     s, teacher, _ = _setup()
     x = E.calibration_inputs(s, [0, 1])

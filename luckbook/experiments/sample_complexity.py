@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from .. import costs
+from ..batched_sgd import train_blocked
 from ..claims import E5_GRIDS
 from ..config import DEFAULT_TAUS, check_choice, check_float, check_int, check_taus, resolve_dtype
 from ..data import CHUNK_VALUES, boundary_augmented, gaussian
@@ -32,7 +33,7 @@ from ..evaluate import SEED_GROUP
 from ..metrics import best_per_student, best_per_teacher
 from ..results.sample_complexity import SampleComplexityResult
 from ..rng import generator, stream_seed
-from ..train import snapshot_steps, train
+from ..train import snapshot_steps
 from .base import Experiment, RunControl, register, replace_settings
 from .two_layer import E4Common, TwoLayerSettings, build, make_nets
 
@@ -167,6 +168,8 @@ class StackedSets:
         self.offsets = [
             int(starts[g]) + s * n for g, n in enumerate(self.sizes) for s in range(self.n_seeds)
         ]
+        self.member_sizes = [n for n in self.sizes for _ in range(self.n_seeds)]
+        """The training-set size of every member (group-major, like :attr:`offsets`)."""
 
     def batches(
         self, seeds: Sequence[int], steps: int, batch: int | None
@@ -333,14 +336,16 @@ def compute(
             "train_loss": torch.stack(tr_loss).detach().cpu(),
         }
 
-    traj = train(
+    traj = train_blocked(
         members,
-        source,
+        source.flat_x,
+        source.flat_y,
+        source.member_sizes,
+        source.offsets,
         member_seeds,
         lr=settings.lr,
         steps=settings.steps,
         batch=settings.batch,
-        method="sgd",
         snapshots=snapshot_steps(settings.steps, settings.n_snapshots, settings.spacing),
         on_snapshot=on_snapshot,
         progress=progress,
