@@ -35,7 +35,7 @@ from .config import resolve_dtype
 from .data import boundary_augmented, gaussian
 from .ensemble import Net
 from .evaluate import SEED_GROUP
-from .resources import torch_threads
+from .resources import SMALL_RUN_S, resolve_threads, torch_threads
 from .train import sgd_step, snapshot_steps
 
 if TYPE_CHECKING:
@@ -303,9 +303,7 @@ def _e5_layer_flops(s: SampleComplexitySettings) -> int:
     return (s.d + 1) * s.n + (s.n + 1) * s.c
 
 
-def e5_training_rate(
-    s: SampleComplexitySettings, device: torch.device, steps: int = 60
-) -> float:
+def e5_training_rate(s: SampleComplexitySettings, device: torch.device, steps: int = 60) -> float:
     """FLOP/s of training at these shapes on ``device``, as E5 trains: one block of
     :func:`~luckbook.batched_sgd.train_blocked` (minibatches gathered from stacked sets), the
     CPU time of ``steps`` more steps after a warm-up call with one torch thread, at shapes
@@ -399,6 +397,9 @@ def sample_complexity(
     per_eval += 2 * n_seeds * len(s.kinds) * sum(s.n_trains) * _e5_layer_flops(s)
     flops += (s.n_snapshots + 2) * per_eval
     rate = e5_training_rate(s, device)
+    # E5 trains its blocks on one worker thread per torch thread (luckbook.batched_sgd), and a
+    # run of this size gets the machine's threads unless it is busy (luckbook.resources)
+    workers = 1 if device.type != "cpu" else resolve_threads(None, SMALL_RUN_S)
     points = n_seeds * len(s.kinds) * sum(s.n_trains)
     setup = points * e5_setup_cost(s, device)
     item = torch.empty((), dtype=resolve_dtype(s.dtype)).element_size()
@@ -410,13 +411,13 @@ def sample_complexity(
     total = 1.15 * (data + probe + temps + weights + batch) * item + 200 * 2**20
     total += _train_buffers(s.steps, members, item)
     return Estimate(
-        seconds=flops / rate + setup,
+        seconds=flops / (rate * workers) + setup,
         bytes=int(total),
         basis=(
             f"{flops / 1e9:.3g} GFLOP counted (SGD {members} students × {s.steps} steps, plus "
             f"{s.n_snapshots + 1} evaluations) at {gflops(rate)} measured (CPU time, one thread) "
             f"for cache-blocked SGD steps with minibatch gathers at these shapes on "
-            f"{device.type}, "
+            f"{device.type}, on {workers} worker thread{'s' * (workers != 1)}, "
             f"plus {setup:.0f} s "
             f"to build {points:,} training points (per-point cost measured likewise); memory = "
             f"training sets + eval probe + temporaries + 15 % + 200 MiB"
