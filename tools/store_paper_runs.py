@@ -35,8 +35,16 @@ def main() -> None:
     args = parser.parse_args()
     runs = [replay.read_run(p) for p in sorted(args.recorded.glob(f"{args.experiment}-*.npz"))]
     report = json.loads(args.report.read_text())
-    if report["scale"] != "paper" or report["experiment"] != args.experiment:
-        raise SystemExit(f"{args.report} is not a paper-scale report of {args.experiment}")
+    if report["experiment"] != args.experiment:
+        raise SystemExit(f"{args.report} is not a report of {args.experiment}")
+    if report["scale"] != "paper":  # made with --set: its main run must have today's preset
+        from luckbook.cache import _jsonable
+        from luckbook.experiments import get_experiment
+
+        preset = _jsonable(get_experiment(args.experiment).settings("paper"))
+        if not any(_jsonable(r.settings) == preset for r in runs):
+            raise SystemExit(f"{args.report} is not a run of {args.experiment}'s paper preset")
+        report["scale"] = "paper"
     record = paper_store.write(
         args.experiment,
         runs,
