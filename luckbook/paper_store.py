@@ -362,6 +362,7 @@ def verify(
             "seed": main.seeds[0],
             "arrays": out["arrays"],
             "max_rel_diff": out["max_rel_diff"],
+            "seconds": round(out["seconds"], 1),
             "device_model": device_model(device or main.device),
         }
         _write_record(dataclasses.replace(record, verified=verified))

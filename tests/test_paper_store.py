@@ -21,6 +21,7 @@ from luckbook.experiments import REGISTRY
 
 EXP = "fanout"
 SEEDS = [5000, 5001, 5002]
+ORIGINAL = dict(REGISTRY)  # the module's store fixture stands tiny settings in for EXP's paper
 
 
 def _tiny_as_paper(name: str) -> lb.experiments.Experiment:
@@ -180,13 +181,14 @@ PACKAGED = sorted(p.parent.name for p in paper_store.STORE.glob(f"*/{paper_store
 @pytest.mark.parametrize("name", PACKAGED)
 def test_the_stored_paper_runs_reproduce_their_report_without_training(name, monkeypatch):
     monkeypatch.delenv("LUCKBOOK_PAPER_STORE", raising=False)
+    monkeypatch.setitem(REGISTRY, name, ORIGINAL[name])
     record = paper_store.load_record(name)
     assert record is not None and record.report is not None
     for entry in record.runs:
         with np.load(paper_store.STORE / name / entry["file"], allow_pickle=False) as z:
             assert z.files
     paper_store._report.cache_clear()
-    monkeypatch.setitem(REGISTRY, name, dataclasses.replace(REGISTRY[name], compute=_boom))
+    monkeypatch.setitem(REGISTRY, name, dataclasses.replace(ORIGINAL[name], compute=_boom))
     report = paper_store.report(name)
     stored = {c["id"]: c for c in record.report["claims"]}
     assert set(stored) == set(report.ids)
@@ -205,10 +207,14 @@ def test_the_cheapest_stored_run_is_reproduced_by_the_present_code(monkeypatch):
         pytest.skip("no paper-scale runs are stored in the package")
     monkeypatch.delenv("LUCKBOOK_PAPER_STORE", raising=False)
 
-    def per_seed(name: str) -> float:
+    def cost(name: str) -> float:  # seconds of the last verification, else per seed
         r = paper_store.load_record(name)
+        if r.verified and r.verified.get("seconds"):
+            return r.verified["seconds"]
         return r.runs[0]["wall_time_s"] / len(r.runs[0]["seeds"])
 
-    name = min(PACKAGED, key=per_seed)
+    for name in PACKAGED:
+        monkeypatch.setitem(REGISTRY, name, ORIGINAL[name])
+    name = min(PACKAGED, key=cost)
     check = paper_store.verify(name)
     assert check["ok"], check
