@@ -35,12 +35,12 @@ import argparse
 import dataclasses
 import datetime
 import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from bench_two_layer import cpu_model  # one copy
 from torch.utils.flop_counter import FlopCounterMode
 
 from luckbook.costs import _e0_flops
@@ -58,16 +58,6 @@ SMALL = {
     "biases": (-1.0, 0.0),
     "n_overlap": 20_000,
 }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load() -> float:

@@ -31,7 +31,6 @@ import datetime
 import inspect
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -40,6 +39,8 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_two_layer import cpu_model  # noqa: E402  one copy
 
 from luckbook.config import resolve_dtype  # noqa: E402
 from luckbook.data import CHUNK_VALUES, gaussian  # noqa: E402
@@ -59,16 +60,6 @@ class Clock:
     def __exit__(self, *exc: Any) -> None:
         self.wall = time.perf_counter() - self.w0
         self.cpu = time.process_time() - self.c0
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def peak(dtype: torch.dtype, size: int) -> dict[str, float]:

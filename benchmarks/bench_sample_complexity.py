@@ -32,11 +32,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
-import time
 from pathlib import Path
 
 import torch
+from bench_gradient_relation import cpu_model, load, peak, timed  # one copy of each
 
 from luckbook.batched_sgd import train_blocked
 from luckbook.claims import E5_GRIDS
@@ -47,40 +46,6 @@ from luckbook.train import train
 ROOT = Path(__file__).resolve().parents[1]
 D, N_HIDDEN, C, BATCH, LR = 100, 25, 50, 16, 0.01
 PAPER_SEEDS, PAPER_STEPS = 32, 100_000
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def load() -> float:
-    try:
-        return os.getloadavg()[0]
-    except OSError:
-        return float("nan")
-
-
-def timed(fn) -> tuple[float, float]:
-    """(wall s, CPU s of this process) of ``fn()``."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    fn()
-    return time.perf_counter() - wall, time.process_time() - cpu
-
-
-def peak(size: int, threads: int) -> tuple[float, float]:
-    """Best-of-3 GFLOP/s of one float64 ``size × size`` matmul: (per wall s, per CPU s)."""
-    torch.set_num_threads(threads)
-    a = torch.randn(size, size, dtype=torch.float64)
-    a @ a
-    runs = [timed(lambda: a @ a) for _ in range(3)]
-    flops = 2 * size**3
-    return max(flops / w for w, _ in runs) / 1e9, max(flops / c for _, c in runs) / 1e9
 
 
 def member_step_flops() -> int:
@@ -115,14 +80,14 @@ def main() -> None:
     before_1 = Net([w.clone() for w in w0])
 
     torch.set_num_threads(1)
-    t_before_1 = timed(
+    _, *t_before_1 = timed(
         lambda: train(before_1, source, seeds, lr=LR, steps=args.steps, batch=BATCH, method="sgd")
     )
     torch.set_num_threads(args.threads)
-    t_before = timed(
+    _, *t_before = timed(
         lambda: train(before, source, seeds, lr=LR, steps=args.steps, batch=BATCH, method="sgd")
     )
-    t_after = timed(
+    _, *t_after = timed(
         lambda: train_blocked(
             after,
             source.flat_x,
