@@ -340,11 +340,15 @@ def e5_training_rate(s: SampleComplexitySettings, device: torch.device, steps: i
             return clock() - start
 
         with torch_threads(1):
-            short = timed(20)
-            per_step = max(timed(20 + steps) - short, 1e-9) / steps
-        return 6 * k * b * layer / per_step
+            timed(5)  # warm-up: the first call pays one-off costs (allocations, kernel set-up)
+            # the faster of two timings of ``steps`` steps; each includes its call's overhead,
+            # which a difference of two timings could cancel to zero (a thread-time clock
+            # ticks coarsely) and so claim an impossible rate
+            per_step = min(timed(steps), timed(steps)) / steps
+        return 6 * k * b * layer / max(per_step, 1e-7)
 
-    key = f"e5 train_blocked d {d} n {width} c {c} batch {b} {s.dtype} {s.activation}"
+    # "v2": timings stored by the earlier measurement (a difference of two calls) are not reused
+    key = f"e5 train_blocked v2 d {d} n {width} c {c} batch {b} {s.dtype} {s.activation}"
     return remembered(key, measure, device)
 
 
