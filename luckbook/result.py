@@ -217,7 +217,7 @@ class Result(Generic[S]):
             described = "; ".join(f"{n}: {self.control_description(n)}" for n in names)
         else:
             described = self.control_description(control)
-        return ClaimReport(
+        report = ClaimReport(
             experiment=self.EXPERIMENT,
             scale=self.scale(),
             seeds=list(self.seeds),
@@ -227,3 +227,18 @@ class Result(Generic[S]):
             wall_time_s=float(self.wall_time_s if self.wall_time_s is not None else math.nan),
             rows=rows,
         )
+        return report if control is not None else self._with_paper_scale(report)
+
+    def _with_paper_scale(self, report: ClaimReport) -> ClaimReport:
+        """``report`` with the verdicts of the paper-scale runs stored in the package beside it
+        (:mod:`luckbook.paper_store`) when this is the book's own run: ``book`` settings on the
+        book's held-out seeds (so a chapter's claim cell shows both sizes)."""
+        from .experiments.base import get_experiment
+
+        try:
+            exp = get_experiment(self.EXPERIMENT)
+        except ValueError:
+            return report
+        if report.scale != "book" or [int(s) for s in self.seeds] != exp.claim_seeds("book"):
+            return report
+        return exp._with_paper_scale(report)

@@ -159,6 +159,25 @@ def test_a_book_report_shows_the_paper_column_and_where_verdicts_differ(in_store
     assert all(with_paper[i].verdict == here for i, here, _ in diff)
 
 
+def test_a_chapters_result_at_book_scale_on_the_held_out_seeds_shows_the_paper_column(
+    in_store, monkeypatch
+):
+    exp = REGISTRY[EXP]
+    as_book = dataclasses.replace(
+        exp,
+        presets={**exp.presets, "book": {**exp.presets["tiny"], "steps": 200}},
+        default_seeds={**exp.default_seeds, "book": 2},
+    )
+    monkeypatch.setitem(REGISTRY, EXP, as_book)
+    result = as_book.run(scale="book", seeds=as_book.claim_seeds("book"), cache=False)
+    report = result.claims()  # what a chapter's claim cell calls
+    assert report.scale == "book" and report.paper is not None
+    assert "At paper scale (" in str(report) or not report.paper_differences()
+    assert result.claims(control=result.control_names()[0]).paper is None
+    other = as_book.run(scale="book", seeds=[int(s) + 1 for s in result.seeds], cache=False)
+    assert other.claims().paper is None  # other seeds: not the book's run
+
+
 def test_the_command_line_reports_verifies_and_refuses_bad_input(in_store, capsys):
     from tests.conftest import assert_one_line_error
 

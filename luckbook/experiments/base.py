@@ -280,7 +280,7 @@ class Experiment:
             scale, seed_list, device, control, progress, cache, threads, overrides
         )
         if scale == "book" and control is None and not overrides and seeds is None:
-            report = self._with_paper_scale(report)
+            report = self._with_paper_scale(report)  # a result's claims() may have added it
         return report
 
     def _with_paper_scale(self, report: ClaimReport) -> ClaimReport:
@@ -288,7 +288,7 @@ class Experiment:
         it (:mod:`luckbook.paper_store`), when there are any."""
         from .. import paper_store
 
-        if paper_store.load_record(self.name) is None:
+        if report.paper is not None or paper_store.load_record(self.name) is None:
             return report
         try:
             paper = paper_store.report(self.name)
