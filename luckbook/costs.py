@@ -166,7 +166,7 @@ class Estimate:
     """What a run will cost, told to the user before it starts (``luckbook run`` prints it).
 
     Attributes:
-        seconds: expected wall time on ``device``.
+        seconds: expected wall time on ``device`` (on a CPU: on a quiet machine).
         bytes: expected peak memory of the run's tensors.
         basis: one line on how the numbers were obtained (e.g. a measured rate).
     """
@@ -174,18 +174,30 @@ class Estimate:
     seconds: float
     bytes: int
     basis: str
+    load: float | None = None
+    """The machine's 1-minute load average when the estimate was made (CPU runs; ``None``
+    where unknown or on an accelerator)."""
+
+    @property
+    def busy_factor(self) -> float:
+        """How much longer than :attr:`seconds` the run should take at :attr:`load`: a thread
+        of the run gets about ``cores / (load + 1)`` of a core once the other processes keep
+        every core busy (1 on a quiet machine). The estimate itself stays a quiet-machine
+        figure, measured in CPU time, so it does not move with the load."""
+        if self.load is None:
+            return 1.0
+        return max(1.0, (self.load + 1.0) / (os.cpu_count() or 1))
 
     def describe(self) -> str:
-        sec = self.seconds
-        when = (
-            f"{sec:.0f} s"
-            if sec < 120
-            else f"{sec / 60:.0f} min"
-            if sec < 7200
-            else f"{sec / 3600:.1f} h"
-            if sec < 1000 * 3600
-            else f"{sec / 3600:.2g} h"
-        )
+        text = f"estimated time ≈ {_duration(self.seconds)}, memory ≈ {self._size()}"
+        if self.busy_factor >= 1.25:
+            text += (
+                f"; about {_duration(self.seconds * self.busy_factor)} at the machine's present "
+                f"load ({self.load:.1f} on {os.cpu_count() or 1} cores)"
+            )
+        return f"{text} ({self.basis})"
+
+    def _size(self) -> str:
         mem = self.bytes / 2**30
         size = (
             f"{self.bytes / 2**20:.0f} MiB"
@@ -194,7 +206,20 @@ class Estimate:
             if mem < 1000
             else f"{mem:.2g} GiB"
         )
-        return f"estimated time ≈ {when}, memory ≈ {size} ({self.basis})"
+        return size
+
+
+def _duration(sec: float) -> str:
+    """``"45 s"``, ``"12 min"``, ``"3.3 h"``."""
+    return (
+        f"{sec:.0f} s"
+        if sec < 120
+        else f"{sec / 60:.0f} min"
+        if sec < 7200
+        else f"{sec / 3600:.1f} h"
+        if sec < 1000 * 3600
+        else f"{sec / 3600:.2g} h"
+    )
 
 
 # ---------- E4 two-layer (also the unit of the sweep and of E5) ---------------

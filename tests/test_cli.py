@@ -278,3 +278,18 @@ def test_estimate_describe_units():
         Estimate(30, 5 * 2**20, "x").describe().startswith("estimated time ≈ 30 s, memory ≈ 5 MiB")
     )
     assert "2.0 h" in Estimate(7200, 2**31, "x").describe()
+
+
+def test_an_estimate_made_on_a_busy_machine_stays_the_quiet_figure_and_adds_the_load(
+    monkeypatch,
+):
+    from luckbook.experiments import Estimate
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    quiet = Estimate(600, 2**20, "x", load=0.5)
+    busy = Estimate(600, 2**20, "x", load=7.0)
+    assert quiet.busy_factor == 1.0 and busy.busy_factor == 4.0
+    assert "present load" not in quiet.describe()
+    text = busy.describe()
+    assert text.startswith("estimated time ≈ 10 min") and "about 40 min at" in text
+    assert "(7.0 on 2 cores)" in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -130,7 +131,11 @@ class Experiment:
         seed_list = resolve_seeds(self.default_seeds[scale] if seeds is None else seeds)
         if self.estimate is None:
             return None
-        return self.estimate(settings, len(seed_list), resolve_device(device))
+        dev = resolve_device(device)
+        estimate = self.estimate(settings, len(seed_list), dev)
+        if dev.type == "cpu" and hasattr(os, "getloadavg"):
+            estimate = dataclasses.replace(estimate, load=os.getloadavg()[0])
+        return estimate
 
     def settings(self, scale: str | None = None, **overrides: Any) -> Any:
         """The validated settings at ``scale`` (default ``$LUCKBOOK_SCALE`` or ``book``) with
