@@ -358,6 +358,9 @@ def test_estimate_counts_flops():
     big = exp.plan(scale="paper")
     assert 0 < small.seconds < big.seconds and 0 < small.bytes < big.bytes
     assert "GFLOP" in big.basis and "1280 students" in big.basis  # 20 sizes × 2 kinds × 32 seeds
+    # the rate it was converted at is one a CPU can reach (a timing once read 7e17 FLOP/s)
+    flops = float(big.basis.split(" GFLOP counted")[0]) * 1e9
+    assert big.seconds > flops / ((os.cpu_count() or 1) * 200e9)
 
 
 def test_live_explorer_runs():
