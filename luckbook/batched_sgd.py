@@ -28,6 +28,7 @@ import torch
 from .config import check_float, check_int
 from .data import CHUNK_VALUES
 from .ensemble import Net
+from .resources import torch_threads
 from .rng import generator
 from .train import Trajectory, _check, sgd_step
 
@@ -151,8 +152,11 @@ def train_blocked(
                 traj.steps.append(t0)
                 traj.records.append(on_snapshot(t0, student) if on_snapshot else None)
             if pool is None:
-                for blk in blocks:
-                    run(blk, t0, t1)
+                # one block (a few MiB of small matmuls) or one worker: extra intra-op
+                # threads only spin against each other on a CPU (20x slower under load)
+                with torch_threads(1 if device.type == "cpu" else None):
+                    for blk in blocks:
+                        run(blk, t0, t1)
             else:
                 torch.set_num_threads(1)
                 try:

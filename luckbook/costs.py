@@ -252,8 +252,11 @@ def two_layer_cost(
     device: torch.device,
     train_loss: bool = True,
     draw_data: bool = True,
+    workers: int = 1,
 ) -> Estimate:
-    """Time and memory of training ``n_seeds`` networks of ``settings`` in one batched program.
+    """Time and memory of training ``n_seeds`` networks of ``settings`` in one batched program
+    (its SGD steps shared by ``workers`` threads, as :func:`~luckbook.batched_sgd.train_blocked`
+    shares them; the evaluations on one).
 
     FLOPs per seed-step count the matmuls of forward and backward (``B`` = batch):
     ``2·(2B(d+1)n + 2B(n+1)c) + 2Bcn``; an evaluation costs ``2N((d+1)n + (n+1)c) + 2Nmn``
@@ -270,7 +273,7 @@ def two_layer_cost(
     eval_samples = s.n_eval + (s.n_train if train_loss else 0)
     n_evals = n_snapshots_of(s.steps, s.n_snapshots, s.spacing)
     per_seed_step = SEED_STEP_OVERHEAD_S + step_flops / (TRAIN_GFLOPS[dtype] * 1e9)
-    seconds = s.steps * (STEP_OVERHEAD_S + n_seeds * per_seed_step)
+    seconds = s.steps * (STEP_OVERHEAD_S + n_seeds * per_seed_step) / max(1, workers)
     per_eval = eval_flops / (EVAL_GFLOPS[dtype] * 1e9) + eval_samples * EVAL_SAMPLE_S
     seconds += n_evals * n_seeds * per_eval
     if draw_data:
@@ -287,6 +290,7 @@ def two_layer_cost(
         f"{eval_flops / 1e6:.3g} MFLOP per seed-evaluation at {EVAL_GFLOPS[dtype]:g} GFLOP/s; "
         "rates "
         f"measured on a quiet 2-core CPU with one torch thread, {dtype}"
+        + (f"; training on {workers} worker threads" if workers > 1 else "")
         + ("" if device.type == "cpu" else f"; on {device.type} expect much less time")
     )
     return Estimate(seconds, nbytes, basis)
@@ -303,17 +307,29 @@ def two_layer_sweep(
 ) -> Estimate:
     """Sum of the per-program costs of :func:`two_layer_cost` (programs run one after another),
     plus drawing the inputs once; memory: the largest program plus the stored results."""
-    seconds, peak, results = 0.0, 0, 0
     n_p = len(settings.ps)
-    for m in settings.ms:
-        for multi in settings.multis:
-            cell = settings.cell_settings(m, multi, settings.ps[0])
-            cost = two_layer_cost(cell, n_seeds * n_p, device, train_loss=False, draw_data=False)
-            seconds += cost.seconds
-            peak = max(peak, cost.bytes)
-            t = n_snapshots_of(settings.steps, settings.n_snapshots, settings.spacing)
-            results += n_p * n_seeds * t * (m * 4 + multi * m * 10 + 8)
-    seconds += n_seeds * (settings.n_train + settings.n_eval) * settings.d * RANDN_S
+
+    def total(workers: int) -> tuple[float, int, int, Estimate]:
+        seconds, peak, results = 0.0, 0, 0
+        for m in settings.ms:
+            for multi in settings.multis:
+                cell = settings.cell_settings(m, multi, settings.ps[0])
+                cost = two_layer_cost(
+                    cell, n_seeds * n_p, device, train_loss=False, draw_data=False, workers=workers
+                )
+                seconds += cost.seconds
+                peak = max(peak, cost.bytes)
+                t = n_snapshots_of(settings.steps, settings.n_snapshots, settings.spacing)
+                results += n_p * n_seeds * t * (m * 4 + multi * m * 10 + 8)
+        seconds += n_seeds * (settings.n_train + settings.n_eval) * settings.d * RANDN_S
+        return seconds, peak, results, cost
+
+    seconds, peak, results, cost = total(1)
+    # on a CPU the programs train on one worker thread per torch thread the run gets
+    # (luckbook.resources: one for a short run or on a busy machine)
+    workers = 1 if device.type != "cpu" else resolve_threads(None, seconds)
+    if workers > 1:
+        seconds, peak, results, cost = total(workers)
     n_programs = len(settings.ms) * len(settings.multis)
     return Estimate(
         seconds,
