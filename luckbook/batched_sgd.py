@@ -182,6 +182,37 @@ class _Block:
             rows[t] = sgd_step(net, xb, yb, lr)
 
 
+def step_seconds(
+    student: Net,
+    flat_x: torch.Tensor,
+    flat_y: torch.Tensor,
+    sizes: Sequence[int],
+    offsets: Sequence[int],
+    seeds: Sequence[int],
+    *,
+    lr: float,
+    steps: int,
+    batch: int,
+    clock: Callable[[], float] = time.thread_time,
+    sync: Callable[[], Any] = lambda: None,
+) -> float:
+    """Seconds (by ``clock``) per step of training all of ``student`` as one block of
+    :func:`train_blocked`: the first chunk of minibatch indices drawn and timed alone, then
+    ``steps`` steps (at most a chunk) timed as one stretch; the draw is spread over the
+    chunk's steps, as a long run pays it. Trains ``student`` in place."""
+    steps = check_int("steps", steps, minimum=1)
+    blk = _Block(student, 0, student.n_seeds, seeds, sizes, offsets, batch)
+    steps = min(steps, blk.chunk)
+    losses = torch.empty(steps, student.n_seeds, dtype=student.dtype, device=student.device)
+    start = clock()
+    blk.indices(0, flat_x.device)
+    draw = clock() - start
+    start = clock()
+    blk.run(0, steps, flat_x, flat_y, losses, lr)
+    sync()
+    return (clock() - start) / steps + draw / blk.chunk
+
+
 def train_blocked(
     student: Net,
     flat_x: torch.Tensor,
