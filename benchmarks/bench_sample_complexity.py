@@ -37,11 +37,13 @@ A benchmark, not a test.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 from bench_gradient_relation import cpu_model, load, peak, timed  # one copy of each
 
@@ -70,6 +72,43 @@ def old_draw(self: batched_sgd._Block, device: torch.device) -> None:
     ]
     idx = torch.stack(draws, dim=1) + self.offset  # [chunk, K, B]
     self.idx = idx.reshape(self.chunk, -1).to(device)
+
+
+def tiny_run_arrays(old: bool, threads: int) -> dict[str, np.ndarray]:
+    """Every array of ``lb.run("sample-complexity", scale="tiny", seeds=[0, 1, 2])`` (not from
+    the cache), the students' final weights and the minibatch losses, trained by the
+    ``before`` trainer (``old``) or the ``after`` one, with ``threads`` torch threads."""
+    import luckbook as lb
+    import luckbook.experiments.sample_complexity as sc
+
+    got: dict[str, np.ndarray] = {}
+    new_draw, trainer = batched_sgd._Block.draw, sc.train_blocked
+
+    def spy(student: Net, *args: object, **kwargs: object) -> object:
+        traj = trainer(student, *args, reference=old, **kwargs)  # type: ignore[arg-type]
+        got.update(
+            {f"student weights {i}": w.numpy().copy() for i, w in enumerate(student.weights)}
+        )
+        got["batch_loss"] = traj.batch_loss.numpy().copy()
+        return traj
+
+    sc.train_blocked, batched_sgd._Block.draw = spy, old_draw if old else new_draw  # type: ignore[assignment,method-assign]
+    try:
+        result = lb.run(
+            "sample-complexity", scale="tiny", seeds=[0, 1, 2], cache=False, threads=threads
+        )
+    finally:
+        sc.train_blocked, batched_sgd._Block.draw = trainer, new_draw  # type: ignore[method-assign]
+    assert "batch_loss" in got, "the tiny run was not trained (replayed?)"
+    for f in dataclasses.fields(result):
+        value = getattr(result, f.name)
+        if isinstance(value, np.ndarray):
+            got[f.name] = value
+        elif isinstance(value, dict):
+            got.update({f"{f.name}[{k}]": np.asarray(v) for k, v in value.items()})
+        elif isinstance(value, list) and value and isinstance(value[0], np.ndarray):
+            got.update({f"{f.name}[{i}]": v for i, v in enumerate(value)})
+    return got
 
 
 def main() -> None:
@@ -134,6 +173,13 @@ def main() -> None:
         for old in (True, False):
             runs[old].append(blocked(old))
     t_before, t_after = (min(runs[old], key=lambda r: r[1]) for old in (True, False))
+    tiny: dict[int, tuple[int, list[str]]] = {}
+    for threads in (1, 2):
+        before, after = tiny_run_arrays(True, threads), tiny_run_arrays(False, threads)
+        assert before.keys() == after.keys()
+        differ = [k for k in before if not np.array_equal(before[k], after[k], equal_nan=True)]
+        tiny[threads] = (len(before), differ)
+    torch.set_num_threads(args.threads)
     load_end = load()
 
     flops = member_step_flops() * members * args.steps
@@ -170,6 +216,15 @@ def main() -> None:
         f"- Final weights identical to `train`'s (one thread) in all {len(same)} runs "
         f"(before and after, {args.repeats} each, interleaved; fastest in CPU time shown): "
         f"{all(same)}.",
+        '- Tiny E5 run, before vs after in this process (`lb.run("sample-complexity", '
+        'scale="tiny", seeds=[0, 1, 2], cache=False)`, every result array, the students\' '
+        "final weights and every minibatch loss, `np.array_equal`): "
+        + "; ".join(
+            f"{t} thread{'s' * (t > 1)}: {n} arrays, "
+            + ("all bit-identical" if not d else f"**differ: {', '.join(d)}**")
+            for t, (n, d) in tiny.items()
+        )
+        + ".",
         "",
         "| version | wall s | CPU s | GFLOP/s (wall) | % of peak (wall) | GFLOP/s per CPU s "
         "| % of peak (CPU) | paper training (wall, projected) |",
@@ -210,6 +265,7 @@ def main() -> None:
             "after": 100 * flops / t_after[1] / 1e9 / peak_cpu,
         },
         "weights_identical": all(same),
+        "tiny_run_arrays_compared_differing": {t: [n, d] for t, (n, d) in tiny.items()},
     }
     args.out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
     print("\n".join(lines))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from luckbook.batched_sgd import block_size, train_blocked
+from luckbook.batched_sgd import block_size, step_seconds, train_blocked
 from luckbook.ensemble import Net
 from luckbook.experiments.sample_complexity import StackedSets
 from luckbook.train import DivergenceError, train
@@ -94,3 +94,14 @@ def test_preallocated_step_gives_sgd_step_s_numbers_bit_for_bit(activation):
     assert all(torch.equal(x, y) for x, y in zip(ref.weights, new.weights, strict=True))
     assert torch.equal(a.batch_loss, b.batch_loss)
     assert not torch.equal(ref.weights[0], net.weights[0])  # it did train
+
+
+def test_step_seconds_times_the_blocked_steps():
+    net, source, seeds = _setup()
+    before = net.clone()
+    args = (source.flat_x, source.flat_y, source.member_sizes, source.offsets, seeds)
+    seconds = step_seconds(net, *args, lr=0.01, steps=20, batch=4)
+    assert 0 <= seconds < 1
+    ref = before.clone()
+    train_blocked(ref, *args, lr=0.01, steps=20, batch=4, block=net.n_seeds)
+    assert all(torch.equal(x, y) for x, y in zip(ref.weights, net.weights, strict=True))
