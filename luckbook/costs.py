@@ -307,9 +307,9 @@ def e5_training_rate(s: SampleComplexitySettings, device: torch.device, steps: i
     """FLOP/s of training at these shapes on ``device``, as E5 trains: one block of
     :func:`~luckbook.batched_sgd.train_blocked` (minibatches gathered from stacked sets), timed
     with one torch thread by :func:`~luckbook.batched_sgd.step_seconds` (CPU time of ``steps``
-    steps after a warm-up, plus the drawing of a chunk of minibatch indices spread over the
-    chunk's steps as a long run pays it), at shapes :func:`capped` to a few MiB; remembered
-    per shape."""
+    steps after a warm-up, the fastest of three, plus the drawing of a chunk of minibatch
+    indices spread over the chunk's steps as a long run pays it), at shapes :func:`capped` to
+    a few MiB; remembered per shape."""
     from .batched_sgd import BLOCK_VALUES, step_seconds
     from .experiments.sample_complexity import StackedSets
 
@@ -347,9 +347,10 @@ def e5_training_rate(s: SampleComplexitySettings, device: torch.device, steps: i
 
         with torch_threads(1):
             timed(5)  # warm-up: the first call pays one-off costs (allocations, kernel set-up)
-            # the faster of two timings, each of whole stretches (never a difference of two
-            # readings, which a coarse thread-time clock could make zero)
-            per_step = min(timed(steps), timed(steps))
+            # the fastest of three timings (a loaded machine slows some), each of whole
+            # stretches (never a difference of two readings, which a coarse thread-time clock
+            # could make zero)
+            per_step = min(timed(steps) for _ in range(3))
         return 6 * k * b * layer / max(per_step, 1e-7)
 
     # "v3": the preallocated step of luckbook.batched_sgd, timed without a whole chunk's draw
