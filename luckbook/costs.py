@@ -344,12 +344,14 @@ def _e5_layer_flops(s: SampleComplexitySettings) -> int:
     return (s.d + 1) * s.n + (s.n + 1) * s.c
 
 
-def e5_training_rate(s: SampleComplexitySettings, device: torch.device, steps: int = 60) -> float:
+def e5_training_rate(s: SampleComplexitySettings, device: torch.device, steps: int = 200) -> float:
     """FLOP/s of training at these shapes on ``device``, as E5 trains: one block of
-    :func:`~luckbook.batched_sgd.train_blocked` (minibatches gathered from stacked sets), the
-    CPU time of ``steps`` more steps after a warm-up call with one torch thread, at shapes
-    :func:`capped` to a few MiB; remembered per shape."""
-    from .batched_sgd import BLOCK_VALUES, train_blocked
+    :func:`~luckbook.batched_sgd.train_blocked` (minibatches gathered from stacked sets), timed
+    with one torch thread by :func:`~luckbook.batched_sgd.step_seconds` (CPU time of ``steps``
+    steps after a warm-up, the fastest of three, plus the drawing of a chunk of minibatch
+    indices spread over the chunk's steps as a long run pays it), at shapes :func:`capped` to
+    a few MiB; remembered per shape."""
+    from .batched_sgd import BLOCK_VALUES, step_seconds
     from .experiments.sample_complexity import StackedSets
 
     (d, width, c), b, _factor = capped([s.d, s.n, s.c], s.batch)
@@ -372,24 +374,29 @@ def e5_training_rate(s: SampleComplexitySettings, device: torch.device, steps: i
         y = torch.randn(k, n, c, generator=gen, dtype=dtype).to(device)
         source = StackedSets([x], [y])
         args = (source.flat_x, source.flat_y, source.member_sizes, source.offsets, list(range(k)))
-        clock = _clock(device)
 
         def timed(t: int) -> float:
-            start = clock()
-            train_blocked(net, *args, lr=1e-4, steps=t, batch=b, block=k)
-            _sync(device)
-            return clock() - start
+            return step_seconds(
+                net,
+                *args,
+                lr=1e-4,
+                steps=t,
+                batch=b,
+                clock=_clock(device),
+                sync=lambda: _sync(device),
+            )
 
         with torch_threads(1):
             timed(5)  # warm-up: the first call pays one-off costs (allocations, kernel set-up)
-            # the faster of two timings of ``steps`` steps; each includes its call's overhead,
-            # which a difference of two timings could cancel to zero (a thread-time clock
-            # ticks coarsely) and so claim an impossible rate
-            per_step = min(timed(steps), timed(steps)) / steps
+            # the fastest of three timings (a loaded machine slows some), each of whole
+            # stretches (never a difference of two readings, which a coarse thread-time clock
+            # could make zero)
+            per_step = min(timed(steps) for _ in range(3))
         return 6 * k * b * layer / max(per_step, 1e-7)
 
-    # "v2": timings stored by the earlier measurement (a difference of two calls) are not reused
-    key = f"e5 train_blocked v2 d {d} n {width} c {c} batch {b} {s.dtype} {s.activation}"
+    # "v3": the preallocated step of luckbook.batched_sgd, timed without a whole chunk's draw
+    # per 60 steps; timings stored by earlier versions are not reused
+    key = f"e5 train_blocked v3 d {d} n {width} c {c} batch {b} {s.dtype} {s.activation}"
     return remembered(key, measure, device)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from luckbook.batched_sgd import block_size, train_blocked
+from luckbook.batched_sgd import block_size, step_seconds, train_blocked
 from luckbook.ensemble import Net
 from luckbook.experiments.sample_complexity import StackedSets
 from luckbook.train import DivergenceError, train
@@ -67,3 +67,41 @@ def test_bad_arguments_and_divergence():
     args = (source.flat_x, source.flat_y, source.member_sizes, source.offsets)
     with pytest.raises(DivergenceError):
         train_blocked(big, *args, seeds, lr=1e3, steps=200, batch=4, block=2, workers=2)
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+def test_preallocated_step_gives_sgd_step_s_numbers_bit_for_bit(activation):
+    # A deeper ReLU student takes the preallocated _Step (Leaky ReLU: sgd_step itself); both
+    # must match the reference path (sgd_step on gathered minibatches) in every weight and
+    # every stored loss, over a chunk boundary (batch 256: chunks of 512 steps).
+    gen = torch.Generator().manual_seed(1)
+    d, widths, c = 6, (5, 4), 3
+    members = 6
+    shapes = list(zip((d, *widths), (*widths, c), strict=True))
+    net = Net(
+        [
+            0.3 * torch.randn(members, i + 1, o, generator=gen, dtype=torch.float64)
+            for i, o in shapes
+        ],
+        activation=activation,
+    )
+    _, source, seeds = _setup()
+    args = (source.flat_x, source.flat_y, source.member_sizes, source.offsets, seeds)
+    kw = dict(lr=0.01, steps=700, batch=256, snapshots=[0, 300, 700], block=4, workers=2)
+    ref, new = net.clone(), net.clone()
+    a = train_blocked(ref, *args, reference=True, **kw)
+    b = train_blocked(new, *args, **kw)
+    assert all(torch.equal(x, y) for x, y in zip(ref.weights, new.weights, strict=True))
+    assert torch.equal(a.batch_loss, b.batch_loss)
+    assert not torch.equal(ref.weights[0], net.weights[0])  # it did train
+
+
+def test_step_seconds_times_the_blocked_steps():
+    net, source, seeds = _setup()
+    before = net.clone()
+    args = (source.flat_x, source.flat_y, source.member_sizes, source.offsets, seeds)
+    seconds = step_seconds(net, *args, lr=0.01, steps=20, batch=4)
+    assert 0 <= seconds < 1
+    ref = before.clone()
+    train_blocked(ref, *args, lr=0.01, steps=20, batch=4, block=net.n_seeds)
+    assert all(torch.equal(x, y) for x, y in zip(ref.weights, net.weights, strict=True))
