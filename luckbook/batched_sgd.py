@@ -286,7 +286,7 @@ def train_blocked(
             if pool is None:
                 # one block (a few MiB of small matmuls) or one worker: extra intra-op
                 # threads only spin against each other on a CPU (20x slower under load)
-                with torch_threads(1 if device.type == "cpu" else None):
+                with torch_threads(1 if flat_x.device.type == "cpu" else None):
                     for blk in blocks:
                         run(blk, t0, t1)
             else:
