@@ -27,6 +27,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import inspect
 import json
@@ -97,14 +98,17 @@ def bench_sweep(args: argparse.Namespace) -> dict[str, Any]:
                 settings, m, multi, seeds, torch.device("cpu"), data
             )
             order = seeds * n_p
-            train(student, train_set, order, lr=settings.lr, steps=20, batch=settings.batch)
-            with Clock() as draw:  # the first chunk's index draw and one gather
-                next(iter(train_set.batches(order, 1, settings.batch)))
-            with Clock() as loop:
-                train(
-                    student, train_set, order, lr=settings.lr, steps=args.steps,
-                    batch=settings.batch,
-                )  # fmt: skip
+            if args.trainer == "train":  # one batched program (the sweep before 2026-12-07)
+                train(student, train_set, order, lr=settings.lr, steps=20, batch=settings.batch)
+                with Clock() as draw:  # the first chunk's index draw and one gather
+                    next(iter(train_set.batches(order, 1, settings.batch)))
+                with Clock() as loop:
+                    train(
+                        student, train_set, order, lr=settings.lr, steps=args.steps,
+                        batch=settings.batch,
+                    )  # fmt: skip
+            else:  # what the sweep runs on a CPU: cache-blocked, one worker per torch thread
+                draw, loop = _time_blocked(student, train_set, order, settings, args.steps)
             with Clock() as ev:
                 probe.evaluate(student)
             n = m * multi
@@ -143,6 +147,28 @@ def bench_sweep(args: argparse.Namespace) -> dict[str, Any]:
         out[f"hours_{k}"] = total / 3600
         out[f"gflops_{k}"] = sum(p["flops"] for p in programs) / total / 1e9
     return out
+
+
+def _time_blocked(
+    student: Any, train_set: Any, order: list[int], settings: Any, steps: int
+) -> tuple[Clock, Clock]:
+    """(the first chunk's index draw, ``steps`` steps after it) of the sweep's CPU trainer
+    (``two_layer_sweep._train_program``: :func:`~luckbook.batched_sgd.train_blocked`),
+    read at a snapshot after 20 steps (a run's first steps pay its chunk's index draw)."""
+    marks: list[tuple[float, float]] = []
+
+    def mark(step: int, net: Any) -> None:
+        marks.append((time.perf_counter(), time.process_time()))
+
+    run = dataclasses.replace(settings, steps=20 + steps)
+    sweep._train_program(student, train_set, order, run, snapshots=[0, 20], on_snapshot=mark)
+    end = (time.perf_counter(), time.process_time())
+    draw, loop = Clock(), Clock()
+    loop.wall, loop.cpu = end[0] - marks[1][0], end[1] - marks[1][1]
+    first = (marks[1][0] - marks[0][0], marks[1][1] - marks[0][1])
+    draw.wall = max(0.0, first[0] - 20 * loop.wall / steps)
+    draw.cpu = max(0.0, first[1] - 20 * loop.cpu / steps)
+    return draw, loop
 
 
 def bench_e6(args: argparse.Namespace) -> dict[str, Any]:
@@ -221,6 +247,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--which", default="e6,sweep", help="comma list: e6, sweep")
     parser.add_argument("--programs", default="", help="sweep programs, e.g. 5x1,20x10")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument(
+        "--trainer",
+        choices=("both", "blocked", "train"),
+        default="both",
+        help="the sweep's trainer: blocked (what it runs on a CPU), train (the one batched "
+        "program it ran before 2026-12-07, reported as sweep_before) or both, one after the other",
+    )
     parser.add_argument("--peak-size", type=int, default=2048)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -245,12 +278,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"peak: {report['peak']}", flush=True)
     which = set(args.which.split(","))
     if "sweep" in which:
-        report["sweep"] = bench_sweep(args)
+        for trainer, key in (("train", "sweep_before"), ("blocked", "sweep")):
+            if args.trainer in (trainer, "both"):
+                report[key] = bench_sweep(argparse.Namespace(**{**vars(args), "trainer": trainer}))
     if "e6" in which:
         report["e6"] = bench_e6(args)
     report["load_after"] = [round(v, 2) for v in os.getloadavg()]
     p64 = report["peak"]["float64"]
-    for name in ("sweep", "e6"):
+    for name in ("sweep_before", "sweep", "e6"):
         if name in report:
             r = report[name]
             for k in ("wall", "cpu"):
