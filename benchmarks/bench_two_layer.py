@@ -13,7 +13,11 @@ Measured, per dtype, in one process:
   eval losses, copied to the CPU).
 * ``batched``: :func:`luckbook.experiments.two_layer.compute` end to end with one snapshot per
   1000 steps (plus the one at step 0); the rate counts training + evaluation, the one-off
-  setup (teacher, data, teacher activations) is reported apart.
+  setup (teacher, data, teacher activations) is reported apart. ``compute`` evaluates each
+  snapshot on a background thread while training goes on (its ``wall_time_s``, the time
+  used here, runs until the last evaluation is done), so with ``--threads 1`` on a 2-core
+  machine the wall-clock rate uses a second core for the evaluations; the CPU-time rate
+  counts both threads.
 * ``naive``: one seed at a time in a Python loop, plain 2-D torch matmuls, explicit backprop,
   SGD with minibatches drawn with replacement, and at step 0 and every 1000 steps the
   released code's evaluation: forward the student on the 10 000-sample train *and* eval sets,
