@@ -13,7 +13,15 @@ Measured, per dtype, in one process:
   eval losses, copied to the CPU).
 * ``batched``: :func:`luckbook.experiments.two_layer.compute` end to end with one snapshot per
   1000 steps (plus the one at step 0); the rate counts training + evaluation, the one-off
-  setup (teacher, data, teacher activations) is reported apart.
+  setup (teacher, data, teacher activations) is reported apart. ``compute`` evaluates each
+  snapshot on a background thread while training goes on (its ``wall_time_s``, the time
+  used here, runs until the last evaluation is done), so with ``--threads 1`` on a 2-core
+  machine the wall-clock rate uses a second core for the evaluations; the CPU-time rate
+  counts both threads.
+* ``batched_inline``: the same, with every evaluation run in line on the training thread
+  (the worker replaced by an in-line stand-in), as ``compute`` did before; measured in the
+  same repeats, so the two compare under the same load. Both give the same result arrays
+  (checked and reported).
 * ``naive``: one seed at a time in a Python loop, plain 2-D torch matmuls, explicit backprop,
   SGD with minibatches drawn with replacement, and at step 0 and every 1000 steps the
   released code's evaluation: forward the student on the 10 000-sample train *and* eval sets,
@@ -37,6 +45,8 @@ This is a benchmark, not a test: it asserts nothing about speed.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -45,14 +55,17 @@ import os
 import platform
 import sys
 import time
+import unittest.mock
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from luckbook.config import resolve_device, resolve_dtype  # noqa: E402
+from luckbook.experiments import two_layer  # noqa: E402
 from luckbook.experiments.two_layer import TwoLayerSettings, build, compute  # noqa: E402
 from luckbook.metrics import best_per_student, best_per_teacher  # noqa: E402
 from luckbook.rng import generator  # noqa: E402
@@ -232,17 +245,43 @@ def batched_eval(
     }
 
 
+class InlineWorker:
+    """Stand-in for :class:`luckbook.evaluate.SnapshotWorker` that evaluates on the calling
+    thread at once (``compute`` as it ran before snapshots moved to a background thread)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def submit(self, fn: Any, *args: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        future.set_result(fn(*args))
+        return future
+
+    def __enter__(self) -> InlineWorker:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
 def batched_end_to_end(
-    settings: TwoLayerSettings, seeds: list[int], device: torch.device
+    settings: TwoLayerSettings, seeds: list[int], device: torch.device, inline: bool = False
 ) -> dict[str, Any]:
-    """``two_layer.compute`` as the experiment runs it; returns timings and the result.
+    """``two_layer.compute`` as the experiment runs it (with ``inline``, evaluating every
+    snapshot on the training thread); returns timings and the result.
 
     The CPU-time rate subtracts the CPU time of :func:`build` (the setup), timed apart."""
     c0 = time.process_time()
     build(settings, seeds, device)
     setup_cpu = time.process_time() - c0
+    patch = (
+        unittest.mock.patch.object(two_layer, "SnapshotWorker", InlineWorker)
+        if inline
+        else contextlib.nullcontext()
+    )
     t0, c0 = now(device), time.process_time()
-    result = compute(settings, seeds, device)
+    with patch:
+        result = compute(settings, seeds, device)
     total = now(device) - t0
     cpu = time.process_time() - c0 - setup_cpu
     loop = result.wall_time_s  # training + snapshots, measured inside luckbook.train.train
@@ -383,7 +422,7 @@ def run_dtype(args: argparse.Namespace, dtype: str, device: torch.device) -> dic
 
     # Every phase is measured ``repeats`` times, the repeats interleaved so that a burst of
     # load from other processes hits one sample of a phase rather than all; best one kept.
-    peak = ceiling = loop = ev = e2e = ref = None
+    peak = ceiling = loop = ev = e2e = inl = ref = None
     for rep in range(args.repeats):
         tag = f"[{dtype} {rep + 1}/{args.repeats}]"
         say(f"{tag} matmul peak {args.peak_size}x{args.peak_size} ...", end=" ", flush=True)
@@ -414,17 +453,22 @@ def run_dtype(args: argparse.Namespace, dtype: str, device: torch.device) -> dic
         e2e = _best(e2e, new, "seed_steps_per_s")
         say(f"{new['seed_steps_per_s']:.0f} seed-steps/s", flush=True)
 
+        say(f"{tag} batched end to end, evaluation in line ...", end=" ", flush=True)
+        new = batched_end_to_end(settings, seeds, device, inline=True)
+        inl = _best(inl, new, "seed_steps_per_s")
+        say(f"{new['seed_steps_per_s']:.0f} seed-steps/s", flush=True)
+
         say(f"{tag} naive, {len(naive_seeds)} seeds x {naive_settings.steps} steps ...", end=" ")
         new = naive(naive_settings, naive_seeds, device)
         ref = _best(ref, new, "seed_steps_per_s")
         say(f"{new['seed_steps_per_s']:.0f} seed-steps/s", flush=True)
-    assert peak and ceiling and loop and ev and e2e and ref
-    for part in (loop, e2e):
+    assert peak and ceiling and loop and ev and e2e and inl and ref
+    for part in (loop, e2e, inl):
         part["fraction_of_ceiling"] = part["seed_steps_per_s"] / ceiling["seed_steps_per_s"]
         part["fraction_of_ceiling_cpu"] = (
             part["seed_steps_per_s_cpu"] / ceiling["seed_steps_per_s_cpu"]
         )
-    for part in (loop, e2e, ref):
+    for part in (loop, e2e, inl, ref):
         part["gflops"] = part["seed_steps_per_s"] * fl / 1e9
         part["fraction_of_peak"] = part["gflops"] / peak["gflops"]
 
@@ -432,6 +476,12 @@ def run_dtype(args: argparse.Namespace, dtype: str, device: torch.device) -> dic
     # float64 agrees to rounding; in float32 rounding differences flip the odd ReLU gate of a
     # near-zero pre-activation, so the weights drift apart a little (the losses agree).
     result = e2e.pop("_result")
+    result_inline = inl.pop("_result")
+    same_as_inline = all(
+        np.array_equal(getattr(result, f.name), getattr(result_inline, f.name))
+        for f in dataclasses.fields(result)
+        if isinstance(getattr(result, f.name), np.ndarray)
+    )
     finals = ref.pop("_finals")
     histories = ref.pop("_histories")
     check: dict[str, Any] = {}
@@ -463,6 +513,8 @@ def run_dtype(args: argparse.Namespace, dtype: str, device: torch.device) -> dic
         "loop": loop,
         "batched_eval": ev,
         "batched": e2e,
+        "batched_inline": inl,
+        "background_same_arrays_as_inline": same_as_inline,
         "naive": ref,
         "naive_seeds": len(naive_seeds),
         "naive_steps": naive_settings.steps,
@@ -509,6 +561,12 @@ def table(report: dict[str, Any]) -> str:
         lambda r: r["batched"]["fraction_of_ceiling"])  # fmt: skip
     row("batched end to end / matmul ceiling (CPU time)", ".1%",
         lambda r: r["batched"]["fraction_of_ceiling_cpu"])  # fmt: skip
+    row("batched end to end, evaluation in line / matmul ceiling (wall)", ".1%",
+        lambda r: r["batched_inline"]["fraction_of_ceiling"])  # fmt: skip
+    row("batched end to end, evaluation in line / matmul ceiling (CPU time)", ".1%",
+        lambda r: r["batched_inline"]["fraction_of_ceiling_cpu"])  # fmt: skip
+    row("background / in-line evaluation, same result arrays", "",
+        lambda r: str(r["background_same_arrays_as_inline"]))  # fmt: skip
     row("batched training loop / matmul ceiling (wall)", ".1%",
         lambda r: r["loop"]["fraction_of_ceiling"])  # fmt: skip
     row("batched training loop / matmul ceiling (CPU time)", ".1%",

@@ -1,8 +1,13 @@
-"""Evaluating a student ensemble against its teachers on a fixed sample set, in seed chunks."""
+"""Evaluating a student ensemble against its teachers on a fixed sample set, in seed chunks;
+evaluating training snapshots on a background thread (:class:`SnapshotWorker`)."""
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import dataclasses
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import torch
 
@@ -11,6 +16,8 @@ from .metrics import EPS, fanout_norms
 
 SEED_GROUP = 2
 """Seeds evaluated together: keeps the ``[k, N, n]`` temporaries small (cache-friendly)."""
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass
@@ -114,3 +121,55 @@ class Probe:
 def _view(buf: torch.Tensor, k: int, n: int, width: int) -> torch.Tensor:
     """The leading ``k · n · width`` elements of the work array ``buf`` as ``[k, n, width]``."""
     return buf.view(-1)[: k * n * width].view(k, n, width)
+
+
+class SnapshotWorker:
+    """Evaluates training snapshots on one background thread while training goes on.
+
+    :meth:`submit` hands ``fn(*args)`` to the worker and returns its
+    :class:`~concurrent.futures.Future`; the snapshots are evaluated one at a time, in the
+    order submitted, so the work arrays of a :class:`Probe` are never used by two threads at
+    once (the caller must not use the same probes while snapshots are pending). At most
+    ``max_pending`` evaluations are queued or running: a further :meth:`submit` first waits
+    for the oldest, which bounds the memory of queued snapshots (each holds its own copy of
+    the weights: pass a copy, never the live network). An exception raised by an evaluation
+    is raised again by :meth:`submit` (the next one) or by ``future.result()``.
+
+    torch's intra-op thread count is one setting for the whole process (setting it on the
+    worker sets it for every thread), so the worker runs with the caller's: the same
+    operations on the same numbers as evaluating on the calling thread.
+
+    Use it as a context manager: on leaving, pending evaluations that have not started are
+    cancelled if the block raised, and the worker thread is joined either way.
+    """
+
+    def __init__(self, max_pending: int = 4) -> None:
+        if max_pending < 1:
+            raise ValueError(f"max_pending={max_pending!r} is not allowed: expected >= 1")
+        self.max_pending = max_pending
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix="luckbook-snapshot",
+        )
+        self._pending: collections.deque[concurrent.futures.Future[Any]] = collections.deque()
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
+        """Queue ``fn(*args)`` on the worker (after waiting for room); returns its future."""
+        while self._pending and self._pending[0].done():
+            self._pending.popleft().result()  # raises a finished evaluation's error now
+        while len(self._pending) >= self.max_pending:
+            self._pending.popleft().result()
+        future = self._pool.submit(fn, *args)
+        self._pending.append(future)
+        return future
+
+    def close(self, cancel: bool = False) -> None:
+        """Join the worker thread; with ``cancel``, drop the evaluations not yet started."""
+        self._pool.shutdown(wait=True, cancel_futures=cancel)
+        self._pending.clear()
+
+    def __enter__(self) -> SnapshotWorker:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.close(cancel=exc_type is not None)

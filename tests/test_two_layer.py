@@ -166,3 +166,45 @@ def test_setting_claim_and_its_controls():
     assert panels.get(panels.Frames, "two-layer").every == 1
     first, last, inside = r.covering_window()
     assert first < last and inside >= 5, (first, last, inside)
+
+
+def test_background_evaluation_gives_the_inline_results(monkeypatch):
+    """``compute`` evaluates snapshots on a worker thread; evaluating them in line on the
+    training thread (as before) gives every array bit for bit."""
+    import concurrent.futures
+    import dataclasses
+
+    from luckbook.experiments import two_layer
+
+    class Inline:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def submit(self, fn, *args):
+            future = concurrent.futures.Future()
+            future.set_result(fn(*args))
+            return future
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+    settings = lb.get_experiment("two-layer").settings("tiny", steps=300, n_snapshots=3)
+    seeds = [0, 1, 2]
+    background = two_layer.compute(settings, seeds, torch.device("cpu"))
+    monkeypatch.setattr(two_layer, "SnapshotWorker", Inline)
+    inline = two_layer.compute(settings, seeds, torch.device("cpu"))
+    for field in dataclasses.fields(TwoLayerResult):
+        a, b = getattr(background, field.name), getattr(inline, field.name)
+        if field.name == "wall_time_s":
+            continue
+        if isinstance(a, dict):
+            assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+        elif isinstance(a, list) and a and isinstance(a[0], np.ndarray):
+            assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+        elif isinstance(a, np.ndarray):
+            assert np.array_equal(a, b), field.name
+        else:
+            assert a == b, field.name

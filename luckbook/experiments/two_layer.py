@@ -20,6 +20,7 @@ convention and printed in the released one.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,7 +38,7 @@ from ..config import (
 )
 from ..data import FixedSet, gaussian
 from ..ensemble import ACTIVATIONS, Net
-from ..evaluate import Probe
+from ..evaluate import Probe, SnapshotWorker
 from ..metrics import best_per_student, best_per_teacher, observability
 from ..results.two_layer import TwoLayerResult
 from ..rng import generator
@@ -250,11 +251,16 @@ def build(
 def compute(
     settings: TwoLayerSettings, seeds: list[int], device: torch.device, progress: bool = False
 ) -> TwoLayerResult:
-    """Run E4 for every seed at once; see :class:`TwoLayerResult`."""
+    """Run E4 for every seed at once; see :class:`TwoLayerResult`.
+
+    Each snapshot's evaluation runs on a copy of the weights on a background thread
+    (:class:`~luckbook.evaluate.SnapshotWorker`) while training goes on: the same operations
+    on the same numbers as evaluating in line, so the same results. ``wall_time_s`` runs from
+    the start of training until the last evaluation is done."""
     teacher, student, train_set, eval_probe, train_probe = build(settings, seeds, device)
     train_best: dict[int, torch.Tensor] = {}  # step 0 and the end: training-set correlations
 
-    def on_snapshot(step: int, net: Net) -> dict[str, torch.Tensor]:
+    def evaluate(step: int, net: Net) -> dict[str, torch.Tensor]:
         if step in (0, settings.steps):
             tr = train_probe.evaluate(net)
             train_best[step] = best_per_student(tr["corr"][0])[0].detach().cpu()
@@ -275,23 +281,30 @@ def compute(
         }
         return {k: v.detach().cpu() for k, v in rec.items()}
 
-    traj = train(
-        student,
-        train_set,
-        seeds,
-        lr=settings.lr,
-        steps=settings.steps,
-        batch=settings.batch,
-        method="sgd",
-        snapshots=snapshot_steps(settings.steps, settings.n_snapshots, settings.spacing),
-        on_snapshot=on_snapshot,
-        progress=progress,
-    )
+    start = time.perf_counter()
+    with SnapshotWorker() as worker:
+        traj = train(
+            student,
+            train_set,
+            seeds,
+            lr=settings.lr,
+            steps=settings.steps,
+            batch=settings.batch,
+            method="sgd",
+            snapshots=snapshot_steps(settings.steps, settings.n_snapshots, settings.spacing),
+            on_snapshot=lambda step, net: worker.submit(evaluate, step, net.clone()),
+            progress=progress,
+        )
+        # While the last evaluation runs: the student's hidden activations on the eval set
+        # (a forward pass of its own, not the probe's work arrays).
+        z_t = eval_probe.t.pre[0]
+        z_s = student.forward(eval_probe.x).pre[0]
+        obs = observability(z_t, z_s).cpu().numpy()
+        traj.records = [future.result() for future in traj.records]
+    traj.wall_time_s = time.perf_counter() - start
     keys = [k for k in traj.records[0] if k != "corr"]
     stack = {k: v.numpy() for k, v in traj.stacked(*keys).items()}
     final_corr = traj.records[-1]["corr"]
-    z_t = eval_probe.t.pre[0]
-    z_s = student.forward(eval_probe.x).pre[0]
     stride = max(1, settings.steps // 2000)
     return TwoLayerResult(
         settings=settings,
@@ -307,7 +320,7 @@ def compute(
         eval_loss=stack["eval_loss"],
         covered={tau: (stack["teacher_best"] > tau).sum(-1) for tau in settings.taus},
         corr=final_corr.numpy(),
-        observability=observability(z_t, z_s).cpu().numpy(),
+        observability=obs,
         teacher_fanout=teacher.weights[1][:, :-1, :].norm(dim=-1).cpu().numpy(),
         teacher=[w.cpu().numpy() for w in teacher.weights],
         student=[w.cpu().numpy() for w in student.weights],
