@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -139,22 +140,38 @@ class SnapshotWorker:
     worker sets it for every thread), so the worker runs with the caller's: the same
     operations on the same numbers as evaluating on the calling thread.
 
+    ``background``: ``None`` (default) evaluates on the worker only where a core is left for
+    it (a CPU run whose torch threads are fewer than the cores; otherwise the worker's threads
+    would spin against the training's), else on the calling thread at :meth:`submit`;
+    ``True``/``False`` force either. The numbers are the same either way.
+
     Use it as a context manager: on leaving, pending evaluations that have not started are
     cancelled if the block raised, and the worker thread is joined either way.
     """
 
-    def __init__(self, max_pending: int = 4) -> None:
+    def __init__(self, max_pending: int = 4, background: bool | None = None) -> None:
         if max_pending < 1:
             raise ValueError(f"max_pending={max_pending!r} is not allowed: expected >= 1")
+        if background is None:
+            background = torch.get_num_threads() < (os.cpu_count() or 1)
         self.max_pending = max_pending
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1,
-            thread_name_prefix="luckbook-snapshot",
+        self.background = bool(background)
+        self._pool = (
+            concurrent.futures.ThreadPoolExecutor(
+                max_workers=1,
+                thread_name_prefix="luckbook-snapshot",
+            )
+            if self.background
+            else None
         )
         self._pending: collections.deque[concurrent.futures.Future[Any]] = collections.deque()
 
     def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
         """Queue ``fn(*args)`` on the worker (after waiting for room); returns its future."""
+        if self._pool is None:  # in line: evaluated now, handed back as a finished future
+            done: concurrent.futures.Future[T] = concurrent.futures.Future()
+            done.set_result(fn(*args))
+            return done
         while self._pending and self._pending[0].done():
             self._pending.popleft().result()  # raises a finished evaluation's error now
         while len(self._pending) >= self.max_pending:
@@ -165,7 +182,8 @@ class SnapshotWorker:
 
     def close(self, cancel: bool = False) -> None:
         """Join the worker thread; with ``cancel``, drop the evaluations not yet started."""
-        self._pool.shutdown(wait=True, cancel_futures=cancel)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=cancel)
         self._pending.clear()
 
     def __enter__(self) -> SnapshotWorker:

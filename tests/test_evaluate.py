@@ -47,7 +47,7 @@ def test_snapshot_worker_evaluates_copies_in_order_off_the_calling_thread():
         threads.append(threading.get_ident())
         return probe.evaluate(net)
 
-    with SnapshotWorker(max_pending=2) as worker:
+    with SnapshotWorker(max_pending=2, background=True) as worker:
         for _ in range(5):
             expected.append(probe.evaluate(student))  # before the worker uses the probe
             futures.append(worker.submit(evaluate, student.clone()))
@@ -63,7 +63,7 @@ def test_snapshot_worker_evaluates_copies_in_order_off_the_calling_thread():
 
 def test_snapshot_worker_bounds_pending_and_raises_errors():
     gate = threading.Event()
-    with SnapshotWorker(max_pending=2) as worker:
+    with SnapshotWorker(max_pending=2, background=True) as worker:
         first = worker.submit(gate.wait, 5.0)
         worker.submit(lambda: 1)
         assert not first.done()
@@ -81,9 +81,22 @@ def test_snapshot_worker_bounds_pending_and_raises_errors():
 def test_snapshot_worker_cancels_queued_work_when_the_block_raises():
     gate, ran = threading.Event(), []
     with pytest.raises(RuntimeError, match="training failed"):
-        with SnapshotWorker(max_pending=4) as worker:
+        with SnapshotWorker(max_pending=4, background=True) as worker:
             worker.submit(gate.wait, 5.0)
             later = worker.submit(ran.append, 1)
             gate.set()
             raise RuntimeError("training failed")
     assert later.cancelled() or ran == [1]  # cancelled unless it had already started
+
+
+def test_snapshot_worker_evaluates_in_line_where_no_core_is_left_for_it(monkeypatch):
+    with SnapshotWorker(background=False) as worker:
+        here = worker.submit(threading.get_ident)
+        assert here.done() and here.result() == threading.get_ident()
+        with pytest.raises(ZeroDivisionError):
+            worker.submit(lambda: 1 / 0)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    with lb.resources.torch_threads(2):
+        assert not SnapshotWorker().background  # both cores train: the worker would spin
+    with lb.resources.torch_threads(1):
+        assert SnapshotWorker().background

@@ -193,6 +193,10 @@ def test_background_evaluation_gives_the_inline_results(monkeypatch):
 
     settings = lb.get_experiment("two-layer").settings("tiny", steps=300, n_snapshots=3)
     seeds = [0, 1, 2]
+    worker = two_layer.SnapshotWorker
+    monkeypatch.setattr(
+        two_layer, "SnapshotWorker", lambda *a, **k: worker(*a, **k, background=True)
+    )
     background = two_layer.compute(settings, seeds, torch.device("cpu"))
     monkeypatch.setattr(two_layer, "SnapshotWorker", Inline)
     inline = two_layer.compute(settings, seeds, torch.device("cpu"))
