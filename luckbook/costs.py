@@ -718,10 +718,11 @@ def directional(settings: DirectionalSettings, n_seeds: int, device: torch.devic
         steps = min(settings.max_steps, 1500)
     kkt = settings.kkt_steps * (settings.kkt_starts + 1)
     flops = n_seeds * 3 * per_pass * (steps + kkt)
-    # calibrated on a shared 2-core CPU (float64, small batched matmuls): the paper-scale
-    # depth-2 run (16 seeds, 33 KKT starts × 1000 ascent steps) took 118 s, the book run 3.2 s,
-    # i.e. ≈ 1.5 GFLOP/s effective plus ≈ 0.4 ms of per-step overhead
-    seconds = flops / 1.5e9 + 4e-4 * (steps + settings.kkt_steps) + 1.0
+    # calibrated on the book's 2-core CPU (float64, small batched matmuls, one thread): the
+    # paper-scale depth-2 run (16 seeds, 33 KKT starts × 1000 ascent steps) took ≈ 90 s of CPU,
+    # the book run 1.9 s (benchmarks/results/estimates.md), i.e. ≈ 2 GFLOP/s effective plus
+    # ≈ 0.4 ms of per-step overhead
+    seconds = flops / 2e9 + 4e-4 * (steps + settings.kkt_steps) + 0.5
     n_rec = steps / settings.record_every
     nbytes = int(
         8
@@ -738,7 +739,7 @@ def directional(settings: DirectionalSettings, n_seeds: int, device: torch.devic
         seconds,
         nbytes,
         "FLOP count of forward+backward per Euler and KKT-ascent step at a "
-        "measured ≈ 1.5 GFLOP/s plus 0.4 ms/step overhead (shared 2-core CPU, float64)",
+        "measured ≈ 2 GFLOP/s plus 0.4 ms/step overhead (2-core CPU, one thread, float64)",
     )
 
 
@@ -986,6 +987,10 @@ E0_GFLOPS = 15.0
 GFLOP/s per core-second in ``benchmarks/bench_gradient_relation.py`` on the book's 2-core CPU)."""
 
 
+E0_DRIFT_SAMPLE_S = 25e-6
+"""Seconds per drift-study sample and seed beyond its matmuls (one thread, book's CPU)."""
+
+
 def _e0_flops(s: GradientRelationSettings) -> float:
     """Matmul FLOPs of E0 for one seed: per-sample relation terms (Jacobians ``Ṽ_l`` of both
     nets and the ``[n, n]``, ``[n, m]``, ``[m, m]`` products) on the check set (relation and
@@ -1040,10 +1045,14 @@ def gradient_relation(
     t_pairs = sum((a + 1) * b for a, b in zip(teacher[:-1], teacher[1:], strict=True))
     params = 4 * n_seeds * (pairs + t_pairs)  # teacher and two students, with gradients
     nbytes = item * (inputs + temps + params) + 2**24
+    # the drift study's per-sample work beside its matmuls (elementwise, memory-bound):
+    # ≈ 25 µs per sample and seed, measured at book scale (bench_estimates.py, 2026-12-07)
+    drift = n_seeds * s.n_repeats * sum(s.batch_sizes) * E0_DRIFT_SAMPLE_S
     return Estimate(
-        flops / (E0_GFLOPS * 1e9) + 0.15,
+        flops / (E0_GFLOPS * 1e9) + drift + 0.15,
         int(nbytes),
         f"{flops / 1e9:.3g} GFLOP counted ({samples:,} checked samples × 2 students, "
         f"{len(s.biases)} biases × {s.n_matrix:,} matrix samples) at {E0_GFLOPS:g} GFLOP/s "
-        "(calibrated, one thread); memory: inputs + chunked temporaries",
+        f"(calibrated, one thread) + {drift:.0f} s of the drift study's per-sample work; "
+        "memory: inputs + chunked temporaries",
     )
