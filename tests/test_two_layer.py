@@ -171,25 +171,9 @@ def test_setting_claim_and_its_controls():
 def test_background_evaluation_gives_the_inline_results(monkeypatch):
     """``compute`` evaluates snapshots on a worker thread; evaluating them in line on the
     training thread (as before) gives every array bit for bit."""
-    import concurrent.futures
     import dataclasses
 
     from luckbook.experiments import two_layer
-
-    class Inline:
-        def __init__(self, *args, **kwargs):
-            pass
-
-        def submit(self, fn, *args):
-            future = concurrent.futures.Future()
-            future.set_result(fn(*args))
-            return future
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return None
 
     settings = lb.get_experiment("two-layer").settings("tiny", steps=300, n_snapshots=3)
     seeds = [0, 1, 2]
@@ -198,7 +182,9 @@ def test_background_evaluation_gives_the_inline_results(monkeypatch):
         two_layer, "SnapshotWorker", lambda *a, **k: worker(*a, **k, background=True)
     )
     background = two_layer.compute(settings, seeds, torch.device("cpu"))
-    monkeypatch.setattr(two_layer, "SnapshotWorker", Inline)
+    monkeypatch.setattr(
+        two_layer, "SnapshotWorker", lambda *a, **k: worker(*a, **k, background=False)
+    )
     inline = two_layer.compute(settings, seeds, torch.device("cpu"))
     for field in dataclasses.fields(TwoLayerResult):
         a, b = getattr(background, field.name), getattr(inline, field.name)

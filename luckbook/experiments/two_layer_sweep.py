@@ -237,7 +237,7 @@ def _train_program(
     minibatches and updates, so the same numbers as :func:`~luckbook.train.train`, which
     took 4× longer with two threads than with one on a 2-core CPU); on an accelerator as one
     batched program."""
-    if train_set.x1.device.type != "cpu" or settings.batch is None:
+    if train_set.x1.device.type != "cpu":
         return train(
             student,
             train_set,
